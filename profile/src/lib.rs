@@ -1,0 +1,25 @@
+//! duxue-profile: the contract between duxue and a training platform.
+//!
+//! - [`types`] and [`operations`]: profile v1, the platform API described by `openapi.yaml`;
+//! - [`client`]: a typed async client for it;
+//! - [`catalog`]: the requirement catalog (`catalog.toml`);
+//! - [`policy`]: a jurisdiction's numbers (`policies/*.toml`) and the application form.
+
+pub mod application;
+pub mod catalog;
+pub mod client;
+mod datafile;
+pub mod operations;
+pub mod policy;
+pub mod types;
+
+pub use client::{Auth, ClientConfig, ClientError, Exchange, Observer, ProfileClient, RawAnswer};
+pub use application::ApplicationForm;
+pub use catalog::{Catalog, Requirement};
+pub use datafile::DataFileError;
+pub use policy::Policy;
+pub use operations::{OPERATIONS, Operation, Security, operation};
+pub use types::*;
+
+/// The OpenAPI 3.1 document of profile v1, as shipped.
+pub const OPENAPI_YAML: &str = include_str!("../openapi.yaml");
