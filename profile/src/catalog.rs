@@ -131,3 +131,40 @@ fn nth_requirement_line(text: &str, index: usize) -> usize {
         .nth(index)
         .map_or(1, |(n, _)| n + 1)
 }
+
+/// The verdict on one requirement (PRODUCT.md §5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    /// Passed with a reservation; does not block certification.
+    Warning,
+    /// Not applicable to this target, with the reason.
+    Skipped,
+    /// No samples, or the target erred so the check could not decide. Never a pass.
+    Inconclusive,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::Warning => "WARNING",
+            Verdict::Skipped => "SKIPPED",
+            Verdict::Inconclusive => "INCONCLUSIVE",
+        }
+    }
+
+    /// Whether this verdict lets a mandatory requirement count as met.
+    pub fn allows_certification(self) -> bool {
+        matches!(self, Verdict::Pass | Verdict::Warning | Verdict::Skipped)
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

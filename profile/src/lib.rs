@@ -15,7 +15,7 @@ pub mod types;
 
 pub use client::{Auth, ClientConfig, ClientError, Exchange, Observer, ProfileClient, RawAnswer};
 pub use application::ApplicationForm;
-pub use catalog::{Catalog, Requirement};
+pub use catalog::{Catalog, Requirement, Verdict};
 pub use datafile::DataFileError;
 pub use policy::Policy;
 pub use operations::{OPERATIONS, Operation, Security, operation};

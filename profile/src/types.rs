@@ -563,7 +563,7 @@ pub struct PendingEvent {
     pub kind: EventKind,
     pub issued_at: VirtualTime,
     pub deadline: VirtualTime,
-    /// For popups: what the learner is asked (for example a code to type back).
+    /// For popups: what the learner is asked; the answer is the prompt's only run of ASCII digits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
 }

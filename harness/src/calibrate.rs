@@ -1,0 +1,152 @@
+//! `duxue calibrate`: certify the reference platform clean and once per known defect, in
+//! parallel on separate ports and databases. The clean run must have no FAIL; each defect run
+//! must FAIL exactly the requirements its entry in the expected-failures manifest names. An
+//! expected failure that stops happening is a regression, like an unexpected one.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use duxue_platform::Defect;
+use duxue_profile::Verdict;
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use crate::certify::{CertifyPlan, certify, prepare_out};
+use crate::error::CannotRun;
+
+/// Which requirements each defect must fail: data, kept apart from the platform's own claims.
+pub const EXPECTED_FAILURES: &str = include_str!("../../reference-platform/expected-failures.toml");
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Manifest {
+    #[serde(rename = "case")]
+    cases: Vec<ManifestCase>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManifestCase {
+    defect: String,
+    fails: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CaseResult {
+    pub defect: String,
+    pub expected: Vec<String>,
+    pub failed: Vec<String>,
+    pub inconclusive: Vec<String>,
+    pub ok: bool,
+    pub run: String,
+    pub wall_seconds: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Calibration {
+    pub schema: &'static str,
+    pub verdict: &'static str,
+    pub seed: u64,
+    pub clock_scale: f64,
+    pub cases: Vec<CaseResult>,
+}
+
+/// The expected failures of every defect, checked against the platform's defect list.
+pub fn expected_failures() -> Result<Vec<(Option<Defect>, BTreeSet<String>)>, CannotRun> {
+    let manifest: Manifest = toml::from_str(EXPECTED_FAILURES)
+        .map_err(|e| CannotRun::new(format!("expected-failures manifest: {e}"), "fix reference-platform/expected-failures.toml"))?;
+    let mut out = vec![(None, BTreeSet::new())];
+    for case in manifest.cases {
+        let defect: Defect = case
+            .defect
+            .parse()
+            .map_err(|e| CannotRun::new(format!("expected-failures manifest: {e}"), "fix reference-platform/expected-failures.toml"))?;
+        out.push((Some(defect), case.fails.into_iter().collect()));
+    }
+    let listed: BTreeSet<&str> = out.iter().filter_map(|(d, _)| d.map(|d| d.name())).collect();
+    if let Some(missing) = Defect::ALL.iter().find(|d| !listed.contains(d.name())) {
+        return Err(CannotRun::new(
+            format!("defect `{}` has no entry in the expected-failures manifest", missing.name()),
+            "add it to reference-platform/expected-failures.toml",
+        ));
+    }
+    Ok(out)
+}
+
+pub struct CalibratePlan {
+    pub out: PathBuf,
+    pub template: CertifyPlan,
+    pub parallel: usize,
+    pub only: Vec<Defect>,
+}
+
+pub async fn calibrate(plan: &CalibratePlan) -> Result<Calibration, CannotRun> {
+    let cases: Vec<_> = expected_failures()?
+        .into_iter()
+        .filter(|(d, _)| d.is_none() || plan.only.is_empty() || d.is_some_and(|d| plan.only.contains(&d)))
+        .collect();
+    if plan.out.join("calibration.json").exists() {
+        return Err(CannotRun::new(format!("{} already holds a calibration", plan.out.display()), "choose another --out"));
+    }
+    for (defect, _) in &cases {
+        prepare_out(&case_dir(&plan.out, *defect))?;
+    }
+    eprintln!("calibrating {} cases, {} at a time", cases.len(), plan.parallel);
+    let runs = cases.into_iter().map(|(defect, expected)| {
+        let mut run = plan.template.clone();
+        run.out = case_dir(&plan.out, defect);
+        run.defects = defect.into_iter().collect();
+        run.target = None;
+        run.progress = false;
+        async move {
+            let result = certify(&run).await;
+            (defect, expected, run.out, result)
+        }
+    });
+    let mut results = Vec::new();
+    let mut stream = futures::stream::iter(runs).buffer_unordered(plan.parallel.max(1));
+    while let Some((defect, expected, out, result)) = stream.next().await {
+        let report = result?;
+        let with = |v: Verdict| -> Vec<String> {
+            report.requirements.iter().filter(|r| r.verdict == v).map(|r| r.id.clone()).collect()
+        };
+        let failed = with(Verdict::Fail);
+        let expected: Vec<String> = expected.into_iter().collect();
+        let ok = failed == expected;
+        let name = defect.map_or("clean", |d| d.name()).to_owned();
+        eprintln!(
+            "  {:<28} {:<4} expected {:?} failed {:?}",
+            name,
+            if ok { "ok" } else { "MISS" },
+            expected,
+            failed
+        );
+        results.push(CaseResult {
+            defect: name,
+            expected,
+            failed,
+            inconclusive: with(Verdict::Inconclusive),
+            ok,
+            run: out.strip_prefix(&plan.out).unwrap_or(&out).display().to_string(),
+            wall_seconds: report.run.wall_seconds,
+        });
+    }
+    results.sort_by(|a, b| (a.defect != "clean", &a.defect).cmp(&(b.defect != "clean", &b.defect)));
+    let all_ok = results.iter().all(|c| c.ok);
+    let calibration = Calibration {
+        schema: "duxue.calibration/v1",
+        verdict: if all_ok { "CALIBRATED" } else { "MISCALIBRATED" },
+        seed: plan.template.seed,
+        clock_scale: plan.template.clock_scale,
+        cases: results,
+    };
+    let json = serde_json::to_vec_pretty(&calibration)
+        .map_err(|e| CannotRun::new(format!("cannot encode calibration.json: {e}"), "report this as a bug"))?;
+    std::fs::write(plan.out.join("calibration.json"), json)
+        .map_err(|e| CannotRun::new(format!("cannot write calibration.json: {e}"), "check free disk space"))?;
+    Ok(calibration)
+}
+
+fn case_dir(out: &Path, defect: Option<Defect>) -> PathBuf {
+    out.join(defect.map_or("clean", |d| d.name()))
+}

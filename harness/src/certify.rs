@@ -1,0 +1,348 @@
+//! `duxue certify`: load the policy, application and catalog, reach the target, run a probe per
+//! requirement concurrently (each with its own cohort and evidence tag), judge every catalog ID,
+//! and write the run folder.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use duxue_platform::Defect;
+use duxue_profile::{ApplicationForm, Catalog, Policy, Verdict};
+use duxue_reports::model::{Check, EvidenceRef, RequirementResult, RunIdentity, TargetInfo};
+use duxue_reports::{REPORT_SCHEMA, RunReport};
+use duxue_scenarios::{Outcome, ProbeContext, all_probes, seeds};
+use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::error::CannotRun;
+use crate::journal::Journal;
+use crate::target::{self, Target};
+
+/// The longest a single probe may run before it is judged INCONCLUSIVE.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(600);
+pub const JOURNAL_PATH: &str = "evidence/journal.jsonl";
+
+/// Everything a certification run needs, resolved from the command line.
+#[derive(Clone, Debug)]
+pub struct CertifyPlan {
+    pub target: Option<String>,
+    pub token: Option<String>,
+    pub application: Option<PathBuf>,
+    pub policy: String,
+    pub learners: u64,
+    pub clock_scale: f64,
+    pub seed: u64,
+    pub out: PathBuf,
+    pub defects: Vec<Defect>,
+    pub only: Vec<String>,
+    pub concurrency: usize,
+    pub progress: bool,
+}
+
+/// Loaded inputs shared by certify and calibrate.
+pub struct Inputs {
+    pub policy: Arc<Policy>,
+    pub application: Arc<ApplicationForm>,
+    pub catalog: Catalog,
+}
+
+pub fn load_inputs(policy: &str, application: Option<&Path>) -> Result<Inputs, CannotRun> {
+    let policy = Policy::resolve(policy)
+        .map_err(|e| CannotRun::new(format!("bad policy: {e}"), "fix the file or pass --policy xuchang-2022"))?;
+    let application = match application {
+        Some(path) => ApplicationForm::load(path),
+        None => ApplicationForm::reference(),
+    }
+    .map_err(|e| CannotRun::new(format!("bad application form: {e}"), "fix the file (附件2 fields, see profile/applications/reference.toml)"))?;
+    let catalog = Catalog::builtin().map_err(|e| CannotRun::new(format!("bad catalog: {e}"), "reinstall duxue"))?;
+    Ok(Inputs {
+        policy: Arc::new(policy),
+        application: Arc::new(application),
+        catalog,
+    })
+}
+
+/// Checks an output folder can take a new run without overwriting one.
+pub fn prepare_out(out: &Path) -> Result<(), CannotRun> {
+    if out.join("report.json").exists() || out.join(JOURNAL_PATH).exists() {
+        return Err(CannotRun::new(
+            format!("{} already holds a run", out.display()),
+            "choose another --out (runs are never overwritten)",
+        ));
+    }
+    std::fs::create_dir_all(out.join("evidence"))
+        .map_err(|e| CannotRun::new(format!("cannot create {}: {e}", out.display()), "choose a writable --out"))
+}
+
+/// Runs a certification and writes the run folder; returns the report.
+pub async fn certify(plan: &CertifyPlan) -> Result<RunReport, CannotRun> {
+    let started_at = Utc::now();
+    let started = Instant::now();
+    if !(plan.clock_scale.is_finite() && plan.clock_scale > 0.0 && plan.clock_scale <= 10_000.0) {
+        return Err(CannotRun::new(format!("--clock-scale {} is out of range", plan.clock_scale), "use a value between 1 and 10000"));
+    }
+    let inputs = load_inputs(&plan.policy, plan.application.as_deref())?;
+    for id in &plan.only {
+        if inputs.catalog.get(id).is_none() {
+            return Err(CannotRun::new(format!("--only names `{id}`, which is not in the catalog"), "use IDs such as ID-1, PB-4, SC-2"));
+        }
+    }
+    prepare_out(&plan.out)?;
+
+    let target = reach_target(plan, &inputs).await?;
+    let result = run_probes(plan, &inputs, &target, started_at, started).await;
+    target.shutdown().await;
+    let report = result?;
+    write_report(&plan.out, &report)?;
+    Ok(report)
+}
+
+async fn reach_target(plan: &CertifyPlan, inputs: &Inputs) -> Result<Target, CannotRun> {
+    match &plan.target {
+        Some(url) => {
+            if !plan.defects.is_empty() {
+                return Err(CannotRun::new("--defect applies to the bundled reference platform only", "drop --defect or drop --target"));
+            }
+            let (_, meta) = target::connect(url, plan.token.clone()).await?;
+            if plan.token.is_none() {
+                return Err(CannotRun::new(
+                    "no conformance token for the target",
+                    "pass --token (or DUXUE_CONFORMANCE_TOKEN) of the platform's conformance tenant",
+                ));
+            }
+            Ok(Target {
+                url: url.trim_end_matches('/').to_owned(),
+                conformance_token: plan.token.clone(),
+                meta,
+                embedded: None,
+            })
+        }
+        None => {
+            let (url, token, embedded) =
+                target::start_embedded(&inputs.policy, &inputs.application, plan.defects.clone(), plan.seed).await?;
+            let (_, meta) = target::connect(&url, Some(token.clone())).await?;
+            Ok(Target {
+                url,
+                conformance_token: Some(token),
+                meta,
+                embedded: Some(embedded),
+            })
+        }
+    }
+}
+
+async fn run_probes(
+    plan: &CertifyPlan,
+    inputs: &Inputs,
+    target: &Target,
+    started_at: chrono::DateTime<Utc>,
+    started: Instant,
+) -> Result<RunReport, CannotRun> {
+    let secrets: Vec<String> = target.conformance_token.iter().cloned().collect();
+    let journal = Journal::create(&plan.out.join(JOURNAL_PATH), secrets)
+        .map_err(|e| CannotRun::new(format!("cannot write the evidence journal: {e}"), "choose a writable --out"))?;
+    let (client, _) = target::connect(&target.url, target.conformance_token.clone()).await?;
+
+    let probes: Vec<_> = all_probes()
+        .into_iter()
+        .filter(|p| plan.only.is_empty() || plan.only.iter().any(|id| id == p.id))
+        .collect();
+    let progress = progress_bar(plan.progress, probes.len() as u64);
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(plan.concurrency.max(1)));
+    let mut tasks = Vec::new();
+    for probe in probes {
+        let ctx = ProbeContext {
+            requirement: probe.id,
+            client: client.observed(journal.tagged(probe.id)),
+            policy: inputs.policy.clone(),
+            application: inputs.application.clone(),
+            clock_scale: plan.clock_scale,
+            seed: seeds::named(plan.seed, probe.id),
+            target_url: target.url.clone(),
+        };
+        let semaphore = semaphore.clone();
+        let progress = progress.clone();
+        tasks.push(tokio::spawn(async move {
+            let _permit = semaphore.acquire_owned().await;
+            let began = Instant::now();
+            progress.set_message(format!("running {}", probe.id));
+            let outcome = match tokio::time::timeout(PROBE_TIMEOUT, (probe.run)(ctx)).await {
+                Ok(outcome) => outcome,
+                Err(_) => Outcome::decided(
+                    probe.id,
+                    Verdict::Inconclusive,
+                    format!("the probe did not finish within {} s", PROBE_TIMEOUT.as_secs()),
+                ),
+            };
+            progress.inc(1);
+            progress.println(format!("  {:<5} {:<12} {}", probe.id, outcome.verdict.as_str(), truncate(&outcome.reason, 90)));
+            (outcome, began.elapsed())
+        }));
+    }
+    let mut outcomes: BTreeMap<String, (Outcome, Duration)> = BTreeMap::new();
+    let mut stream = futures::stream::iter(tasks).buffer_unordered(usize::MAX);
+    while let Some(joined) = stream.next().await {
+        match joined {
+            Ok((outcome, took)) => {
+                outcomes.insert(outcome.requirement.to_owned(), (outcome, took));
+            }
+            Err(e) => tracing::error!("a probe task failed: {e}"),
+        }
+    }
+    progress.finish_and_clear();
+    journal
+        .flush()
+        .map_err(|e| CannotRun::new(format!("cannot write the evidence journal: {e}"), "check free disk space"))?;
+
+    let requirements = judge_catalog(plan, inputs, &journal, outcomes);
+    let finished_at = Utc::now();
+    Ok(RunReport {
+        schema: REPORT_SCHEMA.to_owned(),
+        verdict: RunReport::decide(&requirements),
+        counts: RunReport::count(&requirements),
+        run: RunIdentity {
+            run_id: format!("{}-{:016x}", started_at.format("%Y%m%dT%H%M%SZ"), plan.seed),
+            started_at,
+            finished_at,
+            wall_seconds: (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+            seed: plan.seed,
+            clock_scale: plan.clock_scale,
+            learners: plan.learners,
+            target: TargetInfo {
+                url: target.url.clone(),
+                embedded: target.embedded.is_some(),
+                platform_name: target.meta.platform_name.clone(),
+                operator: target.meta.operator.clone(),
+                profile_version: target.meta.profile_version.clone(),
+                defects: target
+                    .embedded
+                    .as_ref()
+                    .map(|e| e.defects.iter().map(|d| d.name().to_owned()).collect())
+                    .unwrap_or_default(),
+            },
+            harness_version: env!("CARGO_PKG_VERSION").to_owned(),
+            profile_version: duxue_profile::PROFILE_VERSION.to_owned(),
+            catalog_version: inputs.catalog.catalog_version.clone(),
+            catalog_sha256: inputs.catalog.sha256.clone(),
+            policy_id: inputs.policy.id.clone(),
+            policy_sha256: inputs.policy.sha256.clone(),
+            application: serde_json::to_value(&*inputs.application).unwrap_or_default(),
+            requests: journal.total(),
+            evidence_journal: JOURNAL_PATH.to_owned(),
+        },
+        requirements,
+    })
+}
+
+/// One result per catalog ID, in catalog order; IDs without an outcome are INCONCLUSIVE or
+/// SKIPPED with the reason.
+fn judge_catalog(
+    plan: &CertifyPlan,
+    inputs: &Inputs,
+    journal: &Journal,
+    mut outcomes: BTreeMap<String, (Outcome, Duration)>,
+) -> Vec<RequirementResult> {
+    inputs
+        .catalog
+        .requirements
+        .iter()
+        .map(|req| {
+            let (outcome, took) = match outcomes.remove(&req.id) {
+                Some(found) => found,
+                None => {
+                    let (verdict, reason) = if req.area == "load" {
+                        (Verdict::Inconclusive, "population phase not built".to_owned())
+                    } else if !plan.only.is_empty() && !plan.only.contains(&req.id) {
+                        (Verdict::Skipped, "not selected by --only".to_owned())
+                    } else {
+                        (Verdict::Inconclusive, "no probe ran for this requirement".to_owned())
+                    };
+                    (Outcome::decided("", verdict, reason), Duration::ZERO)
+                }
+            };
+            let stats = journal.stats(&req.id);
+            RequirementResult {
+                id: req.id.clone(),
+                area: req.area.clone(),
+                source: req.source.clone(),
+                text_zh: req.text_zh.clone(),
+                text_en: req.text_en.clone(),
+                mandatory: req.mandatory,
+                verdict: outcome.verdict,
+                reason: outcome.reason,
+                figures: outcome.figures,
+                checks: outcome
+                    .checks
+                    .into_iter()
+                    .map(|c| Check {
+                        name: c.name,
+                        passed: c.passed,
+                        detail: c.detail,
+                    })
+                    .collect(),
+                evidence: if stats.exchanges > 0 {
+                    vec![EvidenceRef {
+                        journal: JOURNAL_PATH.to_owned(),
+                        tag: req.id.clone(),
+                        first_seq: stats.first_seq,
+                        last_seq: stats.last_seq,
+                        exchanges: stats.exchanges,
+                    }]
+                } else {
+                    Vec::new()
+                },
+                wall_seconds: (took.as_secs_f64() * 10.0).round() / 10.0,
+            }
+        })
+        .collect()
+}
+
+fn write_report(out: &Path, report: &RunReport) -> Result<(), CannotRun> {
+    let json = serde_json::to_vec_pretty(report)
+        .map_err(|e| CannotRun::new(format!("cannot encode report.json: {e}"), "report this as a bug"))?;
+    std::fs::write(out.join("report.json"), json)
+        .map_err(|e| CannotRun::new(format!("cannot write report.json: {e}"), "check free disk space"))?;
+    duxue_reports::render_run(out)
+        .map_err(|e| CannotRun::new(format!("cannot render the report: {e}"), "report this as a bug"))?;
+    Ok(())
+}
+
+fn progress_bar(enabled: bool, length: u64) -> ProgressBar {
+    if !enabled {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(length);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} probes  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        format!("{}…", text.chars().take(max).collect::<String>())
+    }
+}
+
+/// The one-screen summary printed at the end of a run.
+pub fn print_summary(report: &RunReport, out: &Path) {
+    println!();
+    for r in &report.requirements {
+        println!("{:<5} {:<12} {}", r.id, r.verdict.as_str(), truncate(&r.reason, 100));
+    }
+    let counts: Vec<String> = report.counts.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{n} {k}")).collect();
+    println!();
+    println!("{} — {}", report.verdict.as_str(), counts.join(", "));
+    println!(
+        "{} requests in {:.1} s; report: {}",
+        report.run.requests,
+        report.run.wall_seconds,
+        out.join("summary.md").display()
+    );
+}

@@ -1,0 +1,158 @@
+//! The command line of `duxue` (clap derive). Each subcommand's options are the contract that
+//! scripts rely on (PRODUCT.md §7).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "duxue",
+    version,
+    about = "督学 duxue — certify online vocational-training platforms against the Xuchang 2022 controls",
+    long_about = "duxue drives a training platform's profile v1 API the way honest learners and \
+cheaters do, checks every control of the notice (face liveness, random captures, popups, no \
+seeking, no speed-up, one window, one device, lessons in order, supervision, retention), and \
+writes a certification report.\n\nExit codes: 0 CERTIFIED / CALIBRATED, 1 NOT CERTIFIED / \
+MISCALIBRATED, 2 could not run."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log level for diagnostics on stderr (error, warn, info, debug, trace).
+    #[arg(long, global = true, default_value = "warn", env = "DUXUE_LOG")]
+    pub log: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Certify a platform (with no --target: the bundled reference platform on loopback).
+    Certify(CertifyArgs),
+    /// Certify the reference platform clean and once per known defect; each defect must fail
+    /// exactly its requirement(s).
+    Calibrate(CalibrateArgs),
+    /// Run or describe the bundled reference platform.
+    #[command(subcommand)]
+    Platform(PlatformCommand),
+    /// Synthetic media for vendors' own tests.
+    #[command(subcommand)]
+    Media(MediaCommand),
+    /// Re-render a finished run folder from its files.
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunOptions {
+    /// Policy: a file, or the name of a built-in policy.
+    #[arg(long, default_value = "xuchang-2022", value_name = "FILE|NAME")]
+    pub policy: String,
+    /// Cohort-clock seconds per wall second (60: a 45-minute class hour passes in 45 s).
+    #[arg(long, default_value_t = 60.0, value_name = "X")]
+    pub clock_scale: f64,
+    /// Seed of every synthetic learner and choice (random when absent; printed in the report).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// How many probes run at once.
+    #[arg(long, default_value_t = 12, value_name = "N")]
+    pub concurrency: usize,
+    /// Run only these requirement IDs (comma-separated), e.g. PB-1,PB-2.
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    pub only: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CertifyArgs {
+    /// Base URL of the platform (without /profile/v1). Absent: start the reference platform.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Conformance token of the target's conformance tenant.
+    #[arg(long, env = "DUXUE_CONFORMANCE_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// The application form (附件2) as TOML; absent: the reference platform's form.
+    #[arg(long, value_name = "FILE")]
+    pub application: Option<PathBuf>,
+    /// Peak concurrent learners of the population phase.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub learners: u64,
+    /// Output folder for the run (must not hold a run already).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Switch on a defect of the embedded reference platform (repeatable; for demonstrations).
+    #[arg(long = "defect", value_name = "NAME")]
+    pub defects: Vec<String>,
+    #[command(flatten)]
+    pub run: RunOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct CalibrateArgs {
+    /// Output folder: one run per case plus calibration.json.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// How many cases run at once (each on its own port and database).
+    #[arg(long, default_value_t = 6, value_name = "N")]
+    pub parallel: usize,
+    /// Calibrate only these defects (comma-separated names); the clean case always runs.
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub defects: Vec<String>,
+    #[command(flatten)]
+    pub run: RunOptions,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlatformCommand {
+    /// Serve the reference platform.
+    Serve(ServeArgs),
+    /// List every defect switch with the requirement(s) it breaks.
+    Defects,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
+    pub address: String,
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// SQLite database file (created if absent).
+    #[arg(long, default_value = "duxue-platform.sqlite", value_name = "FILE")]
+    pub database: PathBuf,
+    #[arg(long, default_value = "xuchang-2022", value_name = "FILE|NAME")]
+    pub policy: String,
+    /// The platform's application form; absent: the reference form.
+    #[arg(long, value_name = "FILE")]
+    pub application: Option<PathBuf>,
+    /// Conformance token; without it the conformance endpoints are switched off.
+    #[arg(long, env = "DUXUE_CONFORMANCE_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub conformance_token: Option<String>,
+    /// Switch on a defect (repeatable); see `duxue platform defects`.
+    #[arg(long = "defect", value_name = "NAME")]
+    pub defects: Vec<String>,
+    /// Seed of the platform's own randomness (popup and capture times).
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MediaCommand {
+    /// Write a labelled synthetic media set with a manifest.
+    Generate {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Genuine samples and samples of each attack species.
+        #[arg(long, default_value_t = 20, value_name = "N")]
+        per_class: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Render summary.md and junit.xml of a run folder again from its report.json.
+    Render {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
+}

@@ -1,0 +1,189 @@
+//! The evidence journal: an append-only JSON-lines file with every request and response the
+//! harness made, tagged with the requirement it served. Secrets never reach it: passwords and
+//! tokens are replaced, images and frames are recorded as their SHA-256 and size.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use duxue_profile::{Exchange, Observer};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// Keys whose values are secrets.
+const SECRET_KEYS: &[&str] = &["password", "token"];
+/// Keys whose values are base64 images.
+const IMAGE_KEYS: &[&str] = &["image", "face_image", "id_card_image"];
+
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct TagStats {
+    pub first_seq: Option<u64>,
+    pub last_seq: Option<u64>,
+    pub exchanges: u64,
+}
+
+pub struct Journal {
+    writer: Mutex<BufWriter<File>>,
+    seq: AtomicU64,
+    tags: Mutex<BTreeMap<String, TagStats>>,
+    /// Secret strings that must never be written, whatever key they appear under.
+    secrets: Vec<String>,
+}
+
+impl Journal {
+    pub fn create(path: &Path, secrets: Vec<String>) -> std::io::Result<Arc<Journal>> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let file = File::options().create_new(true).append(true).open(path)?;
+        Ok(Arc::new(Journal {
+            writer: Mutex::new(BufWriter::new(file)),
+            seq: AtomicU64::new(0),
+            tags: Mutex::new(BTreeMap::new()),
+            secrets: secrets.into_iter().filter(|s| !s.is_empty()).collect(),
+        }))
+    }
+
+    /// An observer that records under `tag`.
+    pub fn tagged(self: &Arc<Self>, tag: &str) -> Arc<dyn Observer> {
+        Arc::new(Tagged {
+            journal: self.clone(),
+            tag: tag.to_owned(),
+        })
+    }
+
+    pub fn total(&self) -> u64 {
+        self.seq.load(Ordering::Relaxed)
+    }
+
+    pub fn stats(&self, tag: &str) -> TagStats {
+        self.tags
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(tag)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    pub fn flush(&self) -> std::io::Result<()> {
+        self.writer.lock().unwrap_or_else(|e| e.into_inner()).flush()
+    }
+
+    fn record(&self, tag: &str, exchange: &Exchange<'_>) {
+        let mut line = json!({
+            "probe": tag,
+            "op": exchange.operation,
+            "method": exchange.method.to_ascii_uppercase(),
+            "path": exchange.path,
+            "status": exchange.status,
+            "started_at": exchange.started_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "elapsed_ms": (exchange.elapsed.as_secs_f64() * 1e6).round() / 1e3,
+            "request": exchange.request_body.map(redact_body),
+            "response": redact_body(exchange.response_body),
+        });
+        if let Some(error) = exchange.transport_error {
+            line["error"] = Value::from(error);
+        }
+        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        line["seq"] = Value::from(seq);
+        let mut text = line.to_string();
+        for secret in &self.secrets {
+            if text.contains(secret.as_str()) {
+                text = text.replace(secret.as_str(), "<redacted>");
+            }
+        }
+        // A journal write failure must not stop the run; it is reported at the end by flush().
+        let _ = writeln!(writer, "{text}");
+        drop(writer);
+        let mut tags = self.tags.lock().unwrap_or_else(|e| e.into_inner());
+        let stats = tags.entry(tag.to_owned()).or_default();
+        stats.first_seq.get_or_insert(seq);
+        stats.last_seq = Some(seq);
+        stats.exchanges += 1;
+    }
+}
+
+struct Tagged {
+    journal: Arc<Journal>,
+    tag: String,
+}
+
+impl Observer for Tagged {
+    fn exchange(&self, exchange: &Exchange<'_>) {
+        self.journal.record(&self.tag, exchange);
+    }
+}
+
+fn digest(bytes: &[u8]) -> Value {
+    json!({"sha256": hex::encode(Sha256::digest(bytes)), "bytes": bytes.len()})
+}
+
+/// A body as JSON with secrets and images replaced; a non-JSON body by its digest.
+pub fn redact_body(body: &[u8]) -> Value {
+    if body.is_empty() {
+        return Value::Null;
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(mut value) => {
+            redact(&mut value);
+            value
+        }
+        Err(_) => digest(body),
+    }
+}
+
+fn image_digest(text: &str) -> Value {
+    match B64.decode(text) {
+        Ok(bytes) => digest(&bytes),
+        Err(_) => digest(text.as_bytes()),
+    }
+}
+
+fn redact(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                if SECRET_KEYS.contains(&key.as_str()) && v.is_string() {
+                    *v = Value::from("<redacted>");
+                } else if IMAGE_KEYS.contains(&key.as_str()) {
+                    if let Some(text) = v.as_str() {
+                        *v = image_digest(text);
+                    }
+                } else if key == "frames" {
+                    if let Some(frames) = v.as_array_mut() {
+                        for frame in frames.iter_mut() {
+                            if let Some(text) = frame.as_str() {
+                                *frame = image_digest(text);
+                            }
+                        }
+                    }
+                } else {
+                    redact(v);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_and_images_are_replaced() {
+        let body = json!({"password": "hunter2", "frames": [B64.encode(b"jpeg")], "nested": {"token": "t0k"}, "face_image": B64.encode(b"face")});
+        let out = redact_body(body.to_string().as_bytes());
+        let text = out.to_string();
+        assert!(!text.contains("hunter2") && !text.contains("t0k"));
+        assert_eq!(out["frames"][0]["bytes"], 4);
+        assert_eq!(out["face_image"]["bytes"], 4);
+    }
+}

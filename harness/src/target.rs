@@ -1,0 +1,104 @@
+//! The platform under certification: either a URL the user gave, or the bundled reference
+//! platform started in this process on loopback with a fresh SQLite file. Either way the
+//! harness first checks that it speaks profile v1.
+
+use std::path::PathBuf;
+
+use duxue_platform::{Defect, PlatformConfig, RunningPlatform};
+use duxue_profile::{ApplicationForm, ClientConfig, ClientError, PlatformMeta, Policy, ProfileClient};
+
+use crate::error::CannotRun;
+
+/// A reachable target that speaks profile v1.
+pub struct Target {
+    pub url: String,
+    pub conformance_token: Option<String>,
+    pub meta: PlatformMeta,
+    pub embedded: Option<Embedded>,
+}
+
+/// The reference platform running inside this process.
+pub struct Embedded {
+    pub platform: RunningPlatform,
+    pub defects: Vec<Defect>,
+    _dir: tempfile::TempDir,
+}
+
+impl Target {
+    pub async fn shutdown(self) {
+        if let Some(embedded) = self.embedded
+            && let Err(e) = embedded.platform.shutdown().await
+        {
+            tracing::warn!("reference platform shutdown: {e}");
+        }
+    }
+}
+
+/// Parses defect names, or says which exist.
+pub fn parse_defects(names: &[String]) -> Result<Vec<Defect>, CannotRun> {
+    names
+        .iter()
+        .map(|n| {
+            n.parse::<Defect>().map_err(|e| {
+                CannotRun::new(format!("unknown defect `{n}`"), format!("{e}; see `duxue platform defects`"))
+            })
+        })
+        .collect()
+}
+
+/// Starts the reference platform on 127.0.0.1 with a fresh database.
+pub async fn start_embedded(
+    policy: &Policy,
+    application: &ApplicationForm,
+    defects: Vec<Defect>,
+    seed: u64,
+) -> Result<(String, String, Embedded), CannotRun> {
+    let dir = tempfile::tempdir()
+        .map_err(|e| CannotRun::new(format!("cannot create a temporary folder: {e}"), "check TMPDIR"))?;
+    let database: PathBuf = dir.path().join("reference-platform.sqlite");
+    let token = format!("duxue-{:032x}", rand::random::<u128>());
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .map_err(|e| CannotRun::new(format!("cannot listen on 127.0.0.1: {e}"), "check the loopback interface"))?;
+    let config = PlatformConfig {
+        database,
+        policy: policy.clone(),
+        application: application.clone(),
+        conformance_token: Some(token.clone()),
+        defects: defects.clone(),
+        seed: Some(seed),
+    };
+    let platform = duxue_platform::start(config, listener)
+        .await
+        .map_err(|e| CannotRun::new(format!("the reference platform did not start: {e}"), "run with --log debug and report it"))?;
+    let url = format!("http://{}", platform.local_addr());
+    Ok((url, token, Embedded { platform, defects, _dir: dir }))
+}
+
+/// Connects to `url` and checks it speaks profile v1.
+pub async fn connect(url: &str, token: Option<String>) -> Result<(ProfileClient, PlatformMeta), CannotRun> {
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(CannotRun::new(
+            format!("--target `{url}` is not an http(s) URL"),
+            "give the platform's base URL, e.g. https://platform.example.cn",
+        ));
+    }
+    let mut config = ClientConfig::new(url);
+    config.conformance_token = token;
+    let client = ProfileClient::new(config).map_err(|e| CannotRun::new(e.to_string(), "check the TLS setup"))?;
+    match client.get_meta().await {
+        Ok(meta) if meta.profile_version == duxue_profile::PROFILE_VERSION => Ok((client, meta)),
+        Ok(meta) => Err(CannotRun::new(
+            format!("{url} speaks profile {}, not {}", meta.profile_version, duxue_profile::PROFILE_VERSION),
+            "certify it with a duxue release for that profile",
+        )),
+        Err(ClientError::Transport { message, .. }) => Err(CannotRun::new(
+            format!("cannot reach {url}: {message}"),
+            "check --target (scheme, host, port) and that the platform is running",
+        )),
+        Err(e) => Err(CannotRun::new(
+            format!("{url} does not speak profile v1 (GET {}/meta: {e})", duxue_profile::BASE_PATH),
+            "point --target at the platform's base URL; it must serve /profile/v1/meta",
+        )),
+    }
+}

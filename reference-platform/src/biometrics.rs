@@ -1,0 +1,244 @@
+//! Every call into the biometric verifier (`duxue-media`) goes through here. Decisions are made
+//! on pixels only: no label, file name or metadata of an image is ever consulted.
+
+use duxue_media::{Action, Challenge, FaceTemplate, MediaError};
+use duxue_profile::{ErrorCode, LivenessAction};
+use rand::Rng;
+
+use crate::error::Refusal;
+
+/// A registered face, stored as bytes.
+pub type TemplateBytes = Vec<u8>;
+
+/// The kind of image, from its magic bytes.
+pub fn image_mime(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else {
+        None
+    }
+}
+
+fn refusal(e: MediaError, what: &str) -> Refusal {
+    match e {
+        MediaError::NoFace(m) => Refusal::new(ErrorCode::NoFace, format!("{what}: {m}")),
+        MediaError::TooFewFrames(n) => Refusal::new(
+            ErrorCode::LivenessFailed,
+            format!("{what}: too few frames ({n})"),
+        ),
+        other => Refusal::new(ErrorCode::InvalidImage, format!("{what}: {other}")),
+    }
+}
+
+/// Checks the bytes are a JPEG or PNG before any analysis.
+pub fn require_image(bytes: &[u8], what: &str) -> Result<(), Refusal> {
+    if image_mime(bytes).is_none() {
+        return Err(Refusal::new(
+            ErrorCode::InvalidImage,
+            format!("{what} is not a JPEG or PNG image"),
+        ));
+    }
+    Ok(())
+}
+
+/// The templates of a registration: (face photo, ID-card portrait).
+pub fn registration_templates(face: &[u8], card: &[u8]) -> Result<(FaceTemplate, FaceTemplate), Refusal> {
+    require_image(face, "face_image")?;
+    require_image(card, "id_card_image")?;
+    let face_t = duxue_media::face_template(face).map_err(|e| refusal(e, "face_image"))?;
+    let card_t =
+        duxue_media::face_template_from_id_card(card).map_err(|e| refusal(e, "id_card_image"))?;
+    Ok((face_t, card_t))
+}
+
+/// Whether two faces are the same person, with the score.
+pub fn compare(a: &FaceTemplate, b: &FaceTemplate) -> (bool, f64) {
+    (duxue_media::faces_match(a, b), f64::from(duxue_media::match_score(a, b)))
+}
+
+pub fn template_to_bytes(t: &FaceTemplate) -> TemplateBytes {
+    t.to_bytes()
+}
+
+pub fn template_from_bytes(b: &[u8]) -> Result<FaceTemplate, Refusal> {
+    FaceTemplate::from_bytes(b).map_err(|e| Refusal::internal(format!("stored face template: {e}")))
+}
+
+/// The outcome of judging a capture upload against the registered face.
+#[derive(Clone, Debug)]
+pub struct CaptureJudgement {
+    pub passed: bool,
+    pub score: Option<f64>,
+    pub reason: String,
+}
+
+/// Judges a capture: an undecodable image is a refusal (the upload may be retried); an image
+/// without a face, or with another face, is a failed capture.
+pub fn judge_capture(image: &[u8], registered: &[u8]) -> Result<CaptureJudgement, Refusal> {
+    require_image(image, "image")?;
+    let reference = template_from_bytes(registered)?;
+    match duxue_media::face_template(image) {
+        Ok(t) => {
+            let (same, score) = compare(&reference, &t);
+            Ok(CaptureJudgement {
+                passed: same,
+                score: Some(score),
+                reason: if same { "face matches".into() } else { "another face".into() },
+            })
+        }
+        Err(MediaError::NoFace(m)) => Ok(CaptureJudgement {
+            passed: false,
+            score: None,
+            reason: format!("no face: {m}"),
+        }),
+        Err(e) => Err(refusal(e, "image")),
+    }
+}
+
+/// A new liveness challenge (nonce and actions) from the platform's random source.
+pub fn new_challenge(rng: &mut impl Rng) -> (String, Vec<LivenessAction>) {
+    let c = duxue_media::new_challenge(rng);
+    let actions = c.actions.iter().map(|a| to_profile(*a)).collect();
+    (c.nonce, actions)
+}
+
+fn to_profile(a: Action) -> LivenessAction {
+    match a {
+        Action::Blink => LivenessAction::Blink,
+        Action::TurnLeft => LivenessAction::TurnLeft,
+        Action::TurnRight => LivenessAction::TurnRight,
+        Action::OpenMouth => LivenessAction::OpenMouth,
+        Action::Nod => LivenessAction::Nod,
+    }
+}
+
+fn to_media(a: LivenessAction) -> Action {
+    match a {
+        LivenessAction::Blink => Action::Blink,
+        LivenessAction::TurnLeft => Action::TurnLeft,
+        LivenessAction::TurnRight => Action::TurnRight,
+        LivenessAction::OpenMouth => Action::OpenMouth,
+        LivenessAction::Nod => Action::Nod,
+    }
+}
+
+/// The outcome of a liveness attempt.
+#[derive(Clone, Debug)]
+pub struct LivenessJudgement {
+    pub accepted: bool,
+    /// When refused: the code to answer with.
+    pub code: Option<ErrorCode>,
+    pub reason: String,
+}
+
+/// Judges liveness frames against the challenge and the registered face. `weak` (defect
+/// `weak-liveness`) accepts whenever the face matches, whatever the actions, nonce or texture.
+pub fn judge_liveness(
+    frames: &[Vec<u8>],
+    nonce: &str,
+    actions: &[LivenessAction],
+    registered: &[u8],
+    weak: bool,
+) -> Result<LivenessJudgement, Refusal> {
+    if frames.is_empty() {
+        return Ok(LivenessJudgement {
+            accepted: false,
+            code: Some(ErrorCode::LivenessFailed),
+            reason: "no frames".into(),
+        });
+    }
+    for (i, f) in frames.iter().enumerate() {
+        require_image(f, &format!("frames[{i}]"))?;
+    }
+    let reference = template_from_bytes(registered)?;
+    let challenge = Challenge {
+        nonce: nonce.to_owned(),
+        actions: actions.iter().map(|a| to_media(*a)).collect(),
+    };
+    let decision = match duxue_media::check_liveness(frames, &challenge, &reference) {
+        Ok(d) => d,
+        Err(MediaError::NoFace(m)) => {
+            return Ok(LivenessJudgement {
+                accepted: false,
+                code: Some(ErrorCode::NoFace),
+                reason: format!("no face: {m}"),
+            });
+        }
+        Err(MediaError::TooFewFrames(n)) => {
+            return Ok(LivenessJudgement {
+                accepted: false,
+                code: Some(ErrorCode::LivenessFailed),
+                reason: format!("too few frames: {n}"),
+            });
+        }
+        Err(e) => return Err(refusal(e, "frames")),
+    };
+    let live = decision.live || weak;
+    let accepted = live && decision.same_person;
+    let code = if accepted {
+        None
+    } else if !live {
+        Some(ErrorCode::LivenessFailed)
+    } else {
+        Some(ErrorCode::FaceMismatch)
+    };
+    let reason = if weak && accepted && !decision.live {
+        format!("accepted on face match only ({})", decision.reason)
+    } else {
+        decision.reason
+    };
+    Ok(LivenessJudgement { accepted, code, reason })
+}
+
+/// GB 11643-1999: 17 digits, a valid birth date, and the ISO 7064 MOD 11-2 check character.
+pub fn id_number_valid(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() != 18 || !b[..17].iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let year: i32 = s[6..10].parse().unwrap_or(0);
+    let month: u32 = s[10..12].parse().unwrap_or(0);
+    let day: u32 = s[12..14].parse().unwrap_or(0);
+    let Some(date) = chrono::NaiveDate::from_ymd_opt(year, month, day) else {
+        return false;
+    };
+    if year < 1900 || date > chrono::Utc::now().date_naive() {
+        return false;
+    }
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    const CHECK: &[u8; 11] = b"10X98765432";
+    let sum: u32 = b[..17]
+        .iter()
+        .zip(WEIGHTS)
+        .map(|(d, w)| u32::from(d - b'0') * w)
+        .sum();
+    let expected = CHECK[(sum % 11) as usize];
+    b[17].eq_ignore_ascii_case(&expected)
+}
+
+/// The ID number with all but the first 6 and last 4 characters masked.
+pub fn mask_id_number(s: &str) -> String {
+    s.chars()
+        .enumerate()
+        .map(|(i, c)| if i < 6 || i + 4 >= s.chars().count() { c } else { '*' })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_numbers() {
+        assert!(id_number_valid("11010519491231002X"));
+        assert!(!id_number_valid("110105194912310021"));
+        assert!(!id_number_valid("11010519491331002X"));
+        assert!(!id_number_valid("1101051949123100"));
+        for seed in 0..50 {
+            assert!(id_number_valid(&duxue_media::identity(seed).id_number));
+        }
+        assert_eq!(mask_id_number("11010519491231002X"), "110105********002X");
+    }
+}

@@ -1,0 +1,74 @@
+//! A load meter: requests in flight and requests per wall second. The load defects use it:
+//! `slow-under-load` delays each request by 10 ms per request in flight beyond 4 plus 1 ms per
+//! 10 requests per second beyond 200 (at most 3 s);
+//! `fail-open-under-load` stops popups, captures and cheat refusals while the platform is busy,
+//! meaning more than [`BUSY_IN_FLIGHT`] requests in flight or more than [`BUSY_PER_SECOND`]
+//! requests in the last wall second.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// In-flight requests above which the platform counts as busy.
+pub const BUSY_IN_FLIGHT: usize = 16;
+/// Requests per wall second above which the platform counts as busy.
+pub const BUSY_PER_SECOND: u64 = 400;
+
+#[derive(Default)]
+pub struct LoadMeter {
+    in_flight: AtomicUsize,
+    second: AtomicU64,
+    count: AtomicU64,
+    previous: AtomicU64,
+}
+
+/// Decrements the in-flight count when dropped.
+pub struct InFlight<'a>(&'a LoadMeter);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl LoadMeter {
+    /// Counts a request in; it counts as in flight until the guard drops.
+    pub fn enter(&self) -> InFlight<'_> {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        let now = crate::clock::wall_now() as u64;
+        let second = self.second.load(Ordering::Relaxed);
+        if now != second
+            && self
+                .second
+                .compare_exchange(second, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            let last = self.count.swap(0, Ordering::Relaxed);
+            self.previous
+                .store(if now == second + 1 { last } else { 0 }, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        InFlight(self)
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Requests in the current or the last full wall second, whichever is larger.
+    pub fn per_second(&self) -> u64 {
+        self.count
+            .load(Ordering::Relaxed)
+            .max(self.previous.load(Ordering::Relaxed))
+    }
+
+    pub fn busy(&self) -> bool {
+        self.in_flight() > BUSY_IN_FLIGHT || self.per_second() > BUSY_PER_SECOND
+    }
+
+    /// The delay `slow-under-load` adds to a request.
+    pub fn slow_delay(&self) -> Duration {
+        let extra = self.in_flight().saturating_sub(4) as u64;
+        let rate = self.per_second().saturating_sub(200) / 10;
+        Duration::from_millis((extra * 10 + rate).min(3_000))
+    }
+}

@@ -1,0 +1,133 @@
+//! `report.json`: the machine-readable result of a run, a versioned schema of its own. The
+//! harness writes it; everything else in this crate renders from it alone.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use duxue_profile::Verdict;
+use serde::{Deserialize, Serialize};
+
+/// The schema identifier written into every `report.json`.
+pub const REPORT_SCHEMA: &str = "duxue.report/v1";
+
+/// The overall verdict of a certification run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RunVerdict {
+    Certified,
+    NotCertified,
+}
+
+impl RunVerdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunVerdict::Certified => "CERTIFIED",
+            RunVerdict::NotCertified => "NOT_CERTIFIED",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    pub schema: String,
+    pub verdict: RunVerdict,
+    pub run: RunIdentity,
+    pub counts: BTreeMap<String, usize>,
+    pub requirements: Vec<RequirementResult>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunIdentity {
+    pub run_id: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub wall_seconds: f64,
+    pub seed: u64,
+    pub clock_scale: f64,
+    pub learners: u64,
+    pub target: TargetInfo,
+    pub harness_version: String,
+    pub profile_version: String,
+    pub catalog_version: String,
+    pub catalog_sha256: String,
+    pub policy_id: String,
+    pub policy_sha256: String,
+    pub application: serde_json::Value,
+    /// Exchanges recorded in the evidence journal.
+    pub requests: u64,
+    pub evidence_journal: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TargetInfo {
+    pub url: String,
+    /// True when duxue started the bundled reference platform itself.
+    pub embedded: bool,
+    pub platform_name: String,
+    pub operator: String,
+    pub profile_version: String,
+    /// Defects switched on in an embedded reference platform (calibration).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub defects: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    pub name: String,
+    pub passed: Option<bool>,
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EvidenceRef {
+    /// Path of the journal, relative to the run folder.
+    pub journal: String,
+    /// The `probe` value of this requirement's lines in the journal.
+    pub tag: String,
+    pub first_seq: Option<u64>,
+    pub last_seq: Option<u64>,
+    pub exchanges: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RequirementResult {
+    pub id: String,
+    pub area: String,
+    pub source: String,
+    pub text_zh: String,
+    pub text_en: String,
+    pub mandatory: bool,
+    pub verdict: Verdict,
+    pub reason: String,
+    pub figures: BTreeMap<String, serde_json::Value>,
+    pub checks: Vec<Check>,
+    pub evidence: Vec<EvidenceRef>,
+    pub wall_seconds: f64,
+}
+
+impl RunReport {
+    /// CERTIFIED only when every mandatory requirement passed, warned or was skipped.
+    pub fn decide(requirements: &[RequirementResult]) -> RunVerdict {
+        let all_met = requirements
+            .iter()
+            .filter(|r| r.mandatory)
+            .all(|r| r.verdict.allows_certification());
+        if all_met && !requirements.is_empty() {
+            RunVerdict::Certified
+        } else {
+            RunVerdict::NotCertified
+        }
+    }
+
+    /// How many requirements got each verdict.
+    pub fn count(requirements: &[RequirementResult]) -> BTreeMap<String, usize> {
+        let mut counts = BTreeMap::new();
+        for verdict in [Verdict::Pass, Verdict::Fail, Verdict::Warning, Verdict::Skipped, Verdict::Inconclusive] {
+            counts.insert(verdict.as_str().to_owned(), 0);
+        }
+        for r in requirements {
+            *counts.entry(r.verdict.as_str().to_owned()).or_insert(0) += 1;
+        }
+        counts
+    }
+}

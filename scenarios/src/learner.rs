@@ -1,0 +1,638 @@
+//! A simulated learner: a synthetic person who registers with real images, logs in by answering
+//! liveness challenges with frames, enrols, and studies a lesson in some style — honest, or one
+//! of the cheats seen in the wild. While studying it keeps its own ledger of the seconds it
+//! could legitimately be credited, which the probes compare with what the platform credits.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use duxue_media::{Identity, Species};
+use duxue_profile::{
+    ClientError, Enrolment, ErrorCode, EventKind, HeartbeatAck, HeartbeatRequest, Learner,
+    LearnerSession, LivenessAction, LivenessChallenge, LoginRequest, Playback, PlaybackRequest,
+    PlaybackState, Policy, ProfileClient, RegistrationRequest,
+};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::clock::CohortClock;
+use crate::outcome::ProbeError;
+use crate::seeds;
+
+/// How a learner presents itself at the liveness check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Presentation {
+    Genuine,
+    Attack(Species),
+}
+
+/// How a learner deals with attention popups.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PopupStyle {
+    /// Notices after a few seconds, pauses, answers (human jitter).
+    Human,
+    /// Answers every popup after exactly this many cohort seconds (an auto-clicker).
+    Bot { latency: f64 },
+    /// Never answers (an idler).
+    Ignore,
+}
+
+/// How a learner deals with capture requests.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum CaptureStyle {
+    Genuine,
+    /// Somebody else sits in front of the camera.
+    OtherPerson,
+    Ignore,
+}
+
+/// How a learner plays one lesson.
+#[derive(Clone, Debug)]
+pub struct StudyPlan {
+    pub enrolment_id: String,
+    pub lesson_id: String,
+    /// Playback rate (1 honest; 2 or 4 for speeders).
+    pub rate: f64,
+    /// Jump forward by `.1` seconds once the position reaches `.0`.
+    pub seek: Option<(f64, f64)>,
+    pub popups: PopupStyle,
+    pub captures: CaptureStyle,
+    /// Go silent (no heartbeats, the player keeps running) for `.1` cohort seconds once `.0`
+    /// cohort seconds of study have passed.
+    pub silence: Option<(f64, f64)>,
+    pub focused: bool,
+    /// Relative jitter of heartbeat timing (0.4 human, 0 machine).
+    pub jitter: f64,
+    /// Stop after this many cohort seconds of study.
+    pub budget_seconds: f64,
+    /// Stop once the position reaches the end of the lesson and the platform credits it.
+    pub until_complete: bool,
+}
+
+impl StudyPlan {
+    /// An honest learner who plays the lesson through.
+    pub fn honest(enrolment_id: &str, lesson_id: &str, budget_seconds: f64) -> Self {
+        StudyPlan {
+            enrolment_id: enrolment_id.to_owned(),
+            lesson_id: lesson_id.to_owned(),
+            rate: 1.0,
+            seek: None,
+            popups: PopupStyle::Human,
+            captures: CaptureStyle::Genuine,
+            silence: None,
+            focused: true,
+            jitter: 0.4,
+            budget_seconds,
+            until_complete: true,
+        }
+    }
+}
+
+/// One popup or capture request as the learner saw it.
+#[derive(Clone, Debug)]
+pub struct EventSeen {
+    pub event_id: String,
+    pub kind: EventKind,
+    /// Cohort seconds since the playback started, when the learner first saw it.
+    pub seen_at: f64,
+    /// The player position when it was seen.
+    pub position: f64,
+    pub answered: bool,
+    /// What the platform said of the answer.
+    pub passed: Option<bool>,
+    /// SHA-256 of the image uploaded for a capture.
+    pub image_sha256: Option<String>,
+}
+
+/// What happened while a learner studied one lesson.
+#[derive(Clone, Debug, Default)]
+pub struct StudyLog {
+    pub playback: Option<Playback>,
+    /// The refusal of the playback start, if it was refused.
+    pub start_refused: Option<ErrorCode>,
+    pub heartbeats_sent: u32,
+    pub acks: u32,
+    pub events: Vec<EventSeen>,
+    /// Refusal codes with the cohort second they came at.
+    pub refusals: Vec<(f64, ErrorCode)>,
+    /// Credited seconds of the lesson in the last answer.
+    pub credited: f64,
+    /// The seconds this learner could legitimately be credited, by its own account.
+    pub creditable: f64,
+    /// Creditable seconds per class hour of the lesson.
+    pub creditable_by_hour: BTreeMap<u32, f64>,
+    /// Cohort seconds from playback start to the last answer.
+    pub elapsed: f64,
+    /// The player position when the study ended.
+    pub final_position: f64,
+    pub final_state: Option<PlaybackState>,
+    /// Transport failures and malformed answers (the target erred).
+    pub errors: Vec<String>,
+}
+
+impl StudyLog {
+    pub fn popups(&self) -> impl Iterator<Item = &EventSeen> {
+        self.events.iter().filter(|e| e.kind == EventKind::Popup)
+    }
+
+    pub fn captures(&self) -> impl Iterator<Item = &EventSeen> {
+        self.events.iter().filter(|e| e.kind == EventKind::Capture)
+    }
+
+    pub fn refused_with(&self, code: &ErrorCode) -> bool {
+        self.refusals.iter().any(|(_, c)| c == code)
+    }
+}
+
+/// A synthetic learner driving the platform through the profile client.
+pub struct SimLearner {
+    pub identity: Identity,
+    pub password: String,
+    pub organisation_id: String,
+    pub learner: Option<Learner>,
+    pub session: Option<LearnerSession>,
+    /// SHA-256 of the registration face and ID-card images last sent.
+    pub registration_sha256: Option<(String, String)>,
+    /// SHA-256 of every liveness frame sent, per challenge id.
+    pub frames_sha256: BTreeMap<String, Vec<String>>,
+    client: ProfileClient,
+    clock: Arc<CohortClock>,
+    policy: Arc<Policy>,
+    seed: u64,
+    rng: ChaCha8Rng,
+    shots: u64,
+}
+
+impl SimLearner {
+    pub fn new(
+        client: ProfileClient,
+        clock: Arc<CohortClock>,
+        policy: Arc<Policy>,
+        seed: u64,
+        organisation_id: String,
+    ) -> Self {
+        let identity = duxue_media::identity(seed);
+        SimLearner {
+            password: format!("pw-{:016x}", seeds::named(seed, "password")),
+            identity,
+            organisation_id,
+            learner: None,
+            session: None,
+            registration_sha256: None,
+            frames_sha256: BTreeMap::new(),
+            client,
+            clock,
+            policy,
+            seed,
+            rng: seeds::rng(seed, "learner"),
+            shots: 0,
+        }
+    }
+
+    /// The same person with the same session in a second window or device.
+    pub fn twin(&self) -> SimLearner {
+        SimLearner {
+            identity: self.identity.clone(),
+            password: self.password.clone(),
+            organisation_id: self.organisation_id.clone(),
+            learner: self.learner.clone(),
+            session: self.session.clone(),
+            registration_sha256: self.registration_sha256.clone(),
+            frames_sha256: BTreeMap::new(),
+            client: self.client.clone(),
+            clock: self.clock.clone(),
+            policy: self.policy.clone(),
+            seed: seeds::mix(self.seed, 0x7717),
+            rng: seeds::rng(self.seed, "twin"),
+            shots: 1_000_000,
+        }
+    }
+
+    pub fn client(&self) -> &ProfileClient {
+        &self.client
+    }
+
+    pub fn clock(&self) -> &Arc<CohortClock> {
+        &self.clock
+    }
+
+    fn next_shot(&mut self) -> u64 {
+        self.shots += 1;
+        seeds::mix(self.seed, self.shots)
+    }
+
+    /// The learner's session token; an error if it is not logged in.
+    pub fn token(&self) -> Result<&str, ProbeError> {
+        self.session
+            .as_ref()
+            .map(|s| s.token.as_str())
+            .ok_or_else(|| ProbeError::setup("the learner is not logged in"))
+    }
+
+    pub fn learner_id(&self) -> Result<&str, ProbeError> {
+        self.learner
+            .as_ref()
+            .map(|l| l.learner_id.as_str())
+            .ok_or_else(|| ProbeError::setup("the learner is not registered"))
+    }
+
+    /// A genuine registration: this person's face and ID card.
+    pub fn registration(&mut self) -> RegistrationRequest {
+        let face_shot = self.next_shot();
+        let card_shot = self.next_shot();
+        let card = duxue_media::id_card_image(&self.identity, card_shot);
+        let face = duxue_media::face_image(&self.identity, face_shot);
+        self.registration_sha256 = Some((sha256(&face), sha256(&card)));
+        RegistrationRequest {
+            name: self.identity.name.clone(),
+            id_number: self.identity.id_number.clone(),
+            phone: self.identity.phone.clone(),
+            password: self.password.clone(),
+            organisation_id: self.organisation_id.clone(),
+            id_card_image: B64.encode(card),
+            face_image: B64.encode(face),
+        }
+    }
+
+    pub async fn register(&mut self) -> Result<&Learner, ClientError> {
+        let request = self.registration();
+        let learner = self.client.register_learner(&request).await?;
+        Ok(self.learner.insert(learner))
+    }
+
+    /// Requests a challenge and answers it with genuine frames.
+    pub async fn login(&mut self) -> Result<&LearnerSession, ClientError> {
+        self.login_as(Presentation::Genuine).await
+    }
+
+    /// Requests a challenge and answers it with frames of the given presentation.
+    pub async fn login_as(&mut self, how: Presentation) -> Result<&LearnerSession, ClientError> {
+        let challenge = self.client.request_challenge(&self.identity.id_number).await?;
+        let frames = self.frames_for(&challenge, how);
+        let session = self.login_with_frames(&challenge.challenge_id, frames).await?;
+        Ok(self.session.insert(session))
+    }
+
+    /// The frames this learner would send for `challenge` presented as `how`.
+    pub fn frames_for(&mut self, challenge: &LivenessChallenge, how: Presentation) -> Vec<Vec<u8>> {
+        let media_challenge = duxue_media::Challenge {
+            nonce: challenge.nonce.clone(),
+            actions: challenge.actions.iter().map(|a| media_action(*a)).collect(),
+        };
+        let shot = self.next_shot();
+        match how {
+            Presentation::Genuine => duxue_media::liveness_frames(&self.identity, &media_challenge, shot),
+            Presentation::Attack(species) => {
+                duxue_media::attack_frames(species, &self.identity, &media_challenge, shot)
+            }
+        }
+    }
+
+    /// Sends a login with these frames for this challenge (does not keep the session).
+    pub async fn login_with_frames(
+        &mut self,
+        challenge_id: &str,
+        frames: Vec<Vec<u8>>,
+    ) -> Result<LearnerSession, ClientError> {
+        self.frames_sha256
+            .insert(challenge_id.to_owned(), frames.iter().map(|f| sha256(f)).collect());
+        let request = LoginRequest {
+            id_number: self.identity.id_number.clone(),
+            password: self.password.clone(),
+            challenge_id: challenge_id.to_owned(),
+            frames: frames.iter().map(|f| B64.encode(f)).collect(),
+        };
+        self.client.login(&request).await
+    }
+
+    pub async fn enrol(&self, class_id: &str) -> Result<Enrolment, ProbeError> {
+        Ok(self.client.enrol(self.token()?, class_id).await?)
+    }
+
+    /// A capture image of this learner (or of somebody else when `impostor`).
+    pub fn capture_image(&mut self, impostor: bool) -> Vec<u8> {
+        let shot = self.next_shot();
+        if impostor {
+            let other = duxue_media::impostor(&self.identity, shot);
+            duxue_media::capture_image(&other, shot)
+        } else {
+            duxue_media::capture_image(&self.identity, shot)
+        }
+    }
+
+    /// Plays one lesson according to `plan` and reports what happened.
+    pub async fn study(&mut self, plan: &StudyPlan) -> Result<StudyLog, ProbeError> {
+        let token = self.token()?.to_owned();
+        let mut log = StudyLog::default();
+        let started = self
+            .client
+            .start_playback(
+                &token,
+                &PlaybackRequest {
+                    enrolment_id: plan.enrolment_id.clone(),
+                    lesson_id: plan.lesson_id.clone(),
+                },
+            )
+            .await;
+        let playback = match started {
+            Ok(playback) => playback,
+            Err(e) => match e.code() {
+                Some(code) => {
+                    log.start_refused = Some(code.clone());
+                    return Ok(log);
+                }
+                None => return Err(e.into()),
+            },
+        };
+        log.playback = Some(playback.clone());
+        self.run_playback(&token, &playback, plan, log).await
+    }
+
+    async fn run_playback(
+        &mut self,
+        token: &str,
+        playback: &Playback,
+        plan: &StudyPlan,
+        mut log: StudyLog,
+    ) -> Result<StudyLog, ProbeError> {
+        let interval = playback.heartbeat_interval_seconds.clamp(1.0, 60.0);
+        let max_gap = f64::from(self.policy.rules.heartbeat_max_gap_seconds.value);
+        let hour = self.policy.class_hour_seconds();
+        let lesson_end = playback.lesson_seconds;
+        let start = self.clock.elapsed();
+        let mut position = playback.start_position;
+        // The furthest content this learner has really watched; content is creditable once.
+        let mut furthest = playback.start_position;
+        let mut last_beat = start;
+        let mut pending: HashSet<String> = HashSet::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut seeked = false;
+        let mut silenced = false;
+        let mut failed_hours: HashSet<String> = HashSet::new();
+        // After answering a popup or capture the learner beats at once with the paused
+        // position, so that the pause and the study are in separate intervals.
+        let mut beat_now = false;
+
+        loop {
+            if !beat_now {
+                let jitter = if plan.jitter > 0.0 {
+                    1.0 - self.rng.random_range(0.0..plan.jitter)
+                } else {
+                    1.0
+                };
+                self.clock.sleep(interval * jitter).await;
+            }
+            let resumed_from_pause = std::mem::take(&mut beat_now);
+            let mut now = self.clock.elapsed();
+            if let Some((after, length)) = plan.silence
+                && !silenced
+                && now - start >= after
+            {
+                silenced = true;
+                self.clock.sleep(length).await;
+                now = self.clock.elapsed();
+            }
+            let dt = now - last_beat;
+            last_beat = now;
+            let watched_from = position;
+            if !resumed_from_pause {
+                position = (position + dt * plan.rate).min(lesson_end);
+            }
+            // The ledger: new content watched, at most at real time, while present.
+            let present = dt <= max_gap && pending.is_empty() && plan.focused;
+            let new_content = (position - watched_from.max(furthest)).max(0.0);
+            if present {
+                let earned = new_content.min(dt);
+                log.creditable += earned;
+                let class_hour = (watched_from.max(furthest) / hour).floor() as u32;
+                *log.creditable_by_hour.entry(class_hour).or_default() += earned;
+            }
+            furthest = furthest.max(position);
+            if let Some((at, jump)) = plan.seek
+                && !seeked
+                && position >= at
+            {
+                seeked = true;
+                position = (position + jump).min(lesson_end);
+            }
+
+            let beat = HeartbeatRequest {
+                position_seconds: position,
+                rate: plan.rate,
+                focused: plan.focused,
+                client_time: Some(chrono::Utc::now()),
+            };
+            log.heartbeats_sent += 1;
+            let answer = self.client.heartbeat(token, &playback.playback_id, &beat).await;
+            let at = self.clock.elapsed() - start;
+            log.elapsed = at;
+            match answer {
+                Ok(ack) => {
+                    log.acks += 1;
+                    log.credited = ack.credited_seconds;
+                    log.final_state = Some(ack.state);
+                    let sent = beat.position_seconds;
+                    let accepted = ack.accepted_position.min(lesson_end).max(0.0);
+                    if accepted < furthest - 1.0 {
+                        // The platform rewound (a withheld class hour): what lies beyond must be
+                        // watched again, and watching it again is legitimate.
+                        furthest = accepted;
+                    }
+                    position = accepted;
+                    let open: HashSet<&str> = ack.events.iter().map(|e| e.event_id.as_str()).collect();
+                    for e in log.events.iter_mut() {
+                        let missed = e.kind == EventKind::Capture && !e.answered && !open.contains(e.event_id.as_str());
+                        if missed {
+                            e.answered = true;
+                            e.passed = Some(false);
+                        }
+                    }
+                    let answered = self
+                        .handle_events(token, playback, plan, &ack, at, sent, &mut log, &mut pending, &mut seen)
+                        .await;
+                    beat_now = answered > 0;
+                    let mut capture_failed = false;
+                    for e in &log.events {
+                        if e.kind == EventKind::Capture
+                            && e.passed == Some(false)
+                            && failed_hours.insert(e.event_id.clone())
+                        {
+                            capture_failed = true;
+                            let class_hour = (e.position / hour).floor() as u32;
+                            if let Some(earned) = log.creditable_by_hour.get_mut(&class_hour) {
+                                log.creditable -= *earned;
+                                *earned = 0.0;
+                            }
+                        }
+                    }
+                    if capture_failed && plan.captures != CaptureStyle::Genuine {
+                        // The cheat was tried; what the platform credits now is what is judged.
+                        break;
+                    }
+                    if ack.state == PlaybackState::Stopped {
+                        break;
+                    }
+                }
+                Err(e) => match e.code() {
+                    Some(code) => {
+                        log.refusals.push((at, code.clone()));
+                        match code {
+                            ErrorCode::SeekForbidden | ErrorCode::RateForbidden => {
+                                position = furthest.min(position);
+                            }
+                            _ => {
+                                log.final_state = Some(PlaybackState::Stopped);
+                                break;
+                            }
+                        }
+                    }
+                    None => {
+                        log.errors.push(e.to_string());
+                        if log.errors.len() > 3 {
+                            break;
+                        }
+                    }
+                },
+            }
+            let done = plan.until_complete
+                && position >= lesson_end - 0.5
+                && log.credited >= lesson_end - interval * 2.0
+                && pending.is_empty();
+            if done || at >= plan.budget_seconds {
+                break;
+            }
+        }
+        log.final_position = position;
+        let _ = self.client.stop_playback(token, &playback.playback_id).await;
+        // The platform's own account after the study ends (withholding may follow the last beat).
+        if let Ok(progress) = self.client.get_progress(token, &plan.enrolment_id).await
+            && let Some(lesson) = progress.lessons.iter().find(|l| l.lesson_id == plan.lesson_id)
+        {
+            log.credited = lesson.credited_seconds;
+        }
+        Ok(log)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn handle_events(
+        &mut self,
+        token: &str,
+        playback: &Playback,
+        plan: &StudyPlan,
+        ack: &HeartbeatAck,
+        at: f64,
+        position: f64,
+        log: &mut StudyLog,
+        pending: &mut HashSet<String>,
+        seen: &mut HashSet<String>,
+    ) -> usize {
+        let mut answered = 0;
+        let open: HashSet<&str> = ack.events.iter().map(|e| e.event_id.as_str()).collect();
+        pending.retain(|id| open.contains(id.as_str()));
+        for event in &ack.events {
+            if seen.insert(event.event_id.clone()) {
+                log.events.push(EventSeen {
+                    event_id: event.event_id.clone(),
+                    kind: event.kind,
+                    seen_at: at,
+                    position,
+                    answered: false,
+                    passed: None,
+                    image_sha256: None,
+                });
+            }
+            let index = log
+                .events
+                .iter()
+                .position(|e| e.event_id == event.event_id)
+                .unwrap_or(0);
+            if log.events[index].answered {
+                continue;
+            }
+            let (answer_after, answer) = match event.kind {
+                EventKind::Popup => match plan.popups {
+                    PopupStyle::Human => (self.rng.random_range(2.0..8.0), true),
+                    PopupStyle::Bot { latency } => (latency, true),
+                    PopupStyle::Ignore => (0.0, false),
+                },
+                EventKind::Capture => match plan.captures {
+                    CaptureStyle::Ignore => (0.0, false),
+                    _ => (self.rng.random_range(2.0..6.0), true),
+                },
+            };
+            if !answer {
+                pending.insert(event.event_id.clone());
+                continue;
+            }
+            self.clock.sleep(answer_after).await;
+            answered += 1;
+            let outcome = match event.kind {
+                EventKind::Popup => {
+                    let code = popup_code(event.prompt.as_deref().unwrap_or(""));
+                    self.client
+                        .answer_popup(token, &playback.playback_id, &event.event_id, &code)
+                        .await
+                }
+                EventKind::Capture => {
+                    let image = self.capture_image(plan.captures == CaptureStyle::OtherPerson);
+                    log.events[index].image_sha256 = Some(sha256(&image));
+                    self.client
+                        .upload_capture(token, &playback.playback_id, &event.event_id, B64.encode(image))
+                        .await
+                }
+            };
+            let seen_event = &mut log.events[index];
+            seen_event.answered = true;
+            match outcome {
+                Ok(result) => seen_event.passed = Some(result.passed),
+                Err(e) => {
+                    seen_event.passed = e.is_refusal().then_some(false);
+                    if let Some(code) = e.code() {
+                        log.refusals.push((at, code.clone()));
+                    } else {
+                        log.errors.push(e.to_string());
+                    }
+                }
+            }
+        }
+        answered
+    }
+}
+
+/// Hex SHA-256 of some bytes.
+pub fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// The code a popup asks for: its first run of ASCII digits.
+pub fn popup_code(prompt: &str) -> String {
+    prompt
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|run| !run.is_empty())
+        .unwrap_or("")
+        .to_owned()
+}
+
+fn media_action(action: LivenessAction) -> duxue_media::Action {
+    match action {
+        LivenessAction::Blink => duxue_media::Action::Blink,
+        LivenessAction::TurnLeft => duxue_media::Action::TurnLeft,
+        LivenessAction::TurnRight => duxue_media::Action::TurnRight,
+        LivenessAction::OpenMouth => duxue_media::Action::OpenMouth,
+        LivenessAction::Nod => duxue_media::Action::Nod,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::popup_code;
+
+    #[test]
+    fn popup_codes_are_read_from_prompts() {
+        assert_eq!(popup_code("请输入 4821 继续学习 / type 4821 to continue"), "4821");
+        assert_eq!(popup_code("no code"), "");
+    }
+}

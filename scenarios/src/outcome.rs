@@ -1,0 +1,206 @@
+//! What a probe returns: a verdict, the reason, the figures it judged on, and the individual
+//! checks behind them. Verdicts come from checks only: no check run means INCONCLUSIVE.
+
+use std::collections::BTreeMap;
+
+use duxue_profile::{ClientError, Verdict};
+use serde::Serialize;
+
+/// One thing a probe checked.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Check {
+    pub name: String,
+    /// `None`: the check could not decide (the target erred, or there were no samples).
+    pub passed: Option<bool>,
+    pub detail: String,
+}
+
+/// The result of one probe.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Outcome {
+    pub requirement: &'static str,
+    pub verdict: Verdict,
+    pub reason: String,
+    pub figures: BTreeMap<String, serde_json::Value>,
+    pub checks: Vec<Check>,
+}
+
+/// Collects checks and figures while a probe runs, then decides.
+#[derive(Debug)]
+pub struct Judge {
+    requirement: &'static str,
+    checks: Vec<Check>,
+    figures: BTreeMap<String, serde_json::Value>,
+    warnings: Vec<String>,
+    skipped: Option<String>,
+}
+
+impl Judge {
+    pub fn new(requirement: &'static str) -> Self {
+        Judge {
+            requirement,
+            checks: Vec::new(),
+            figures: BTreeMap::new(),
+            warnings: Vec::new(),
+            skipped: None,
+        }
+    }
+
+    /// The requirement does not apply to this target; the reason says why.
+    pub fn skip(&mut self, reason: impl Into<String>) {
+        self.skipped = Some(reason.into());
+    }
+
+    /// Records a decided check; returns `passed` so a probe can branch on it.
+    pub fn check(&mut self, name: impl Into<String>, passed: bool, detail: impl Into<String>) -> bool {
+        self.checks.push(Check {
+            name: name.into(),
+            passed: Some(passed),
+            detail: detail.into(),
+        });
+        passed
+    }
+
+    /// Records a check that could not be decided.
+    pub fn undecided(&mut self, name: impl Into<String>, detail: impl Into<String>) {
+        self.checks.push(Check {
+            name: name.into(),
+            passed: None,
+            detail: detail.into(),
+        });
+    }
+
+    /// Records that an operation the probe expected to succeed was refused or failed; a
+    /// transport failure or malformed answer leaves the check undecided.
+    pub fn expect_ok<T>(&mut self, name: &str, result: &Result<T, ClientError>) -> bool {
+        match result {
+            Ok(_) => self.check(name, true, "accepted"),
+            Err(e) if e.is_refusal() => self.check(name, false, e.to_string()),
+            Err(e) => {
+                self.undecided(name, e.to_string());
+                false
+            }
+        }
+    }
+
+    /// Records that an operation the probe expected to be refused was refused (any refusal
+    /// counts when `codes` is empty; otherwise one of `codes`, or any 401/403 when allowed).
+    pub fn expect_refused<T: std::fmt::Debug>(
+        &mut self,
+        name: &str,
+        result: &Result<T, ClientError>,
+    ) -> bool {
+        match result {
+            Ok(answer) => {
+                let shown = format!("{answer:?}");
+                let shown: String = shown.chars().take(200).collect();
+                self.check(name, false, format!("accepted: {shown}"))
+            }
+            Err(e) if e.is_refusal() => self.check(name, true, e.to_string()),
+            Err(e) => {
+                self.undecided(name, e.to_string());
+                false
+            }
+        }
+    }
+
+    /// Adds a figure the verdict was judged on.
+    pub fn figure(&mut self, name: &str, value: impl Serialize) {
+        let value = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
+        self.figures.insert(name.to_owned(), value);
+    }
+
+    /// A reservation that does not fail the requirement.
+    pub fn warn(&mut self, message: impl Into<String>) {
+        self.warnings.push(message.into());
+    }
+
+    /// A setup or study step failed in a way that stops the probe.
+    pub fn abort(mut self, step: &str, error: &ProbeError) -> Outcome {
+        self.undecided(step, error.to_string());
+        self.finish()
+    }
+
+    /// Decides: any failed check → FAIL; else any undecided check or no check → INCONCLUSIVE;
+    /// else WARNING if there were reservations, else PASS.
+    pub fn finish(self) -> Outcome {
+        let failed: Vec<&Check> = self.checks.iter().filter(|c| c.passed == Some(false)).collect();
+        let undecided: Vec<&Check> = self.checks.iter().filter(|c| c.passed.is_none()).collect();
+        let (verdict, reason) = if let Some(first) = failed.first() {
+            let more = if failed.len() > 1 {
+                format!(" (and {} more failed checks)", failed.len() - 1)
+            } else {
+                String::new()
+            };
+            (Verdict::Fail, format!("{}: {}{more}", first.name, first.detail))
+        } else if let (true, Some(reason)) = (self.checks.is_empty(), &self.skipped) {
+            (Verdict::Skipped, reason.clone())
+        } else if self.checks.is_empty() {
+            (Verdict::Inconclusive, "no check could be made (no samples)".to_owned())
+        } else if let Some(first) = undecided.first() {
+            (Verdict::Inconclusive, format!("{}: could not decide: {}", first.name, first.detail))
+        } else if !self.warnings.is_empty() {
+            (Verdict::Warning, self.warnings.join("; "))
+        } else {
+            (Verdict::Pass, format!("all {} checks held", self.checks.len()))
+        };
+        Outcome {
+            requirement: self.requirement,
+            verdict,
+            reason,
+            figures: self.figures,
+            checks: self.checks,
+        }
+    }
+}
+
+/// Why a probe could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl ProbeError {
+    pub fn setup(message: impl Into<String>) -> Self {
+        ProbeError::Setup(message.into())
+    }
+}
+
+impl Outcome {
+    /// An outcome decided without running checks (for example SKIPPED as not applicable).
+    pub fn decided(requirement: &'static str, verdict: Verdict, reason: impl Into<String>) -> Outcome {
+        Outcome {
+            requirement,
+            verdict,
+            reason: reason.into(),
+            figures: BTreeMap::new(),
+            checks: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_checks_is_inconclusive_and_a_failure_wins() {
+        assert_eq!(Judge::new("X-1").finish().verdict, Verdict::Inconclusive);
+        let mut judge = Judge::new("X-1");
+        judge.check("a", true, "");
+        judge.undecided("b", "timeout");
+        assert_eq!(judge.finish().verdict, Verdict::Inconclusive);
+        let mut judge = Judge::new("X-1");
+        judge.undecided("b", "timeout");
+        judge.check("c", false, "credited 100 s");
+        let outcome = judge.finish();
+        assert_eq!(outcome.verdict, Verdict::Fail);
+        assert!(outcome.reason.starts_with("c: credited 100 s"));
+        let mut judge = Judge::new("X-1");
+        judge.check("a", true, "");
+        assert_eq!(judge.finish().verdict, Verdict::Pass);
+    }
+}

@@ -1,0 +1,216 @@
+//! Presentation attacks (ISO/IEC 30107 "attack species"), generated from the same seeds as
+//! genuine presentations.
+//!
+//! - `print`: a printed photo of the victim held up to the camera: nearly identical frames,
+//!   paper texture, ink contrast, no actions (the paper does reflect the screen flash).
+//! - `screen`: the victim's face puppeted to perform this very challenge, flash included,
+//!   shown on a phone screen held to the camera: moiré between the screen's pixel grid and the
+//!   camera's, refresh banding.
+//! - `replay`: a genuine recording of the victim made for another challenge, injected as a
+//!   virtual camera would send it.
+//! - `other-person`: a genuine live answer to this challenge by somebody else.
+
+use crate::face::{self, Background};
+use crate::identity::{Identity, identity};
+use crate::liveness::{self, Challenge, flash_colour, flash_vector};
+use crate::raster::{Canvas, lerp};
+use crate::rng;
+use rand::Rng;
+
+/// A kind of presentation attack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Species {
+    /// A printed photo.
+    Print,
+    /// A face replayed on a screen.
+    Screen,
+    /// A recording made for a different challenge, sent through a virtual camera.
+    Replay,
+    /// A live person who is not the registered learner.
+    OtherPerson,
+}
+
+impl Species {
+    /// All species, in a fixed order.
+    pub const ALL: [Species; 4] = [
+        Species::Print,
+        Species::Screen,
+        Species::Replay,
+        Species::OtherPerson,
+    ];
+
+    /// The kebab-case name (as serialised).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Species::Print => "print",
+            Species::Screen => "screen",
+            Species::Replay => "replay",
+            Species::OtherPerson => "other-person",
+        }
+    }
+}
+
+/// The person who sits in for `victim` in an other-person attack with this seed.
+pub fn impostor(victim: &Identity, seed: u64) -> Identity {
+    let mut s = rng::mix(rng::mix(victim.seed, seed), 0x0_7e_45_0e);
+    if s == victim.seed {
+        s = s.wrapping_add(1);
+    }
+    identity(s)
+}
+
+/// The frames an attacker of the given species sends in answer to `challenge`.
+pub fn attack_frames(
+    species: Species,
+    victim: &Identity,
+    challenge: &Challenge,
+    seed: u64,
+) -> Vec<Vec<u8>> {
+    match species {
+        Species::Print => print_frames(victim, challenge, seed),
+        Species::Screen => screen_frames(victim, challenge, seed),
+        Species::Replay => {
+            let mut r = rng::rng(rng::mix(victim.seed, seed), "replay-challenge");
+            let mut other = liveness::new_challenge(&mut r);
+            if other.nonce == challenge.nonce {
+                other.nonce.push('0');
+            }
+            liveness::liveness_frames(victim, &other, seed)
+        }
+        Species::OtherPerson => liveness::liveness_frames(&impostor(victim, seed), challenge, seed),
+    }
+}
+
+fn print_frames(victim: &Identity, challenge: &Challenge, seed: u64) -> Vec<Vec<u8>> {
+    let mut r = rng::rng(rng::mix(victim.seed, seed), "print");
+    let g = victim.face.geometry();
+    // The photo that was printed: a still like a registration photo.
+    let mut photo_shot = face::Shot::still(&mut r, 256, 256, &g);
+    photo_shot.grad = (0.0, 0.0);
+    let photo = face::render(&victim.face, &photo_shot);
+    let size = crate::FRAME_SIZE as usize;
+    let room = Background::random(&mut r, size as f32, size as f32);
+    let mut bg = Canvas::new(size, size, room.top);
+    room.paint(&mut bg);
+    let scale = r.random_range(0.58..0.66); // frame pixels per photo pixel
+    let angle = r.random_range(-4.0f32..4.0).to_radians();
+    let (cx, cy) = (
+        size as f32 / 2.0 + r.random_range(-4.0..4.0),
+        size as f32 / 2.0 + r.random_range(-4.0..4.0),
+    );
+    let border = 12.0; // white paper margin, photo pixels
+    let tex_seed: u64 = r.random();
+    let gain = r.random_range(0.85..1.1);
+    let quality = r.random_range(80..=92);
+    let n = 1 + 3 * challenge.actions.len();
+    (0..n)
+        .map(|i| {
+            let a = angle + r.random_range(-0.6f32..0.6).to_radians();
+            let (sn, co) = a.sin_cos();
+            let tx = cx + r.random_range(-1.5..1.5);
+            let ty = cy + r.random_range(-1.5..1.5);
+            let flash = flash_vector(flash_colour(&challenge.nonce, i));
+            let mut c = bg.clone();
+            for y in 0..size {
+                for x in 0..size {
+                    let dx = x as f32 + 0.5 - tx;
+                    let dy = y as f32 + 0.5 - ty;
+                    let u = (dx * co + dy * sn) / scale + 128.0;
+                    let v = (-dx * sn + dy * co) / scale + 128.0;
+                    if u < -border || v < -border || u > 256.0 + border || v > 256.0 + border {
+                        continue;
+                    }
+                    let ink = if (0.0..256.0).contains(&u) && (0.0..256.0).contains(&v) {
+                        photo.sample(u, v)
+                    } else {
+                        [235.0, 235.0, 230.0]
+                    };
+                    // ink on paper: compressed contrast, less saturation, fibre texture
+                    let m = (ink[0] + ink[1] + ink[2]) / 3.0;
+                    let sat = lerp([m; 3], ink, 0.85);
+                    let fib = paper_fibre(tex_seed, u, v);
+                    let idx = (y * size + x) * 3;
+                    for ch in 0..3 {
+                        c.px[idx + ch] = (22.0 + 0.86 * sat[ch]) * fib * flash[ch];
+                    }
+                }
+            }
+            c.light([gain * (1.0 + r.random_range(-0.01..0.01)); 3], 0.0, 0.0);
+            c.noise(r.random_range(1.5..3.0), r.random());
+            c.to_jpeg(quality)
+        })
+        .collect()
+}
+
+/// A fixed paper grain: value noise on a 2-pixel lattice of the paper.
+fn paper_fibre(seed: u64, u: f32, v: f32) -> f32 {
+    let iu = (u / 2.0).floor() as i64;
+    let iv = (v / 2.0).floor() as i64;
+    let h = rng::splitmix(
+        seed ^ (iu as u64).wrapping_mul(0x9E37_79B9) ^ (iv as u64).wrapping_mul(0x85EB_CA6B),
+    );
+    1.0 + ((h & 0xFFFF) as f32 / 65535.0 - 0.5) * 0.08
+}
+
+fn screen_frames(victim: &Identity, challenge: &Challenge, seed: u64) -> Vec<Vec<u8>> {
+    let content = liveness::render_answer(victim, challenge, seed);
+    let mut r = rng::rng(rng::mix(victim.seed, seed), "screen");
+    let size = crate::FRAME_SIZE as usize;
+    let room = Background::random(&mut r, size as f32, size as f32);
+    let mut bg = Canvas::new(size, size, room.top);
+    room.paint(&mut bg);
+    let scale = r.random_range(0.9..0.97);
+    let angle = r.random_range(-3.0f32..3.0).to_radians();
+    let period = r.random_range(4.0..7.0);
+    let theta = r.random_range(0.0..std::f32::consts::PI);
+    let amp = r.random_range(0.10..0.16);
+    let (kx, ky) = (theta.cos() / period, theta.sin() / period);
+    let band_period = r.random_range(25.0..45.0);
+    let gain = r.random_range(0.9..1.1);
+    let bezel = 8.0;
+    let quality = r.random_range(80..=92);
+    let tau = std::f32::consts::TAU;
+    content
+        .iter()
+        .map(|(src, _)| {
+            let a = angle + r.random_range(-0.5f32..0.5).to_radians();
+            let (sn, co) = a.sin_cos();
+            let half = size as f32 / 2.0;
+            let tx = half + r.random_range(-1.5..1.5);
+            let ty = half + r.random_range(-1.5..1.5);
+            let phase = r.random_range(0.0..tau);
+            let band_phase = r.random_range(0.0..tau);
+            let mut c = bg.clone();
+            for y in 0..size {
+                for x in 0..size {
+                    let dx = x as f32 + 0.5 - tx;
+                    let dy = y as f32 + 0.5 - ty;
+                    let u = (dx * co + dy * sn) / scale + half;
+                    let v = (-dx * sn + dy * co) / scale + half;
+                    let lim = size as f32;
+                    if u < -bezel || v < -bezel || u > lim + bezel || v > lim + bezel {
+                        continue;
+                    }
+                    let idx = (y * size + x) * 3;
+                    if u < 0.0 || v < 0.0 || u >= lim || v >= lim {
+                        c.px[idx..idx + 3].copy_from_slice(&[18.0, 18.0, 20.0]);
+                        continue;
+                    }
+                    let p = src.sample(u, v);
+                    let fx = x as f32 + 0.5;
+                    let fy = y as f32 + 0.5;
+                    let moire = 1.0 + amp * (tau * (fx * kx + fy * ky) + phase).sin();
+                    let band = 1.0 + 0.02 * (tau * fy / band_period + band_phase).sin();
+                    let k = moire * band;
+                    c.px[idx] = (10.0 + 0.92 * p[0] * 0.96) * k;
+                    c.px[idx + 1] = (10.0 + 0.92 * p[1]) * k;
+                    c.px[idx + 2] = (12.0 + 0.92 * p[2] * 1.04) * k;
+                }
+            }
+            c.light([gain; 3], 0.0, 0.0);
+            c.noise(r.random_range(1.5..3.0), r.random());
+            c.to_jpeg(quality)
+        })
+        .collect()
+}

@@ -1,0 +1,150 @@
+//! Labelled sets on disk for `duxue media generate`: opaque file names, labels only in
+//! `manifest.json`.
+
+use crate::attack::{Species, attack_frames, impostor};
+use crate::card::id_card_image;
+use crate::error::MediaError;
+use crate::face::{capture_image, face_image};
+use crate::identity::identity;
+use crate::liveness::{Challenge, liveness_frames, new_challenge};
+use crate::rng;
+use std::path::Path;
+
+/// What a labelled set holds.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Manifest {
+    /// The set's seed.
+    pub seed: u64,
+    /// Genuine presentations (and attacks of each species) per class.
+    pub per_class: usize,
+    /// One entry per presentation.
+    pub entries: Vec<ManifestEntry>,
+}
+
+/// One presentation: a single image or a frame sequence.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ManifestEntry {
+    /// `face` (registration photo), `id_card`, `capture` or `liveness`.
+    pub kind: String,
+    /// `genuine` or `attack`.
+    pub label: String,
+    /// The attack species, for attacks.
+    pub species: Option<Species>,
+    /// Seed of the registered person the presentation claims to be.
+    pub identity_seed: u64,
+    /// Seed of the person actually shown (differs for other-person attacks).
+    pub shown_seed: u64,
+    /// Name of the registered person.
+    pub name: String,
+    /// ID number of the registered person.
+    pub id_number: String,
+    /// The challenge answered, for liveness sequences.
+    pub challenge: Option<Challenge>,
+    /// File names relative to the set's folder, in frame order.
+    pub files: Vec<String>,
+}
+
+/// Writes `per_class` people with a registration photo, an ID card, a genuine and an
+/// other-person capture, a genuine liveness answer and one answer of each attack species,
+/// under opaque file names, plus `manifest.json` with the labels.
+pub fn write_labelled_set(dir: &Path, per_class: usize, seed: u64) -> Result<Manifest, MediaError> {
+    std::fs::create_dir_all(dir.join("media"))?;
+    let mut counter = 0u64;
+    let mut save = |frames: Vec<Vec<u8>>| -> Result<Vec<String>, MediaError> {
+        counter += 1;
+        let stem = format!("{:016x}", rng::mix(rng::mix(seed, 0x5e7), counter));
+        let single = frames.len() == 1;
+        let mut names = Vec::new();
+        for (k, f) in frames.into_iter().enumerate() {
+            let name = if single {
+                format!("media/{stem}.jpg")
+            } else {
+                format!("media/{stem}-{k:02}.jpg")
+            };
+            std::fs::write(dir.join(&name), f)?;
+            names.push(name);
+        }
+        Ok(names)
+    };
+    let mut entries = Vec::new();
+    for i in 0..per_class {
+        let who = identity(rng::mix(seed, i as u64));
+        let entry =
+            |kind: &str, species: Option<Species>, shown: u64, ch: Option<&Challenge>, files| {
+                ManifestEntry {
+                    kind: kind.into(),
+                    label: if species.is_some() {
+                        "attack"
+                    } else {
+                        "genuine"
+                    }
+                    .into(),
+                    species,
+                    identity_seed: who.seed,
+                    shown_seed: shown,
+                    name: who.name.clone(),
+                    id_number: who.id_number.clone(),
+                    challenge: ch.cloned(),
+                    files,
+                }
+            };
+        entries.push(entry(
+            "face",
+            None,
+            who.seed,
+            None,
+            save(vec![face_image(&who, 1)])?,
+        ));
+        entries.push(entry(
+            "id_card",
+            None,
+            who.seed,
+            None,
+            save(vec![id_card_image(&who, 2)])?,
+        ));
+        entries.push(entry(
+            "capture",
+            None,
+            who.seed,
+            None,
+            save(vec![capture_image(&who, 3)])?,
+        ));
+        let other = impostor(&who, 3);
+        entries.push(entry(
+            "capture",
+            Some(Species::OtherPerson),
+            other.seed,
+            None,
+            save(vec![capture_image(&other, 3)])?,
+        ));
+        let ch = new_challenge(&mut rng::rng(who.seed, "set-challenge"));
+        entries.push(entry(
+            "liveness",
+            None,
+            who.seed,
+            Some(&ch),
+            save(liveness_frames(&who, &ch, 4))?,
+        ));
+        for sp in Species::ALL {
+            let shown = if sp == Species::OtherPerson {
+                impostor(&who, 4).seed
+            } else {
+                who.seed
+            };
+            entries.push(entry(
+                "liveness",
+                Some(sp),
+                shown,
+                Some(&ch),
+                save(attack_frames(sp, &who, &ch, 4))?,
+            ));
+        }
+    }
+    let m = Manifest {
+        seed,
+        per_class,
+        entries,
+    };
+    std::fs::write(dir.join("manifest.json"), serde_json::to_vec_pretty(&m)?)?;
+    Ok(m)
+}

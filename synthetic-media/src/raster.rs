@@ -1,0 +1,286 @@
+//! A small anti-aliased rasteriser on a floating-point RGB canvas, plus JPEG in and out.
+
+use crate::error::MediaError;
+use crate::rng::XorShift;
+use image::codecs::jpeg::JpegEncoder;
+use image::{ExtendedColorType, RgbImage};
+
+/// An RGB colour, channels in 0..=255 (may exceed while compositing).
+pub(crate) type Rgb = [f32; 3];
+
+/// Scales a colour channel-wise.
+pub(crate) fn scale(c: Rgb, k: f32) -> Rgb {
+    [c[0] * k, c[1] * k, c[2] * k]
+}
+
+/// Multiplies two colours channel-wise (the second one as factors).
+pub(crate) fn modulate(c: Rgb, k: [f32; 3]) -> Rgb {
+    [c[0] * k[0], c[1] * k[1], c[2] * k[2]]
+}
+
+/// Linear interpolation between two colours.
+pub(crate) fn lerp(a: Rgb, b: Rgb, t: f32) -> Rgb {
+    [
+        a[0] + (b[0] - a[0]) * t,
+        a[1] + (b[1] - a[1]) * t,
+        a[2] + (b[2] - a[2]) * t,
+    ]
+}
+
+/// A floating-point RGB canvas.
+#[derive(Clone)]
+pub(crate) struct Canvas {
+    pub w: usize,
+    pub h: usize,
+    pub px: Vec<f32>,
+}
+
+impl Canvas {
+    pub(crate) fn new(w: usize, h: usize, c: Rgb) -> Self {
+        let mut px = Vec::with_capacity(w * h * 3);
+        for _ in 0..w * h {
+            px.extend_from_slice(&c);
+        }
+        Canvas { w, h, px }
+    }
+
+    /// Fills with a vertical gradient from `top` to `bottom`.
+    pub(crate) fn vertical_gradient(&mut self, top: Rgb, bottom: Rgb) {
+        let h = self.h.max(2) as f32 - 1.0;
+        for y in 0..self.h {
+            let c = lerp(top, bottom, y as f32 / h);
+            let row = &mut self.px[y * self.w * 3..(y + 1) * self.w * 3];
+            for p in row.chunks_exact_mut(3) {
+                p[0] = c[0];
+                p[1] = c[1];
+                p[2] = c[2];
+            }
+        }
+    }
+
+    /// Fills an axis-aligned rectangle (pixel centres inside), blended with `alpha`.
+    pub(crate) fn fill_rect(&mut self, x0: f32, y0: f32, x1: f32, y1: f32, c: Rgb, alpha: f32) {
+        let xa = x0.max(0.0).round() as usize;
+        let xb = (x1.min(self.w as f32)).round().max(0.0) as usize;
+        let ya = y0.max(0.0).round() as usize;
+        let yb = (y1.min(self.h as f32)).round().max(0.0) as usize;
+        for y in ya..yb {
+            let mut i = (y * self.w + xa) * 3;
+            for _ in xa..xb {
+                self.px[i] += (c[0] - self.px[i]) * alpha;
+                self.px[i + 1] += (c[1] - self.px[i + 1]) * alpha;
+                self.px[i + 2] += (c[2] - self.px[i + 2]) * alpha;
+                i += 3;
+            }
+        }
+    }
+
+    /// Fills a shape given by an approximate signed distance (pixels, negative inside)
+    /// over a bounding box, anti-aliased.
+    pub(crate) fn fill_sdf(
+        &mut self,
+        bbox: (f32, f32, f32, f32),
+        c: Rgb,
+        sdf: impl Fn(f32, f32) -> f32,
+    ) {
+        self.fill_sdf_rows(bbox, c, |_| Some((bbox.0, bbox.2)), sdf);
+    }
+
+    /// Like [`Canvas::fill_sdf`], with a per-row x range (`None` skips the row).
+    pub(crate) fn fill_sdf_rows(
+        &mut self,
+        bbox: (f32, f32, f32, f32),
+        c: Rgb,
+        rows: impl Fn(f32) -> Option<(f32, f32)>,
+        sdf: impl Fn(f32, f32) -> f32,
+    ) {
+        let ya = (bbox.1 - 1.0).floor().max(0.0) as usize;
+        let yb = ((bbox.3 + 2.0).ceil().max(0.0) as usize).min(self.h);
+        for y in ya..yb {
+            let fy = y as f32 + 0.5;
+            let Some((x0, x1)) = rows(fy) else { continue };
+            let xa = (x0.max(bbox.0) - 1.0).floor().max(0.0) as usize;
+            let xb = ((x1.min(bbox.2) + 2.0).ceil().max(0.0) as usize).min(self.w);
+            let mut i = (y * self.w + xa) * 3;
+            for x in xa..xb {
+                let d = sdf(x as f32 + 0.5, fy);
+                if d < 0.5 {
+                    let a = if d <= -0.5 { 1.0 } else { 0.5 - d };
+                    self.px[i] += (c[0] - self.px[i]) * a;
+                    self.px[i + 1] += (c[1] - self.px[i + 1]) * a;
+                    self.px[i + 2] += (c[2] - self.px[i + 2]) * a;
+                }
+                i += 3;
+            }
+        }
+    }
+
+    /// Fills a rotated ellipse (angle in radians).
+    pub(crate) fn fill_ellipse(&mut self, cx: f32, cy: f32, rx: f32, ry: f32, angle: f32, c: Rgb) {
+        let rx = rx.max(0.3);
+        let ry = ry.max(0.3);
+        let (s, co) = angle.sin_cos();
+        let hx = (rx * rx * co * co + ry * ry * s * s).sqrt();
+        let hy = (rx * rx * s * s + ry * ry * co * co).sqrt();
+        self.fill_sdf_rows(
+            (cx - hx, cy - hy, cx + hx, cy + hy),
+            c,
+            |y| ellipse_row(y - cy, rx + 1.0, ry + 1.0, co, s).map(|(a, b)| (cx + a, cx + b)),
+            |x, y| ellipse_sdf(x - cx, y - cy, rx, ry, co, s),
+        );
+    }
+
+    /// Fills a capsule (a thick segment with round ends).
+    pub(crate) fn fill_capsule(&mut self, p0: (f32, f32), p1: (f32, f32), r: f32, c: Rgb) {
+        let bbox = (
+            p0.0.min(p1.0) - r,
+            p0.1.min(p1.1) - r,
+            p0.0.max(p1.0) + r,
+            p0.1.max(p1.1) + r,
+        );
+        let dx = p1.0 - p0.0;
+        let dy = p1.1 - p0.1;
+        let len2 = (dx * dx + dy * dy).max(1e-6);
+        self.fill_sdf(bbox, c, |x, y| {
+            let t = (((x - p0.0) * dx + (y - p0.1) * dy) / len2).clamp(0.0, 1.0);
+            let ex = x - p0.0 - t * dx;
+            let ey = y - p0.1 - t * dy;
+            (ex * ex + ey * ey).sqrt() - r
+        });
+    }
+
+    /// Multiplies every pixel by a per-channel gain and a linear spatial gradient.
+    pub(crate) fn light(&mut self, gain: [f32; 3], gx: f32, gy: f32) {
+        let w = self.w as f32;
+        let h = self.h as f32;
+        let cols: Vec<f32> = (0..self.w)
+            .map(|x| gx * ((x as f32 + 0.5) / w - 0.5))
+            .collect();
+        for y in 0..self.h {
+            let fy = 1.0 + gy * ((y as f32 + 0.5) / h - 0.5);
+            let row = &mut self.px[y * self.w * 3..(y + 1) * self.w * 3];
+            for (p, &fx) in row.chunks_exact_mut(3).zip(&cols) {
+                let k = fy + fx;
+                p[0] *= gain[0] * k;
+                p[1] *= gain[1] * k;
+                p[2] *= gain[2] * k;
+            }
+        }
+    }
+
+    /// Adds Gaussian sensor noise of standard deviation `sigma` (grey levels).
+    pub(crate) fn noise(&mut self, sigma: f32, seed: u64) {
+        let mut g = XorShift::new(seed);
+        for v in self.px.iter_mut() {
+            *v += sigma * g.gauss();
+        }
+    }
+
+    /// Bilinear sample at continuous pixel coordinates (pixel centres at +0.5).
+    pub(crate) fn sample(&self, x: f32, y: f32) -> Rgb {
+        let fx = (x - 0.5).clamp(0.0, self.w as f32 - 1.001);
+        let fy = (y - 0.5).clamp(0.0, self.h as f32 - 1.001);
+        let x0 = fx as usize;
+        let y0 = fy as usize;
+        let tx = fx - x0 as f32;
+        let ty = fy - y0 as f32;
+        let i00 = (y0 * self.w + x0) * 3;
+        let i01 = i00 + 3;
+        let i10 = i00 + self.w * 3;
+        let i11 = i10 + 3;
+        let p = &self.px;
+        let mut out = [0.0; 3];
+        for (c, o) in out.iter_mut().enumerate() {
+            let a = p[i00 + c] + (p[i01 + c] - p[i00 + c]) * tx;
+            let b = p[i10 + c] + (p[i11 + c] - p[i10 + c]) * tx;
+            *o = a + (b - a) * ty;
+        }
+        out
+    }
+
+    /// Adds Gaussian noise, clamps to bytes and encodes, in one pass.
+    pub(crate) fn noisy_jpeg(&self, sigma: f32, seed: u64, quality: u8) -> Vec<u8> {
+        let mut g = XorShift::new(seed);
+        let mut v = Vec::with_capacity(self.px.len());
+        for &p in &self.px {
+            v.push((p + sigma * g.gauss()).round().clamp(0.0, 255.0) as u8);
+        }
+        let img = RgbImage::from_raw(self.w as u32, self.h as u32, v).unwrap_or_default();
+        encode_jpeg(&img, quality)
+    }
+
+    /// Clamps to bytes.
+    pub(crate) fn to_image(&self) -> RgbImage {
+        let mut v = Vec::with_capacity(self.px.len());
+        for &p in &self.px {
+            v.push(p.round().clamp(0.0, 255.0) as u8);
+        }
+        // The buffer has exactly w*h*3 bytes, so this cannot fail.
+        RgbImage::from_raw(self.w as u32, self.h as u32, v).unwrap_or_default()
+    }
+
+    /// Encodes as a baseline JPEG (JFIF header only: no EXIF, no comment).
+    pub(crate) fn to_jpeg(&self, quality: u8) -> Vec<u8> {
+        encode_jpeg(&self.to_image(), quality)
+    }
+}
+
+/// The x range (relative to the centre) that a rotated ellipse covers at height `dy`.
+pub(crate) fn ellipse_row(dy: f32, rx: f32, ry: f32, co: f32, s: f32) -> Option<(f32, f32)> {
+    // (dx co + dy s)^2 / rx^2 + (-dx s + dy co)^2 / ry^2 <= 1, a quadratic in dx
+    let (irx, iry) = (1.0 / (rx * rx), 1.0 / (ry * ry));
+    let a = co * co * irx + s * s * iry;
+    let b = 2.0 * dy * co * s * (irx - iry);
+    let c = dy * dy * (s * s * irx + co * co * iry) - 1.0;
+    let disc = b * b - 4.0 * a * c;
+    if disc < 0.0 {
+        return None;
+    }
+    let r = disc.sqrt();
+    Some(((-b - r) / (2.0 * a), (-b + r) / (2.0 * a)))
+}
+
+/// Approximate signed distance to a rotated ellipse centred at the origin.
+#[inline]
+pub(crate) fn ellipse_sdf(dx: f32, dy: f32, rx: f32, ry: f32, co: f32, s: f32) -> f32 {
+    let u = dx * co + dy * s;
+    let v = -dx * s + dy * co;
+    let qx = u / rx;
+    let qy = v / ry;
+    let k = (qx * qx + qy * qy).sqrt();
+    let gx = qx / rx;
+    let gy = qy / ry;
+    let g = (gx * gx + gy * gy).sqrt();
+    if g < 1e-6 {
+        -rx.min(ry)
+    } else {
+        (k - 1.0) * k / g
+    }
+}
+
+/// Encodes an RGB image as JPEG.
+pub(crate) fn encode_jpeg(img: &RgbImage, quality: u8) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut enc = JpegEncoder::new_with_quality(&mut out, quality);
+    // Encoding into a Vec cannot fail for a well-formed RGB buffer.
+    let _ = enc.encode(
+        img.as_raw(),
+        img.width(),
+        img.height(),
+        ExtendedColorType::Rgb8,
+    );
+    out
+}
+
+/// Decodes a JPEG or PNG into RGB.
+pub(crate) fn decode(bytes: &[u8]) -> Result<RgbImage, MediaError> {
+    let fmt = image::guess_format(bytes).map_err(|e| MediaError::NotAnImage(e.to_string()))?;
+    if !matches!(fmt, image::ImageFormat::Jpeg | image::ImageFormat::Png) {
+        return Err(MediaError::NotAnImage(format!(
+            "unsupported format {fmt:?}"
+        )));
+    }
+    let img = image::load_from_memory_with_format(bytes, fmt)
+        .map_err(|e| MediaError::NotAnImage(e.to_string()))?;
+    Ok(img.to_rgb8())
+}

@@ -1,0 +1,104 @@
+//! The command line's contract for bad input: one line saying what is wrong and what to do,
+//! exit code 2, nothing lost.
+
+use std::io::Write as _;
+use std::process::{Command, Output};
+
+fn duxue(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_duxue"))
+        .args(args)
+        .env_remove("DUXUE_CONFORMANCE_TOKEN")
+        .output()
+        .expect("the duxue binary runs")
+}
+
+fn one_line_exit_2(output: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(2), "exit code; stderr: {stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "exactly one line on stderr, got: {stderr}");
+    lines[0].to_owned()
+}
+
+#[test]
+fn wrong_flag_is_one_line_and_exit_2() {
+    let line = one_line_exit_2(&duxue(&["certify", "--no-such-flag"]));
+    assert!(line.contains("--no-such-flag"), "{line}");
+    assert!(line.contains("--help"), "{line}");
+}
+
+#[test]
+fn unreachable_target_is_one_line_and_exit_2() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("run");
+    let output = duxue(&[
+        "certify", "--target", "http://127.0.0.1:9", "--token", "t", "--out", out.to_str().expect("utf-8"),
+    ]);
+    let line = one_line_exit_2(&output);
+    assert!(line.contains("cannot reach http://127.0.0.1:9"), "{line}");
+    assert!(line.contains("check --target"), "{line}");
+}
+
+#[test]
+fn non_profile_target_is_one_line_and_exit_2() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let port = listener.local_addr().expect("addr").port();
+    let server = std::thread::spawn(move || {
+        // Answer a bounded number of requests like an ordinary web site would.
+        for stream in listener.incoming().take(4) {
+            let Ok(mut stream) = stream else { break };
+            let mut buf = [0u8; 2048];
+            let _ = std::io::Read::read(&mut stream, &mut buf);
+            let body = "<html><body>Not Found</body></html>";
+            let _ = write!(
+                stream,
+                "HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("http://127.0.0.1:{port}");
+    let output = duxue(&["certify", "--target", &url, "--token", "t", "--out", dir.path().join("r").to_str().expect("utf-8")]);
+    let line = one_line_exit_2(&output);
+    assert!(line.contains("does not speak profile v1"), "{line}");
+    drop(server);
+}
+
+#[test]
+fn bad_policy_file_names_file_line_and_field() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let policy = dir.path().join("bad.toml");
+    std::fs::write(&policy, "policy_version = 1\nid = \"x\"\n[rules]\nclass_hour_minutes = { value = \"long\" }\n")
+        .expect("write policy");
+    let output = duxue(&["certify", "--policy", policy.to_str().expect("utf-8"), "--out", dir.path().join("r").to_str().expect("utf-8")]);
+    let line = one_line_exit_2(&output);
+    assert!(line.contains("bad.toml:"), "{line}");
+    assert!(line.contains("--policy"), "{line}");
+    assert!(!dir.path().join("r").join("report.json").exists());
+}
+
+#[test]
+fn unknown_defect_lists_where_to_look() {
+    let line = one_line_exit_2(&duxue(&["platform", "serve", "--defect", "no-such-defect", "--port", "0"]));
+    assert!(line.contains("no-such-defect"), "{line}");
+    assert!(line.contains("duxue platform defects"), "{line}");
+}
+
+#[test]
+fn existing_run_is_never_overwritten() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("report.json"), "{}").expect("write");
+    let line = one_line_exit_2(&duxue(&["certify", "--out", dir.path().to_str().expect("utf-8")]));
+    assert!(line.contains("already holds a run"), "{line}");
+    assert_eq!(std::fs::read_to_string(dir.path().join("report.json")).expect("read"), "{}");
+}
+
+#[test]
+fn defects_are_listed_with_their_requirements() {
+    let output = duxue(&["platform", "defects"]);
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.lines().count() >= 30, "{text}");
+    assert!(text.contains("PB-1") && text.contains("SC-4"), "{text}");
+}
