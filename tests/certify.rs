@@ -17,7 +17,10 @@ fn certify(out: &Path, seed: &str) -> (Option<i32>, Value) {
             String::from_utf8_lossy(&output.stderr)
         )
     });
-    (output.status.code(), serde_json::from_str(&report).expect("report.json is JSON"))
+    (
+        output.status.code(),
+        serde_json::from_str(&report).expect("report.json is JSON"),
+    )
 }
 
 fn verdicts(report: &Value) -> Vec<(String, String)> {
@@ -25,7 +28,12 @@ fn verdicts(report: &Value) -> Vec<(String, String)> {
         .as_array()
         .expect("requirements array")
         .iter()
-        .map(|r| (r["id"].as_str().unwrap_or("").to_owned(), r["verdict"].as_str().unwrap_or("").to_owned()))
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap_or("").to_owned(),
+                r["verdict"].as_str().unwrap_or("").to_owned(),
+            )
+        })
         .collect()
 }
 
@@ -34,8 +42,14 @@ fn clean_reference_platform_passes_every_probed_requirement_and_repeats() {
     let dir = tempfile::tempdir().expect("temp dir");
     let outs: Vec<_> = (0..3).map(|n| dir.path().join(format!("run{n}"))).collect();
     let runs: Vec<_> = std::thread::scope(|s| {
-        let handles: Vec<_> = outs.iter().map(|out| s.spawn(|| certify(out, "20221109"))).collect();
-        handles.into_iter().map(|h| h.join().expect("run thread")).collect()
+        let handles: Vec<_> = outs
+            .iter()
+            .map(|out| s.spawn(|| certify(out, "20221109")))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("run thread"))
+            .collect()
     });
     let (code, report) = &runs[0];
     assert_eq!(report["schema"], "duxue.report/v1");
@@ -57,15 +71,35 @@ fn clean_reference_platform_passes_every_probed_requirement_and_repeats() {
             format!("{id} {v}: {reason}")
         })
         .collect();
-    assert!(unexpected.is_empty(), "unexpected verdicts:\n{}", unexpected.join("\n"));
-    assert_eq!(report["verdict"], "NOT_CERTIFIED", "LD-1/LD-2 are not built yet");
+    assert!(
+        unexpected.is_empty(),
+        "unexpected verdicts:\n{}",
+        unexpected.join("\n")
+    );
+    assert_eq!(
+        report["verdict"], "NOT_CERTIFIED",
+        "LD-1/LD-2 are not built yet"
+    );
     assert_eq!(*code, Some(1));
     for out in &outs {
-        for file in ["report.json", "summary.md", "junit.xml", "evidence/journal.jsonl"] {
-            assert!(out.join(file).exists(), "{file} written in {}", out.display());
+        for file in [
+            "report.json",
+            "summary.md",
+            "junit.xml",
+            "evidence/journal.jsonl",
+        ] {
+            assert!(
+                out.join(file).exists(),
+                "{file} written in {}",
+                out.display()
+            );
         }
     }
     for (n, (_, other)) in runs.iter().enumerate().skip(1) {
-        assert_eq!(verdicts(other), verdicts0, "run {n} with the same seed gave other verdicts");
+        assert_eq!(
+            verdicts(other),
+            verdicts0,
+            "run {n} with the same seed gave other verdicts"
+        );
     }
 }

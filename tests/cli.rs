@@ -32,7 +32,13 @@ fn unreachable_target_is_one_line_and_exit_2() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("run");
     let output = duxue(&[
-        "certify", "--target", "http://127.0.0.1:9", "--token", "t", "--out", out.to_str().expect("utf-8"),
+        "certify",
+        "--target",
+        "http://127.0.0.1:9",
+        "--token",
+        "t",
+        "--out",
+        out.to_str().expect("utf-8"),
     ]);
     let line = one_line_exit_2(&output);
     assert!(line.contains("cannot reach http://127.0.0.1:9"), "{line}");
@@ -59,7 +65,15 @@ fn non_profile_target_is_one_line_and_exit_2() {
     });
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("http://127.0.0.1:{port}");
-    let output = duxue(&["certify", "--target", &url, "--token", "t", "--out", dir.path().join("r").to_str().expect("utf-8")]);
+    let output = duxue(&[
+        "certify",
+        "--target",
+        &url,
+        "--token",
+        "t",
+        "--out",
+        dir.path().join("r").to_str().expect("utf-8"),
+    ]);
     let line = one_line_exit_2(&output);
     assert!(line.contains("does not speak profile v1"), "{line}");
     drop(server);
@@ -69,9 +83,18 @@ fn non_profile_target_is_one_line_and_exit_2() {
 fn bad_policy_file_names_file_line_and_field() {
     let dir = tempfile::tempdir().expect("temp dir");
     let policy = dir.path().join("bad.toml");
-    std::fs::write(&policy, "policy_version = 1\nid = \"x\"\n[rules]\nclass_hour_minutes = { value = \"long\" }\n")
-        .expect("write policy");
-    let output = duxue(&["certify", "--policy", policy.to_str().expect("utf-8"), "--out", dir.path().join("r").to_str().expect("utf-8")]);
+    std::fs::write(
+        &policy,
+        "policy_version = 1\nid = \"x\"\n[rules]\nclass_hour_minutes = { value = \"long\" }\n",
+    )
+    .expect("write policy");
+    let output = duxue(&[
+        "certify",
+        "--policy",
+        policy.to_str().expect("utf-8"),
+        "--out",
+        dir.path().join("r").to_str().expect("utf-8"),
+    ]);
     let line = one_line_exit_2(&output);
     assert!(line.contains("bad.toml:"), "{line}");
     assert!(line.contains("--policy"), "{line}");
@@ -80,7 +103,14 @@ fn bad_policy_file_names_file_line_and_field() {
 
 #[test]
 fn unknown_defect_lists_where_to_look() {
-    let line = one_line_exit_2(&duxue(&["platform", "serve", "--defect", "no-such-defect", "--port", "0"]));
+    let line = one_line_exit_2(&duxue(&[
+        "platform",
+        "serve",
+        "--defect",
+        "no-such-defect",
+        "--port",
+        "0",
+    ]));
     assert!(line.contains("no-such-defect"), "{line}");
     assert!(line.contains("duxue platform defects"), "{line}");
 }
@@ -89,9 +119,16 @@ fn unknown_defect_lists_where_to_look() {
 fn existing_run_is_never_overwritten() {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("report.json"), "{}").expect("write");
-    let line = one_line_exit_2(&duxue(&["certify", "--out", dir.path().to_str().expect("utf-8")]));
+    let line = one_line_exit_2(&duxue(&[
+        "certify",
+        "--out",
+        dir.path().to_str().expect("utf-8"),
+    ]));
     assert!(line.contains("already holds a run"), "{line}");
-    assert_eq!(std::fs::read_to_string(dir.path().join("report.json")).expect("read"), "{}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("report.json")).expect("read"),
+        "{}"
+    );
 }
 
 #[test]

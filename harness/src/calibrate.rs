@@ -38,6 +38,9 @@ pub struct CaseResult {
     pub failed: Vec<String>,
     pub inconclusive: Vec<String>,
     pub ok: bool,
+    /// Why the case could not count (its requirements have no probe in this build).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_calibrated: Option<String>,
     pub run: String,
     pub wall_seconds: f64,
 }
@@ -51,22 +54,37 @@ pub struct Calibration {
     pub cases: Vec<CaseResult>,
 }
 
+/// One calibration case: a defect (`None` for the clean platform) and what it must fail.
+pub type Case = (Option<Defect>, BTreeSet<String>);
+
 /// The expected failures of every defect, checked against the platform's defect list.
-pub fn expected_failures() -> Result<Vec<(Option<Defect>, BTreeSet<String>)>, CannotRun> {
-    let manifest: Manifest = toml::from_str(EXPECTED_FAILURES)
-        .map_err(|e| CannotRun::new(format!("expected-failures manifest: {e}"), "fix reference-platform/expected-failures.toml"))?;
+pub fn expected_failures() -> Result<Vec<Case>, CannotRun> {
+    let manifest: Manifest = toml::from_str(EXPECTED_FAILURES).map_err(|e| {
+        CannotRun::new(
+            format!("expected-failures manifest: {e}"),
+            "fix reference-platform/expected-failures.toml",
+        )
+    })?;
     let mut out = vec![(None, BTreeSet::new())];
     for case in manifest.cases {
-        let defect: Defect = case
-            .defect
-            .parse()
-            .map_err(|e| CannotRun::new(format!("expected-failures manifest: {e}"), "fix reference-platform/expected-failures.toml"))?;
+        let defect: Defect = case.defect.parse().map_err(|e| {
+            CannotRun::new(
+                format!("expected-failures manifest: {e}"),
+                "fix reference-platform/expected-failures.toml",
+            )
+        })?;
         out.push((Some(defect), case.fails.into_iter().collect()));
     }
-    let listed: BTreeSet<&str> = out.iter().filter_map(|(d, _)| d.map(|d| d.name())).collect();
+    let listed: BTreeSet<&str> = out
+        .iter()
+        .filter_map(|(d, _)| d.map(|d| d.name()))
+        .collect();
     if let Some(missing) = Defect::ALL.iter().find(|d| !listed.contains(d.name())) {
         return Err(CannotRun::new(
-            format!("defect `{}` has no entry in the expected-failures manifest", missing.name()),
+            format!(
+                "defect `{}` has no entry in the expected-failures manifest",
+                missing.name()
+            ),
             "add it to reference-platform/expected-failures.toml",
         ));
     }
@@ -83,15 +101,24 @@ pub struct CalibratePlan {
 pub async fn calibrate(plan: &CalibratePlan) -> Result<Calibration, CannotRun> {
     let cases: Vec<_> = expected_failures()?
         .into_iter()
-        .filter(|(d, _)| d.is_none() || plan.only.is_empty() || d.is_some_and(|d| plan.only.contains(&d)))
+        .filter(|(d, _)| {
+            d.is_none() || plan.only.is_empty() || d.is_some_and(|d| plan.only.contains(&d))
+        })
         .collect();
     if plan.out.join("calibration.json").exists() {
-        return Err(CannotRun::new(format!("{} already holds a calibration", plan.out.display()), "choose another --out"));
+        return Err(CannotRun::new(
+            format!("{} already holds a calibration", plan.out.display()),
+            "choose another --out",
+        ));
     }
     for (defect, _) in &cases {
         prepare_out(&case_dir(&plan.out, *defect))?;
     }
-    eprintln!("calibrating {} cases, {} at a time", cases.len(), plan.parallel);
+    eprintln!(
+        "calibrating {} cases, {} at a time",
+        cases.len(),
+        plan.parallel
+    );
     let runs = cases.into_iter().map(|(defect, expected)| {
         let mut run = plan.template.clone();
         run.out = case_dir(&plan.out, defect);
@@ -108,16 +135,40 @@ pub async fn calibrate(plan: &CalibratePlan) -> Result<Calibration, CannotRun> {
     while let Some((defect, expected, out, result)) = stream.next().await {
         let report = result?;
         let with = |v: Verdict| -> Vec<String> {
-            report.requirements.iter().filter(|r| r.verdict == v).map(|r| r.id.clone()).collect()
+            report
+                .requirements
+                .iter()
+                .filter(|r| r.verdict == v)
+                .map(|r| r.id.clone())
+                .collect()
         };
         let failed = with(Verdict::Fail);
         let expected: Vec<String> = expected.into_iter().collect();
+        // A requirement no probe of this build judges cannot be made to fail.
+        let unjudged: Vec<&String> = expected
+            .iter()
+            .filter(|id| {
+                report.requirements.iter().any(|r| {
+                    &r.id == *id
+                        && r.verdict == Verdict::Inconclusive
+                        && r.checks.is_empty()
+                        && r.evidence.is_empty()
+                })
+            })
+            .collect();
+        let not_calibrated = (!unjudged.is_empty() && failed.is_empty()).then(|| {
+            format!("{unjudged:?} have no probe in this build (population phase not built)")
+        });
         let ok = failed == expected;
         let name = defect.map_or("clean", |d| d.name()).to_owned();
         eprintln!(
-            "  {:<28} {:<4} expected {:?} failed {:?}",
+            "  {:<30} {:<14} expected {:?} failed {:?}",
             name,
-            if ok { "ok" } else { "MISS" },
+            match (&not_calibrated, ok) {
+                (Some(_), _) => "not-calibrated",
+                (None, true) => "ok",
+                (None, false) => "MISS",
+            },
             expected,
             failed
         );
@@ -127,23 +178,40 @@ pub async fn calibrate(plan: &CalibratePlan) -> Result<Calibration, CannotRun> {
             failed,
             inconclusive: with(Verdict::Inconclusive),
             ok,
-            run: out.strip_prefix(&plan.out).unwrap_or(&out).display().to_string(),
+            not_calibrated,
+            run: out
+                .strip_prefix(&plan.out)
+                .unwrap_or(&out)
+                .display()
+                .to_string(),
             wall_seconds: report.run.wall_seconds,
         });
     }
     results.sort_by(|a, b| (a.defect != "clean", &a.defect).cmp(&(b.defect != "clean", &b.defect)));
-    let all_ok = results.iter().all(|c| c.ok);
+    let all_ok = results.iter().all(|c| c.ok || c.not_calibrated.is_some());
     let calibration = Calibration {
         schema: "duxue.calibration/v1",
-        verdict: if all_ok { "CALIBRATED" } else { "MISCALIBRATED" },
+        verdict: if all_ok {
+            "CALIBRATED"
+        } else {
+            "MISCALIBRATED"
+        },
         seed: plan.template.seed,
         clock_scale: plan.template.clock_scale,
         cases: results,
     };
-    let json = serde_json::to_vec_pretty(&calibration)
-        .map_err(|e| CannotRun::new(format!("cannot encode calibration.json: {e}"), "report this as a bug"))?;
-    std::fs::write(plan.out.join("calibration.json"), json)
-        .map_err(|e| CannotRun::new(format!("cannot write calibration.json: {e}"), "check free disk space"))?;
+    let json = serde_json::to_vec_pretty(&calibration).map_err(|e| {
+        CannotRun::new(
+            format!("cannot encode calibration.json: {e}"),
+            "report this as a bug",
+        )
+    })?;
+    std::fs::write(plan.out.join("calibration.json"), json).map_err(|e| {
+        CannotRun::new(
+            format!("cannot write calibration.json: {e}"),
+            "check free disk space",
+        )
+    })?;
     Ok(calibration)
 }
 

@@ -49,14 +49,24 @@ pub struct Inputs {
 }
 
 pub fn load_inputs(policy: &str, application: Option<&Path>) -> Result<Inputs, CannotRun> {
-    let policy = Policy::resolve(policy)
-        .map_err(|e| CannotRun::new(format!("bad policy: {e}"), "fix the file or pass --policy xuchang-2022"))?;
+    let policy = Policy::resolve(policy).map_err(|e| {
+        CannotRun::new(
+            format!("bad policy: {e}"),
+            "fix the file or pass --policy xuchang-2022",
+        )
+    })?;
     let application = match application {
         Some(path) => ApplicationForm::load(path),
         None => ApplicationForm::reference(),
     }
-    .map_err(|e| CannotRun::new(format!("bad application form: {e}"), "fix the file (附件2 fields, see profile/applications/reference.toml)"))?;
-    let catalog = Catalog::builtin().map_err(|e| CannotRun::new(format!("bad catalog: {e}"), "reinstall duxue"))?;
+    .map_err(|e| {
+        CannotRun::new(
+            format!("bad application form: {e}"),
+            "fix the file (附件2 fields, see profile/applications/reference.toml)",
+        )
+    })?;
+    let catalog = Catalog::builtin()
+        .map_err(|e| CannotRun::new(format!("bad catalog: {e}"), "reinstall duxue"))?;
     Ok(Inputs {
         policy: Arc::new(policy),
         application: Arc::new(application),
@@ -72,8 +82,12 @@ pub fn prepare_out(out: &Path) -> Result<(), CannotRun> {
             "choose another --out (runs are never overwritten)",
         ));
     }
-    std::fs::create_dir_all(out.join("evidence"))
-        .map_err(|e| CannotRun::new(format!("cannot create {}: {e}", out.display()), "choose a writable --out"))
+    std::fs::create_dir_all(out.join("evidence")).map_err(|e| {
+        CannotRun::new(
+            format!("cannot create {}: {e}", out.display()),
+            "choose a writable --out",
+        )
+    })
 }
 
 /// Runs a certification and writes the run folder; returns the report.
@@ -81,12 +95,18 @@ pub async fn certify(plan: &CertifyPlan) -> Result<RunReport, CannotRun> {
     let started_at = Utc::now();
     let started = Instant::now();
     if !(plan.clock_scale.is_finite() && plan.clock_scale > 0.0 && plan.clock_scale <= 10_000.0) {
-        return Err(CannotRun::new(format!("--clock-scale {} is out of range", plan.clock_scale), "use a value between 1 and 10000"));
+        return Err(CannotRun::new(
+            format!("--clock-scale {} is out of range", plan.clock_scale),
+            "use a value between 1 and 10000",
+        ));
     }
     let inputs = load_inputs(&plan.policy, plan.application.as_deref())?;
     for id in &plan.only {
         if inputs.catalog.get(id).is_none() {
-            return Err(CannotRun::new(format!("--only names `{id}`, which is not in the catalog"), "use IDs such as ID-1, PB-4, SC-2"));
+            return Err(CannotRun::new(
+                format!("--only names `{id}`, which is not in the catalog"),
+                "use IDs such as ID-1, PB-4, SC-2",
+            ));
         }
     }
     prepare_out(&plan.out)?;
@@ -103,7 +123,10 @@ async fn reach_target(plan: &CertifyPlan, inputs: &Inputs) -> Result<Target, Can
     match &plan.target {
         Some(url) => {
             if !plan.defects.is_empty() {
-                return Err(CannotRun::new("--defect applies to the bundled reference platform only", "drop --defect or drop --target"));
+                return Err(CannotRun::new(
+                    "--defect applies to the bundled reference platform only",
+                    "drop --defect or drop --target",
+                ));
             }
             let (_, meta) = target::connect(url, plan.token.clone()).await?;
             if plan.token.is_none() {
@@ -120,8 +143,13 @@ async fn reach_target(plan: &CertifyPlan, inputs: &Inputs) -> Result<Target, Can
             })
         }
         None => {
-            let (url, token, embedded) =
-                target::start_embedded(&inputs.policy, &inputs.application, plan.defects.clone(), plan.seed).await?;
+            let (url, token, embedded) = target::start_embedded(
+                &inputs.policy,
+                &inputs.application,
+                plan.defects.clone(),
+                plan.seed,
+            )
+            .await?;
             let (_, meta) = target::connect(&url, Some(token.clone())).await?;
             Ok(Target {
                 url,
@@ -141,8 +169,12 @@ async fn run_probes(
     started: Instant,
 ) -> Result<RunReport, CannotRun> {
     let secrets: Vec<String> = target.conformance_token.iter().cloned().collect();
-    let journal = Journal::create(&plan.out.join(JOURNAL_PATH), secrets)
-        .map_err(|e| CannotRun::new(format!("cannot write the evidence journal: {e}"), "choose a writable --out"))?;
+    let journal = Journal::create(&plan.out.join(JOURNAL_PATH), secrets).map_err(|e| {
+        CannotRun::new(
+            format!("cannot write the evidence journal: {e}"),
+            "choose a writable --out",
+        )
+    })?;
     let (client, _) = target::connect(&target.url, target.conformance_token.clone()).await?;
 
     let probes: Vec<_> = all_probes()
@@ -173,11 +205,19 @@ async fn run_probes(
                 Err(_) => Outcome::decided(
                     probe.id,
                     Verdict::Inconclusive,
-                    format!("the probe did not finish within {} s", PROBE_TIMEOUT.as_secs()),
+                    format!(
+                        "the probe did not finish within {} s",
+                        PROBE_TIMEOUT.as_secs()
+                    ),
                 ),
             };
             progress.inc(1);
-            progress.println(format!("  {:<5} {:<12} {}", probe.id, outcome.verdict.as_str(), truncate(&outcome.reason, 90)));
+            progress.println(format!(
+                "  {:<5} {:<12} {}",
+                probe.id,
+                outcome.verdict.as_str(),
+                truncate(&outcome.reason, 90)
+            ));
             (outcome, began.elapsed())
         }));
     }
@@ -192,9 +232,12 @@ async fn run_probes(
         }
     }
     progress.finish_and_clear();
-    journal
-        .flush()
-        .map_err(|e| CannotRun::new(format!("cannot write the evidence journal: {e}"), "check free disk space"))?;
+    journal.flush().map_err(|e| {
+        CannotRun::new(
+            format!("cannot write the evidence journal: {e}"),
+            "check free disk space",
+        )
+    })?;
 
     let requirements = judge_catalog(plan, inputs, &journal, outcomes);
     let finished_at = Utc::now();
@@ -253,11 +296,17 @@ fn judge_catalog(
                 Some(found) => found,
                 None => {
                     let (verdict, reason) = if req.area == "load" {
-                        (Verdict::Inconclusive, "population phase not built".to_owned())
+                        (
+                            Verdict::Inconclusive,
+                            "population phase not built".to_owned(),
+                        )
                     } else if !plan.only.is_empty() && !plan.only.contains(&req.id) {
                         (Verdict::Skipped, "not selected by --only".to_owned())
                     } else {
-                        (Verdict::Inconclusive, "no probe ran for this requirement".to_owned())
+                        (
+                            Verdict::Inconclusive,
+                            "no probe ran for this requirement".to_owned(),
+                        )
                     };
                     (Outcome::decided("", verdict, reason), Duration::ZERO)
                 }
@@ -300,12 +349,24 @@ fn judge_catalog(
 }
 
 fn write_report(out: &Path, report: &RunReport) -> Result<(), CannotRun> {
-    let json = serde_json::to_vec_pretty(report)
-        .map_err(|e| CannotRun::new(format!("cannot encode report.json: {e}"), "report this as a bug"))?;
-    std::fs::write(out.join("report.json"), json)
-        .map_err(|e| CannotRun::new(format!("cannot write report.json: {e}"), "check free disk space"))?;
-    duxue_reports::render_run(out)
-        .map_err(|e| CannotRun::new(format!("cannot render the report: {e}"), "report this as a bug"))?;
+    let json = serde_json::to_vec_pretty(report).map_err(|e| {
+        CannotRun::new(
+            format!("cannot encode report.json: {e}"),
+            "report this as a bug",
+        )
+    })?;
+    std::fs::write(out.join("report.json"), json).map_err(|e| {
+        CannotRun::new(
+            format!("cannot write report.json: {e}"),
+            "check free disk space",
+        )
+    })?;
+    duxue_reports::render_run(out).map_err(|e| {
+        CannotRun::new(
+            format!("cannot render the report: {e}"),
+            "report this as a bug",
+        )
+    })?;
     Ok(())
 }
 
@@ -315,8 +376,10 @@ fn progress_bar(enabled: bool, length: u64) -> ProgressBar {
     }
     let bar = ProgressBar::new(length);
     bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} probes  {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} probes  {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
@@ -334,9 +397,19 @@ pub fn truncate(text: &str, max: usize) -> String {
 pub fn print_summary(report: &RunReport, out: &Path) {
     println!();
     for r in &report.requirements {
-        println!("{:<5} {:<12} {}", r.id, r.verdict.as_str(), truncate(&r.reason, 100));
+        println!(
+            "{:<5} {:<12} {}",
+            r.id,
+            r.verdict.as_str(),
+            truncate(&r.reason, 100)
+        );
     }
-    let counts: Vec<String> = report.counts.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{n} {k}")).collect();
+    let counts: Vec<String> = report
+        .counts
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect();
     println!();
     println!("{} — {}", report.verdict.as_str(), counts.join(", "));
     println!(

@@ -67,7 +67,12 @@ pub struct CertifyArgs {
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
     /// Conformance token of the target's conformance tenant.
-    #[arg(long, env = "DUXUE_CONFORMANCE_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "DUXUE_CONFORMANCE_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
     pub token: Option<String>,
     /// The application form (附件2) as TOML; absent: the reference platform's form.
     #[arg(long, value_name = "FILE")]
@@ -90,8 +95,9 @@ pub struct CalibrateArgs {
     /// Output folder: one run per case plus calibration.json.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// How many cases run at once (each on its own port and database).
-    #[arg(long, default_value_t = 6, value_name = "N")]
+    /// How many cases run at once (each on its own port and database). Each case is
+    /// timing-sensitive at high clock scales: keep it near the number of cores.
+    #[arg(long, default_value_t = 3, value_name = "N")]
     pub parallel: usize,
     /// Calibrate only these defects (comma-separated names); the clean case always runs.
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
@@ -124,7 +130,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     pub application: Option<PathBuf>,
     /// Conformance token; without it the conformance endpoints are switched off.
-    #[arg(long, env = "DUXUE_CONFORMANCE_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "DUXUE_CONFORMANCE_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
     pub conformance_token: Option<String>,
     /// Switch on a defect (repeatable); see `duxue platform defects`.
     #[arg(long = "defect", value_name = "NAME")]

@@ -71,7 +71,10 @@ impl Journal {
     }
 
     pub fn flush(&self) -> std::io::Result<()> {
-        self.writer.lock().unwrap_or_else(|e| e.into_inner()).flush()
+        self.writer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .flush()
     }
 
     fn record(&self, tag: &str, exchange: &Exchange<'_>) {

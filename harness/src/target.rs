@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 
 use duxue_platform::{Defect, PlatformConfig, RunningPlatform};
-use duxue_profile::{ApplicationForm, ClientConfig, ClientError, PlatformMeta, Policy, ProfileClient};
+use duxue_profile::{
+    ApplicationForm, ClientConfig, ClientError, PlatformMeta, Policy, ProfileClient,
+};
 
 use crate::error::CannotRun;
 
@@ -40,7 +42,10 @@ pub fn parse_defects(names: &[String]) -> Result<Vec<Defect>, CannotRun> {
         .iter()
         .map(|n| {
             n.parse::<Defect>().map_err(|e| {
-                CannotRun::new(format!("unknown defect `{n}`"), format!("{e}; see `duxue platform defects`"))
+                CannotRun::new(
+                    format!("unknown defect `{n}`"),
+                    format!("{e}; see `duxue platform defects`"),
+                )
             })
         })
         .collect()
@@ -53,13 +58,22 @@ pub async fn start_embedded(
     defects: Vec<Defect>,
     seed: u64,
 ) -> Result<(String, String, Embedded), CannotRun> {
-    let dir = tempfile::tempdir()
-        .map_err(|e| CannotRun::new(format!("cannot create a temporary folder: {e}"), "check TMPDIR"))?;
+    let dir = tempfile::tempdir().map_err(|e| {
+        CannotRun::new(
+            format!("cannot create a temporary folder: {e}"),
+            "check TMPDIR",
+        )
+    })?;
     let database: PathBuf = dir.path().join("reference-platform.sqlite");
     let token = format!("duxue-{:032x}", rand::random::<u128>());
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
-        .map_err(|e| CannotRun::new(format!("cannot listen on 127.0.0.1: {e}"), "check the loopback interface"))?;
+        .map_err(|e| {
+            CannotRun::new(
+                format!("cannot listen on 127.0.0.1: {e}"),
+                "check the loopback interface",
+            )
+        })?;
     let config = PlatformConfig {
         database,
         policy: policy.clone(),
@@ -68,15 +82,29 @@ pub async fn start_embedded(
         defects: defects.clone(),
         seed: Some(seed),
     };
-    let platform = duxue_platform::start(config, listener)
-        .await
-        .map_err(|e| CannotRun::new(format!("the reference platform did not start: {e}"), "run with --log debug and report it"))?;
+    let platform = duxue_platform::start(config, listener).await.map_err(|e| {
+        CannotRun::new(
+            format!("the reference platform did not start: {e}"),
+            "run with --log debug and report it",
+        )
+    })?;
     let url = format!("http://{}", platform.local_addr());
-    Ok((url, token, Embedded { platform, defects, _dir: dir }))
+    Ok((
+        url,
+        token,
+        Embedded {
+            platform,
+            defects,
+            _dir: dir,
+        },
+    ))
 }
 
 /// Connects to `url` and checks it speaks profile v1.
-pub async fn connect(url: &str, token: Option<String>) -> Result<(ProfileClient, PlatformMeta), CannotRun> {
+pub async fn connect(
+    url: &str,
+    token: Option<String>,
+) -> Result<(ProfileClient, PlatformMeta), CannotRun> {
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         return Err(CannotRun::new(
             format!("--target `{url}` is not an http(s) URL"),
@@ -85,11 +113,16 @@ pub async fn connect(url: &str, token: Option<String>) -> Result<(ProfileClient,
     }
     let mut config = ClientConfig::new(url);
     config.conformance_token = token;
-    let client = ProfileClient::new(config).map_err(|e| CannotRun::new(e.to_string(), "check the TLS setup"))?;
+    let client = ProfileClient::new(config)
+        .map_err(|e| CannotRun::new(e.to_string(), "check the TLS setup"))?;
     match client.get_meta().await {
         Ok(meta) if meta.profile_version == duxue_profile::PROFILE_VERSION => Ok((client, meta)),
         Ok(meta) => Err(CannotRun::new(
-            format!("{url} speaks profile {}, not {}", meta.profile_version, duxue_profile::PROFILE_VERSION),
+            format!(
+                "{url} speaks profile {}, not {}",
+                meta.profile_version,
+                duxue_profile::PROFILE_VERSION
+            ),
             "certify it with a duxue release for that profile",
         )),
         Err(ClientError::Transport { message, .. }) => Err(CannotRun::new(
@@ -97,7 +130,10 @@ pub async fn connect(url: &str, token: Option<String>) -> Result<(ProfileClient,
             "check --target (scheme, host, port) and that the platform is running",
         )),
         Err(e) => Err(CannotRun::new(
-            format!("{url} does not speak profile v1 (GET {}/meta: {e})", duxue_profile::BASE_PATH),
+            format!(
+                "{url} does not speak profile v1 (GET {}/meta: {e})",
+                duxue_profile::BASE_PATH
+            ),
             "point --target at the platform's base URL; it must serve /profile/v1/meta",
         )),
     }

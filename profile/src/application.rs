@@ -106,10 +106,16 @@ impl ApplicationForm {
         }
         let blended = self.lines.iter().any(|l| l.delivery == Delivery::Blended);
         match (&self.institution, blended) {
-            (None, true) => Err(src.invalid("institution", "name",
-                "a blended training line needs the institution (培训机构名称)")),
-            (Some(_), false) => Err(src.invalid("institution", "name",
-                "pure-online training leaves the institution blank (纯线上不填)")),
+            (None, true) => Err(src.invalid(
+                "institution",
+                "name",
+                "a blended training line needs the institution (培训机构名称)",
+            )),
+            (Some(_), false) => Err(src.invalid(
+                "institution",
+                "name",
+                "pure-online training leaves the institution blank (纯线上不填)",
+            )),
             _ => Ok(()),
         }
     }
@@ -132,8 +138,9 @@ mod toml_date {
             Written::Date(date) => date.to_string(),
             Written::Text(text) => text,
         };
-        NaiveDate::parse_from_str(&text, "%Y-%m-%d")
-            .map_err(|e| serde::de::Error::custom(format!("`{text}` is not a date like 2022-06-01: {e}")))
+        NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|e| {
+            serde::de::Error::custom(format!("`{text}` is not a date like 2022-06-01: {e}"))
+        })
     }
 
     pub fn serialize<S: Serializer>(date: &NaiveDate, serializer: S) -> Result<S::Ok, S::Error> {

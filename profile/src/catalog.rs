@@ -93,7 +93,10 @@ impl Catalog {
                 return Err(at("id", format!("`{}` appears twice", req.id)));
             }
             if !AREAS.contains(&req.area.as_str()) {
-                return Err(at("area", format!("`{}` is not one of {}", req.area, AREAS.join(", "))));
+                return Err(at(
+                    "area",
+                    format!("`{}` is not one of {}", req.area, AREAS.join(", ")),
+                ));
             }
             for (key, value) in [
                 ("source", &req.source),
@@ -107,7 +110,10 @@ impl Catalog {
             }
             let is_clause = req.source.starts_with('§') || req.source.starts_with("附件");
             if is_clause && req.quote_zh.trim().is_empty() {
-                return Err(at("quote_zh", format!("{} comes from a clause and must quote it", req.id)));
+                return Err(at(
+                    "quote_zh",
+                    format!("{} comes from a clause and must quote it", req.id),
+                ));
             }
         }
         Ok(())

@@ -151,7 +151,10 @@ impl std::fmt::Debug for ProfileClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProfileClient")
             .field("base", &self.base)
-            .field("conformance_token", &self.conformance_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "conformance_token",
+                &self.conformance_token.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -349,17 +352,20 @@ impl ProfileClient {
     // --- metadata ---------------------------------------------------------------------------
 
     pub async fn get_meta(&self) -> Result<PlatformMeta, ClientError> {
-        self.call::<(), _>("getMeta", &[], Auth::Anonymous, None).await
+        self.call::<(), _>("getMeta", &[], Auth::Anonymous, None)
+            .await
     }
 
     pub async fn list_courses(&self) -> Result<CourseList, ClientError> {
-        self.call::<(), _>("listCourses", &[], Auth::Anonymous, None).await
+        self.call::<(), _>("listCourses", &[], Auth::Anonymous, None)
+            .await
     }
 
     // --- conformance control ------------------------------------------------------------------
 
     pub async fn create_cohort(&self, request: &CohortRequest) -> Result<Cohort, ClientError> {
-        self.call("createCohort", &[], Auth::Default, Some(request)).await
+        self.call("createCohort", &[], Auth::Default, Some(request))
+            .await
     }
 
     pub async fn read_clock(&self, cohort_id: &str) -> Result<ClockReading, ClientError> {
@@ -390,11 +396,13 @@ impl ProfileClient {
     }
 
     pub async fn propose_course(&self, request: &CourseProposal) -> Result<Course, ClientError> {
-        self.call("proposeCourse", &[], Auth::Default, Some(request)).await
+        self.call("proposeCourse", &[], Auth::Default, Some(request))
+            .await
     }
 
     pub async fn create_class(&self, request: &ClassRequest) -> Result<Class, ClientError> {
-        self.call("createClass", &[], Auth::Default, Some(request)).await
+        self.call("createClass", &[], Auth::Default, Some(request))
+            .await
     }
 
     pub async fn record_assessment(
@@ -435,7 +443,8 @@ impl ProfileClient {
     }
 
     pub async fn login(&self, request: &LoginRequest) -> Result<LearnerSession, ClientError> {
-        self.call("login", &[], Auth::Anonymous, Some(request)).await
+        self.call("login", &[], Auth::Anonymous, Some(request))
+            .await
     }
 
     pub async fn logout(&self, token: &str) -> Result<(), ClientError> {
@@ -445,14 +454,16 @@ impl ProfileClient {
     }
 
     pub async fn get_me(&self, token: &str) -> Result<Learner, ClientError> {
-        self.call::<(), _>("getMe", &[], Auth::Bearer(token), None).await
+        self.call::<(), _>("getMe", &[], Auth::Bearer(token), None)
+            .await
     }
 
     pub async fn enrol(&self, token: &str, class_id: &str) -> Result<Enrolment, ClientError> {
         let body = EnrolmentRequest {
             class_id: class_id.to_owned(),
         };
-        self.call("enrol", &[], Auth::Bearer(token), Some(&body)).await
+        self.call("enrol", &[], Auth::Bearer(token), Some(&body))
+            .await
     }
 
     pub async fn list_enrolments(&self, token: &str) -> Result<EnrolmentList, ClientError> {
@@ -486,8 +497,13 @@ impl ProfileClient {
         playback_id: &str,
         request: &HeartbeatRequest,
     ) -> Result<HeartbeatAck, ClientError> {
-        self.call("heartbeat", &[playback_id], Auth::Bearer(token), Some(request))
-            .await
+        self.call(
+            "heartbeat",
+            &[playback_id],
+            Auth::Bearer(token),
+            Some(request),
+        )
+        .await
     }
 
     pub async fn answer_popup(

@@ -60,10 +60,10 @@ impl<'a> Source<'a> {
             let message = e.message().trim().replace('\n', " ");
             if let Some(missing) = backticked(&message, "missing field `") {
                 field = join(&field, missing);
-            } else if let Some(unknown) = backticked(&message, "unknown field `") {
-                if !field.ends_with(unknown) {
-                    field = join(&field, unknown);
-                }
+            } else if let Some(unknown) = backticked(&message, "unknown field `")
+                && !field.ends_with(unknown)
+            {
+                field = join(&field, unknown);
             }
             self.error(line, field, message)
         })
@@ -121,7 +121,11 @@ fn backticked<'m>(message: &'m str, prefix: &str) -> Option<&'m str> {
 
 fn line_of(text: &str, offset: usize) -> usize {
     let offset = offset.min(text.len());
-    text.as_bytes()[..offset].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..offset]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 fn table_header(line: &str) -> Option<&str> {

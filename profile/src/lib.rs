@@ -13,12 +13,12 @@ pub mod operations;
 pub mod policy;
 pub mod types;
 
-pub use client::{Auth, ClientConfig, ClientError, Exchange, Observer, ProfileClient, RawAnswer};
 pub use application::ApplicationForm;
 pub use catalog::{Catalog, Requirement, Verdict};
+pub use client::{Auth, ClientConfig, ClientError, Exchange, Observer, ProfileClient, RawAnswer};
 pub use datafile::DataFileError;
-pub use policy::Policy;
 pub use operations::{OPERATIONS, Operation, Security, operation};
+pub use policy::Policy;
 pub use types::*;
 
 /// The OpenAPI 3.1 document of profile v1, as shipped.

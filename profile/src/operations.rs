@@ -77,43 +77,291 @@ macro_rules! op {
 /// Every operation of profile v1.
 pub const OPERATIONS: &[Operation] = &[
     // metadata
-    op!("getMeta", Get, "/meta", Public, None, Some("PlatformMeta"), 200),
-    op!("listCourses", Get, "/courses", Public, None, Some("CourseList"), 200),
+    op!(
+        "getMeta",
+        Get,
+        "/meta",
+        Public,
+        None,
+        Some("PlatformMeta"),
+        200
+    ),
+    op!(
+        "listCourses",
+        Get,
+        "/courses",
+        Public,
+        None,
+        Some("CourseList"),
+        200
+    ),
     // conformance control
-    op!("createCohort", Post, "/conformance/cohorts", Conformance, Some("CohortRequest"), Some("Cohort"), 201),
-    op!("readClock", Get, "/conformance/cohorts/{cohort_id}/clock", Conformance, None, Some("ClockReading"), 200),
-    op!("advanceClock", Post, "/conformance/cohorts/{cohort_id}/clock/advance", Conformance, Some("ClockAdvance"), Some("ClockReading"), 200),
-    op!("createOrganisation", Post, "/conformance/organisations", Conformance, Some("OrganisationRequest"), Some("Organisation"), 201),
-    op!("proposeCourse", Post, "/conformance/courses", Conformance, Some("CourseProposal"), Some("Course"), 201),
-    op!("createClass", Post, "/conformance/classes", Conformance, Some("ClassRequest"), Some("Class"), 201),
-    op!("recordAssessment", Post, "/conformance/assessments", Conformance, Some("AssessmentRequest"), Some("Assessment"), 201),
-    op!("createSupervisor", Post, "/conformance/supervisors", Conformance, Some("SupervisorRequest"), Some("SupervisorCredentials"), 201),
+    op!(
+        "createCohort",
+        Post,
+        "/conformance/cohorts",
+        Conformance,
+        Some("CohortRequest"),
+        Some("Cohort"),
+        201
+    ),
+    op!(
+        "readClock",
+        Get,
+        "/conformance/cohorts/{cohort_id}/clock",
+        Conformance,
+        None,
+        Some("ClockReading"),
+        200
+    ),
+    op!(
+        "advanceClock",
+        Post,
+        "/conformance/cohorts/{cohort_id}/clock/advance",
+        Conformance,
+        Some("ClockAdvance"),
+        Some("ClockReading"),
+        200
+    ),
+    op!(
+        "createOrganisation",
+        Post,
+        "/conformance/organisations",
+        Conformance,
+        Some("OrganisationRequest"),
+        Some("Organisation"),
+        201
+    ),
+    op!(
+        "proposeCourse",
+        Post,
+        "/conformance/courses",
+        Conformance,
+        Some("CourseProposal"),
+        Some("Course"),
+        201
+    ),
+    op!(
+        "createClass",
+        Post,
+        "/conformance/classes",
+        Conformance,
+        Some("ClassRequest"),
+        Some("Class"),
+        201
+    ),
+    op!(
+        "recordAssessment",
+        Post,
+        "/conformance/assessments",
+        Conformance,
+        Some("AssessmentRequest"),
+        Some("Assessment"),
+        201
+    ),
+    op!(
+        "createSupervisor",
+        Post,
+        "/conformance/supervisors",
+        Conformance,
+        Some("SupervisorRequest"),
+        Some("SupervisorCredentials"),
+        201
+    ),
     // learners
-    op!("registerLearner", Post, "/learners", Public, Some("RegistrationRequest"), Some("Learner"), 201),
-    op!("requestChallenge", Post, "/auth/challenges", Public, Some("ChallengeRequest"), Some("LivenessChallenge"), 201),
-    op!("login", Post, "/auth/login", Public, Some("LoginRequest"), Some("LearnerSession"), 200),
+    op!(
+        "registerLearner",
+        Post,
+        "/learners",
+        Public,
+        Some("RegistrationRequest"),
+        Some("Learner"),
+        201
+    ),
+    op!(
+        "requestChallenge",
+        Post,
+        "/auth/challenges",
+        Public,
+        Some("ChallengeRequest"),
+        Some("LivenessChallenge"),
+        201
+    ),
+    op!(
+        "login",
+        Post,
+        "/auth/login",
+        Public,
+        Some("LoginRequest"),
+        Some("LearnerSession"),
+        200
+    ),
     op!("logout", Post, "/auth/logout", Learner, None, None, 204),
     op!("getMe", Get, "/me", Learner, None, Some("Learner"), 200),
-    op!("enrol", Post, "/enrolments", Learner, Some("EnrolmentRequest"), Some("Enrolment"), 201),
-    op!("listEnrolments", Get, "/enrolments", Learner, None, Some("EnrolmentList"), 200),
-    op!("getProgress", Get, "/enrolments/{enrolment_id}/progress", Learner, None, Some("Progress"), 200),
+    op!(
+        "enrol",
+        Post,
+        "/enrolments",
+        Learner,
+        Some("EnrolmentRequest"),
+        Some("Enrolment"),
+        201
+    ),
+    op!(
+        "listEnrolments",
+        Get,
+        "/enrolments",
+        Learner,
+        None,
+        Some("EnrolmentList"),
+        200
+    ),
+    op!(
+        "getProgress",
+        Get,
+        "/enrolments/{enrolment_id}/progress",
+        Learner,
+        None,
+        Some("Progress"),
+        200
+    ),
     // study
-    op!("startPlayback", Post, "/playbacks", Learner, Some("PlaybackRequest"), Some("Playback"), 201),
-    op!("heartbeat", Post, "/playbacks/{playback_id}/heartbeats", Learner, Some("HeartbeatRequest"), Some("HeartbeatAck"), 200),
-    op!("answerPopup", Post, "/playbacks/{playback_id}/popups/{event_id}", Learner, Some("PopupAnswer"), Some("EventOutcome"), 200),
-    op!("uploadCapture", Post, "/playbacks/{playback_id}/captures/{event_id}", Learner, Some("CaptureUpload"), Some("EventOutcome"), 200),
-    op!("stopPlayback", Post, "/playbacks/{playback_id}/stop", Learner, None, Some("Playback"), 200),
+    op!(
+        "startPlayback",
+        Post,
+        "/playbacks",
+        Learner,
+        Some("PlaybackRequest"),
+        Some("Playback"),
+        201
+    ),
+    op!(
+        "heartbeat",
+        Post,
+        "/playbacks/{playback_id}/heartbeats",
+        Learner,
+        Some("HeartbeatRequest"),
+        Some("HeartbeatAck"),
+        200
+    ),
+    op!(
+        "answerPopup",
+        Post,
+        "/playbacks/{playback_id}/popups/{event_id}",
+        Learner,
+        Some("PopupAnswer"),
+        Some("EventOutcome"),
+        200
+    ),
+    op!(
+        "uploadCapture",
+        Post,
+        "/playbacks/{playback_id}/captures/{event_id}",
+        Learner,
+        Some("CaptureUpload"),
+        Some("EventOutcome"),
+        200
+    ),
+    op!(
+        "stopPlayback",
+        Post,
+        "/playbacks/{playback_id}/stop",
+        Learner,
+        None,
+        Some("Playback"),
+        200
+    ),
     // supervision
-    op!("supervisorLogin", Post, "/supervision/login", Public, Some("SupervisorLogin"), Some("SupervisorSession"), 200),
-    op!("listLearners", Get, "/supervision/learners", Supervisor, None, Some("LearnerStatusList"), 200),
-    op!("getLearner", Get, "/supervision/learners/{learner_id}", Supervisor, None, Some("LearnerRecord"), 200),
-    op!("getTrajectory", Get, "/supervision/learners/{learner_id}/trajectory", Supervisor, None, Some("Trajectory"), 200),
-    op!("listCaptures", Get, "/supervision/learners/{learner_id}/captures", Supervisor, None, Some("CaptureList"), 200),
-    op!("listLiveness", Get, "/supervision/learners/{learner_id}/liveness", Supervisor, None, Some("LivenessList"), 200),
-    op!("getImage", Get, "/supervision/images/{image_id}", Supervisor, None, Some("binary"), 200),
-    op!("selfCheck", Get, "/supervision/self-check", Supervisor, None, Some("SelfCheckReport"), 200),
-    op!("listClasses", Get, "/supervision/classes", Supervisor, None, Some("ClassList"), 200),
-    op!("exportCompletion", Get, "/supervision/classes/{class_id}/completion", Supervisor, None, Some("CompletionExport"), 200),
+    op!(
+        "supervisorLogin",
+        Post,
+        "/supervision/login",
+        Public,
+        Some("SupervisorLogin"),
+        Some("SupervisorSession"),
+        200
+    ),
+    op!(
+        "listLearners",
+        Get,
+        "/supervision/learners",
+        Supervisor,
+        None,
+        Some("LearnerStatusList"),
+        200
+    ),
+    op!(
+        "getLearner",
+        Get,
+        "/supervision/learners/{learner_id}",
+        Supervisor,
+        None,
+        Some("LearnerRecord"),
+        200
+    ),
+    op!(
+        "getTrajectory",
+        Get,
+        "/supervision/learners/{learner_id}/trajectory",
+        Supervisor,
+        None,
+        Some("Trajectory"),
+        200
+    ),
+    op!(
+        "listCaptures",
+        Get,
+        "/supervision/learners/{learner_id}/captures",
+        Supervisor,
+        None,
+        Some("CaptureList"),
+        200
+    ),
+    op!(
+        "listLiveness",
+        Get,
+        "/supervision/learners/{learner_id}/liveness",
+        Supervisor,
+        None,
+        Some("LivenessList"),
+        200
+    ),
+    op!(
+        "getImage",
+        Get,
+        "/supervision/images/{image_id}",
+        Supervisor,
+        None,
+        Some("binary"),
+        200
+    ),
+    op!(
+        "selfCheck",
+        Get,
+        "/supervision/self-check",
+        Supervisor,
+        None,
+        Some("SelfCheckReport"),
+        200
+    ),
+    op!(
+        "listClasses",
+        Get,
+        "/supervision/classes",
+        Supervisor,
+        None,
+        Some("ClassList"),
+        200
+    ),
+    op!(
+        "exportCompletion",
+        Get,
+        "/supervision/classes/{class_id}/completion",
+        Supervisor,
+        None,
+        Some("CompletionExport"),
+        200
+    ),
 ];
 
 /// Looks an operation up by its `operationId`.
@@ -142,7 +390,9 @@ impl Operation {
         let mut names = Vec::new();
         let mut rest = self.path;
         while let Some(open) = rest.find('{') {
-            let Some(len) = rest[open..].find('}') else { break };
+            let Some(len) = rest[open..].find('}') else {
+                break;
+            };
             names.push(&rest[open + 1..open + len]);
             rest = &rest[open + len + 1..];
         }
@@ -155,7 +405,9 @@ fn percent_encode_segment(segment: &str) -> String {
     let mut out = String::with_capacity(segment.len());
     for byte in segment.bytes() {
         match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(byte as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(byte as char)
+            }
             other => out.push_str(&format!("%{other:02X}")),
         }
     }

@@ -183,20 +183,46 @@ impl Policy {
     pub fn rule_views(&self) -> Vec<RuleView<'_>> {
         let mut out = Vec::new();
         let r = &self.rules;
-        views!(out, "rules", r, [
-            class_hour_minutes, popup_max_gap_seconds, popup_answer_window_seconds,
-            captures_per_class_hour_min, capture_answer_window_seconds, heartbeat_max_gap_seconds,
-            liveness_challenge_ttl_seconds, retention_years, cooldown_months,
-            blended_online_share_max, general_share_min, general_share_max, barred_years,
-        ]);
+        views!(
+            out,
+            "rules",
+            r,
+            [
+                class_hour_minutes,
+                popup_max_gap_seconds,
+                popup_answer_window_seconds,
+                captures_per_class_hour_min,
+                capture_answer_window_seconds,
+                heartbeat_max_gap_seconds,
+                liveness_challenge_ttl_seconds,
+                retention_years,
+                cooldown_months,
+                blended_online_share_max,
+                general_share_min,
+                general_share_max,
+                barred_years,
+            ]
+        );
         let j = &self.judging;
-        views!(out, "judging", j, [
-            honest_denied_seconds_per_class_hour, supervisor_freshness_seconds,
-            self_check_honest_flag_share_max, capture_offset_stddev_share_min,
-            capture_offset_same_share_max,
-        ]);
+        views!(
+            out,
+            "judging",
+            j,
+            [
+                honest_denied_seconds_per_class_hour,
+                supervisor_freshness_seconds,
+                self_check_honest_flag_share_max,
+                capture_offset_stddev_share_min,
+                capture_offset_same_share_max,
+            ]
+        );
         let b = &self.budgets;
-        views!(out, "budgets", b, [heartbeat_p99_ms, login_p99_ms, other_p99_ms, error_rate_max]);
+        views!(
+            out,
+            "budgets",
+            b,
+            [heartbeat_p99_ms, login_p99_ms, other_p99_ms, error_rate_max]
+        );
         out
     }
 
@@ -217,10 +243,14 @@ impl Policy {
 
     fn validate(&self, src: &Source<'_>) -> Result<(), DataFileError> {
         if self.policy_version != 1 {
-            return Err(src.invalid("", "policy_version", format!(
-                "this duxue reads policy_version 1, the file says {}",
-                self.policy_version
-            )));
+            return Err(src.invalid(
+                "",
+                "policy_version",
+                format!(
+                    "this duxue reads policy_version 1, the file says {}",
+                    self.policy_version
+                ),
+            ));
         }
         if self.id.trim().is_empty() {
             return Err(src.invalid("", "id", "must not be empty"));
@@ -228,8 +258,11 @@ impl Policy {
         for view in self.rule_views() {
             let reason_given = view.reason.is_some_and(|r| !r.trim().is_empty());
             if view.source == HARNESS_DEFAULT && !reason_given {
-                return Err(src.invalid(view.table, view.key,
-                    "a harness-default value must say why in `reason`"));
+                return Err(src.invalid(
+                    view.table,
+                    view.key,
+                    "a harness-default value must say why in `reason`",
+                ));
             }
             if view.source != HARNESS_DEFAULT && !is_clause(view.source) {
                 return Err(src.invalid(view.table, view.key, format!(
@@ -238,48 +271,96 @@ impl Policy {
                 )));
             }
             if !(view.value.is_finite() && view.value > 0.0) {
-                return Err(src.invalid(view.table, view.key, format!(
-                    "value must be a positive number, found {}", view.value
-                )));
+                return Err(src.invalid(
+                    view.table,
+                    view.key,
+                    format!("value must be a positive number, found {}", view.value),
+                ));
             }
         }
         let shares = [
-            ("rules", "blended_online_share_max", self.rules.blended_online_share_max.value),
-            ("rules", "general_share_min", self.rules.general_share_min.value),
-            ("rules", "general_share_max", self.rules.general_share_max.value),
-            ("judging", "self_check_honest_flag_share_max", self.judging.self_check_honest_flag_share_max.value),
-            ("judging", "capture_offset_stddev_share_min", self.judging.capture_offset_stddev_share_min.value),
-            ("judging", "capture_offset_same_share_max", self.judging.capture_offset_same_share_max.value),
-            ("budgets", "error_rate_max", self.budgets.error_rate_max.value),
+            (
+                "rules",
+                "blended_online_share_max",
+                self.rules.blended_online_share_max.value,
+            ),
+            (
+                "rules",
+                "general_share_min",
+                self.rules.general_share_min.value,
+            ),
+            (
+                "rules",
+                "general_share_max",
+                self.rules.general_share_max.value,
+            ),
+            (
+                "judging",
+                "self_check_honest_flag_share_max",
+                self.judging.self_check_honest_flag_share_max.value,
+            ),
+            (
+                "judging",
+                "capture_offset_stddev_share_min",
+                self.judging.capture_offset_stddev_share_min.value,
+            ),
+            (
+                "judging",
+                "capture_offset_same_share_max",
+                self.judging.capture_offset_same_share_max.value,
+            ),
+            (
+                "budgets",
+                "error_rate_max",
+                self.budgets.error_rate_max.value,
+            ),
         ];
         for (table, key, value) in shares {
             if value > 1.0 {
-                return Err(src.invalid(table, key, format!(
-                    "a share is a fraction between 0 and 1, found {value}"
-                )));
+                return Err(src.invalid(
+                    table,
+                    key,
+                    format!("a share is a fraction between 0 and 1, found {value}"),
+                ));
             }
         }
         if self.rules.general_share_min.value > self.rules.general_share_max.value {
-            return Err(src.invalid("rules", "general_share_min",
-                "general_share_min is above general_share_max"));
+            return Err(src.invalid(
+                "rules",
+                "general_share_min",
+                "general_share_min is above general_share_max",
+            ));
         }
         if self.rules.popup_answer_window_seconds.value >= self.rules.popup_max_gap_seconds.value {
-            return Err(src.invalid("rules", "popup_answer_window_seconds",
-                "the popup answer window must be shorter than the popup gap"));
+            return Err(src.invalid(
+                "rules",
+                "popup_answer_window_seconds",
+                "the popup answer window must be shorter than the popup gap",
+            ));
         }
         if self.pure_online.occupations.is_empty() {
             return Err(src.invalid("pure_online", "occupations", "the list is empty"));
         }
         if let Some(dup) = first_duplicate(self.pure_online.occupations.iter()) {
-            return Err(src.invalid("pure_online", "occupations", format!("`{dup}` is listed twice")));
+            return Err(src.invalid(
+                "pure_online",
+                "occupations",
+                format!("`{dup}` is listed twice"),
+            ));
         }
         if let Some(dup) = first_duplicate(self.annex1.iter().map(|e| e.number)) {
-            return Err(src.invalid("annex1", "number", format!("platform number {dup} appears twice")));
+            return Err(src.invalid(
+                "annex1",
+                "number",
+                format!("platform number {dup} appears twice"),
+            ));
         }
         if let Some(entry) = self.annex1.iter().find(|e| e.occupations.is_empty()) {
-            return Err(src.invalid("annex1", "occupations", format!(
-                "platform number {} lists no occupation", entry.number
-            )));
+            return Err(src.invalid(
+                "annex1",
+                "occupations",
+                format!("platform number {} lists no occupation", entry.number),
+            ));
         }
         Ok(())
     }

@@ -89,11 +89,17 @@ fn no_phone_number_is_shipped() {
         .split(|c: char| !c.is_ascii_digit())
         .filter(|run| run.len() >= 10)
         .collect();
-    assert!(digits.is_empty(), "long digit runs in the policy: {digits:?}");
+    assert!(
+        digits.is_empty(),
+        "long digit runs in the policy: {digits:?}"
+    );
 }
 
 fn corrupt(from: &str, to: &str) -> DataFileError {
-    assert!(POLICY.contains(from), "fixture text `{from}` not in the policy");
+    assert!(
+        POLICY.contains(from),
+        "fixture text `{from}` not in the policy"
+    );
     let text = POLICY.replacen(from, to, 1);
     Policy::parse(Path::new("policies/bad.toml"), &text).expect_err("a corrupted policy fails")
 }
@@ -163,14 +169,20 @@ fn policy_harness_default_needs_a_reason() {
 
 #[test]
 fn policy_inconsistent_values_are_refused() {
-    let err = corrupt("general_share_min = { value = 0.20,", "general_share_min = { value = 0.50,");
+    let err = corrupt(
+        "general_share_min = { value = 0.20,",
+        "general_share_min = { value = 0.50,",
+    );
     assert_eq!(err.field(), Some("rules.general_share_min"));
     assert!(err.to_string().contains("above general_share_max"), "{err}");
 
     let err = corrupt("barred_years = { value = 3,", "barred_years = { value = 0,");
     assert_eq!(err.field(), Some("rules.barred_years"));
 
-    let err = corrupt("error_rate_max = { value = 0.001,", "error_rate_max = { value = 5,");
+    let err = corrupt(
+        "error_rate_max = { value = 0.001,",
+        "error_rate_max = { value = 5,",
+    );
     assert!(err.to_string().contains("between 0 and 1"), "{err}");
 }
 

@@ -29,7 +29,13 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a = Args { learners: 1000, scale: 50.0, seconds: 20.0, login_concurrency: 8, wrk: false };
+    let mut a = Args {
+        learners: 1000,
+        scale: 50.0,
+        seconds: 20.0,
+        login_concurrency: 8,
+        wrk: false,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().unwrap_or_default();
@@ -37,7 +43,9 @@ fn args() -> Args {
             "--learners" => a.learners = value().parse().unwrap_or(a.learners),
             "--scale" => a.scale = value().parse().unwrap_or(a.scale),
             "--seconds" => a.seconds = value().parse().unwrap_or(a.seconds),
-            "--login-concurrency" => a.login_concurrency = value().parse().unwrap_or(a.login_concurrency),
+            "--login-concurrency" => {
+                a.login_concurrency = value().parse().unwrap_or(a.login_concurrency)
+            }
             "--wrk" => a.wrk = true,
             other => eprintln!("ignoring unknown argument {other}"),
         }
@@ -70,7 +78,10 @@ fn media_challenge(ch: &LivenessChallenge) -> duxue_media::Challenge {
             LivenessAction::Nod => duxue_media::Action::Nod,
         })
         .collect();
-    duxue_media::Challenge { nonce: ch.nonce.clone(), actions }
+    duxue_media::Challenge {
+        nonce: ch.nonce.clone(),
+        actions,
+    }
 }
 
 #[tokio::main]
@@ -98,9 +109,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let c = ProfileClient::with_http(http, cc);
 
     // -- setup: cohort, enterprise, course, class --------------------------------------------
-    let cohort = c.create_cohort(&CohortRequest { label: "bench".into(), clock_scale: a.scale, start_at: None }).await?;
+    let cohort = c
+        .create_cohort(&CohortRequest {
+            label: "bench".into(),
+            clock_scale: a.scale,
+            start_at: None,
+        })
+        .await?;
     let ent = c
-        .create_organisation(&OrganisationRequest { cohort_id: cohort.cohort_id.clone(), name: "企业".into(), kind: OrganisationKind::Enterprise })
+        .create_organisation(&OrganisationRequest {
+            cohort_id: cohort.cohort_id.clone(),
+            name: "企业".into(),
+            kind: OrganisationKind::Enterprise,
+        })
         .await?;
     let course = c
         .list_courses()
@@ -110,7 +131,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .find(|co| co.delivery == Delivery::PureOnline)
         .ok_or("no pure-online course")?;
     let class = c
-        .create_class(&ClassRequest { course_id: course.course_id.clone(), organiser_id: ent.organisation_id.clone(), name: "bench".into() })
+        .create_class(&ClassRequest {
+            course_id: course.course_id.clone(),
+            organiser_id: ent.organisation_id.clone(),
+            name: "bench".into(),
+        })
         .await?;
 
     // -- registrations and logins with liveness --------------------------------------------------
@@ -122,8 +147,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut tasks = Vec::new();
     let mut login_time = Duration::ZERO;
     for _ in 0..a.login_concurrency {
-        let (c, next, lat, sessions) = (c.clone(), next.clone(), login_latencies.clone(), sessions.clone());
-        let (org, class_id, lesson) = (ent.organisation_id.clone(), class.class_id.clone(), course.lessons[0].lesson_id.clone());
+        let (c, next, lat, sessions) = (
+            c.clone(),
+            next.clone(),
+            login_latencies.clone(),
+            sessions.clone(),
+        );
+        let (org, class_id, lesson) = (
+            ent.organisation_id.clone(),
+            class.class_id.clone(),
+            course.lessons[0].lesson_id.clone(),
+        );
         let n = a.learners;
         tasks.push(tokio::spawn(async move {
             let mut spent = Duration::ZERO;
@@ -146,18 +180,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     continue; // the synthetic matcher's rare false non-match
                 }
                 let t = Instant::now();
-                let Ok(ch) = c.request_challenge(&who.id_number).await else { continue };
+                let Ok(ch) = c.request_challenge(&who.id_number).await else {
+                    continue;
+                };
                 let frames = duxue_media::liveness_frames(&who, &media_challenge(&ch), 3);
                 let frames: Vec<String> = frames.iter().map(|f| b64(f)).collect();
                 let sent = Instant::now();
                 let login = c
-                    .login(&LoginRequest { id_number: who.id_number.clone(), password: "bench-pass".into(), challenge_id: ch.challenge_id, frames })
+                    .login(&LoginRequest {
+                        id_number: who.id_number.clone(),
+                        password: "bench-pass".into(),
+                        challenge_id: ch.challenge_id,
+                        frames,
+                    })
                     .await;
                 lat.lock().push(sent.elapsed());
                 spent += t.elapsed();
                 let Ok(s) = login else { continue };
-                let Ok(e) = c.enrol(&s.token, &class_id).await else { continue };
-                sessions.lock().push((s.token, e.enrolment_id, lesson.clone()));
+                let Ok(e) = c.enrol(&s.token, &class_id).await else {
+                    continue;
+                };
+                sessions
+                    .lock()
+                    .push((s.token, e.enrolment_id, lesson.clone(), who.clone()));
             }
             spent
         }));
@@ -195,13 +240,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let deadline = Instant::now() + Duration::from_secs_f64(a.seconds) + interval;
     let mut tasks = Vec::new();
-    for (i, (token, enrolment, lesson)) in sessions.into_iter().enumerate() {
+    for (i, (token, enrolment, lesson, who)) in sessions.into_iter().enumerate() {
         let c = c.clone();
         let scale = a.scale;
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut errors = 0u64;
-            let Ok(pb) = c.start_playback(&token, &PlaybackRequest { enrolment_id: enrolment, lesson_id: lesson }).await else {
+            let Ok(pb) = c
+                .start_playback(
+                    &token,
+                    &PlaybackRequest {
+                        enrolment_id: enrolment,
+                        lesson_id: lesson,
+                    },
+                )
+                .await
+            else {
                 return (lat, 1);
             };
             // spread the playbacks over one interval
@@ -217,7 +271,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
                 pos += last.elapsed().as_secs_f64() * scale;
                 last = Instant::now();
-                let req = HeartbeatRequest { position_seconds: pos.min(pb.lesson_seconds), rate: 1.0, focused: true, client_time: None };
+                let req = HeartbeatRequest {
+                    position_seconds: pos.min(pb.lesson_seconds),
+                    rate: 1.0,
+                    focused: true,
+                    client_time: None,
+                };
                 let r = c.heartbeat(&token, &pb.playback_id, &req).await;
                 lat.push(tick.elapsed());
                 match r {
@@ -226,17 +285,37 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                         for ev in ack.events {
                             let ok = match ev.kind {
                                 EventKind::Popup => {
-                                    let code: String = ev.prompt.unwrap_or_default().split_whitespace().find(|w| w.len() == 4 && w.bytes().all(|b| b.is_ascii_digit())).unwrap_or("").into();
-                                    c.answer_popup(&token, &pb.playback_id, &ev.event_id, &code).await.is_ok()
+                                    let code: String = ev
+                                        .prompt
+                                        .unwrap_or_default()
+                                        .split_whitespace()
+                                        .find(|w| {
+                                            w.len() == 4 && w.bytes().all(|b| b.is_ascii_digit())
+                                        })
+                                        .unwrap_or("")
+                                        .into();
+                                    c.answer_popup(&token, &pb.playback_id, &ev.event_id, &code)
+                                        .await
+                                        .is_ok()
                                 }
-                                EventKind::Capture => true, // (not answered: the bench stays on heartbeats)
+                                EventKind::Capture => {
+                                    let image = b64(&duxue_media::capture_image(&who, 7));
+                                    c.upload_capture(&token, &pb.playback_id, &ev.event_id, image)
+                                        .await
+                                        .is_ok()
+                                }
                             };
                             if !ok {
                                 errors += 1;
                             }
                         }
                     }
-                    Err(_) => errors += 1,
+                    Err(e) => {
+                        errors += 1;
+                        if errors == 1 && i % 100 == 0 {
+                            eprintln!("heartbeat error: {e}");
+                        }
+                    }
                 }
             }
             (lat, errors)
@@ -265,7 +344,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if a.wrk {
         let url = format!("{base}/profile/v1/meta");
         println!("ceiling: wrk -t2 -c100 -d10s {url}");
-        match std::process::Command::new("wrk").args(["-t2", "-c100", "-d10s", "--latency", &url]).output() {
+        match std::process::Command::new("wrk")
+            .args(["-t2", "-c100", "-d10s", "--latency", &url])
+            .output()
+        {
             Ok(out) => println!("{}", String::from_utf8_lossy(&out.stdout)),
             Err(e) => println!("wrk not available: {e}"),
         }

@@ -44,7 +44,10 @@ pub fn require_image(bytes: &[u8], what: &str) -> Result<(), Refusal> {
 }
 
 /// The templates of a registration: (face photo, ID-card portrait).
-pub fn registration_templates(face: &[u8], card: &[u8]) -> Result<(FaceTemplate, FaceTemplate), Refusal> {
+pub fn registration_templates(
+    face: &[u8],
+    card: &[u8],
+) -> Result<(FaceTemplate, FaceTemplate), Refusal> {
     require_image(face, "face_image")?;
     require_image(card, "id_card_image")?;
     let face_t = duxue_media::face_template(face).map_err(|e| refusal(e, "face_image"))?;
@@ -55,7 +58,10 @@ pub fn registration_templates(face: &[u8], card: &[u8]) -> Result<(FaceTemplate,
 
 /// Whether two faces are the same person, with the score.
 pub fn compare(a: &FaceTemplate, b: &FaceTemplate) -> (bool, f64) {
-    (duxue_media::faces_match(a, b), f64::from(duxue_media::match_score(a, b)))
+    (
+        duxue_media::faces_match(a, b),
+        f64::from(duxue_media::match_score(a, b)),
+    )
 }
 
 pub fn template_to_bytes(t: &FaceTemplate) -> TemplateBytes {
@@ -85,7 +91,11 @@ pub fn judge_capture(image: &[u8], registered: &[u8]) -> Result<CaptureJudgement
             Ok(CaptureJudgement {
                 passed: same,
                 score: Some(score),
-                reason: if same { "face matches".into() } else { "another face".into() },
+                reason: if same {
+                    "face matches".into()
+                } else {
+                    "another face".into()
+                },
             })
         }
         Err(MediaError::NoFace(m)) => Ok(CaptureJudgement {
@@ -189,7 +199,11 @@ pub fn judge_liveness(
     } else {
         decision.reason
     };
-    Ok(LivenessJudgement { accepted, code, reason })
+    Ok(LivenessJudgement {
+        accepted,
+        code,
+        reason,
+    })
 }
 
 /// GB 11643-1999: 17 digits, a valid birth date, and the ISO 7064 MOD 11-2 check character.
@@ -222,7 +236,13 @@ pub fn id_number_valid(s: &str) -> bool {
 pub fn mask_id_number(s: &str) -> String {
     s.chars()
         .enumerate()
-        .map(|(i, c)| if i < 6 || i + 4 >= s.chars().count() { c } else { '*' })
+        .map(|(i, c)| {
+            if i < 6 || i + 4 >= s.chars().count() {
+                c
+            } else {
+                '*'
+            }
+        })
         .collect()
 }
 

@@ -63,7 +63,7 @@ defects! {
     FixedCaptureOffset => "fixed-capture-offset", ["BC-2"],
         "every class hour's capture is requested at the same offset (10 minutes in)";
     CaptureFailureIgnored => "capture-failure-ignored", ["BC-3"],
-        "a failed or missed capture neither withholds the class hour's credit nor is flagged";
+        "a failed or missed capture neither withholds the class hour's credit nor stops the playback (it is still recorded)";
     NoCooldown => "no-cooldown", ["EN-1"],
         "subsidised enrolment ignores the assessment cooldown";
     AnyOccupationOnline => "any-occupation-online", ["EN-2"],
@@ -120,7 +120,11 @@ pub struct UnknownDefect {
 }
 
 fn valid_names() -> String {
-    Defect::ALL.iter().map(|d| d.name()).collect::<Vec<_>>().join(", ")
+    Defect::ALL
+        .iter()
+        .map(|d| d.name())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl FromStr for Defect {
@@ -132,7 +136,9 @@ impl FromStr for Defect {
             .iter()
             .copied()
             .find(|d| d.name().eq_ignore_ascii_case(wanted))
-            .ok_or_else(|| UnknownDefect { given: s.to_owned() })
+            .ok_or_else(|| UnknownDefect {
+                given: s.to_owned(),
+            })
     }
 }
 
@@ -158,7 +164,11 @@ impl DefectSet {
 
     /// The defects switched on, in catalog order.
     pub fn list(&self) -> Vec<Defect> {
-        Defect::ALL.iter().copied().filter(|d| self.has(*d)).collect()
+        Defect::ALL
+            .iter()
+            .copied()
+            .filter(|d| self.has(*d))
+            .collect()
     }
 }
 
@@ -184,7 +194,10 @@ mod tests {
     fn every_requirement_but_sc1_has_exactly_one_defect() {
         let catalog = duxue_profile::Catalog::builtin().expect("catalog");
         for req in &catalog.requirements {
-            let count = Defect::ALL.iter().filter(|d| d.breaks().contains(&req.id.as_str())).count();
+            let count = Defect::ALL
+                .iter()
+                .filter(|d| d.breaks().contains(&req.id.as_str()))
+                .count();
             let expected = usize::from(req.id != "SC-1");
             assert_eq!(count, expected, "{}", req.id);
         }

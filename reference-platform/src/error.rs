@@ -50,11 +50,19 @@ pub fn status_of(code: &ErrorCode) -> StatusCode {
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         InvalidRequest => StatusCode::BAD_REQUEST,
         PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        InvalidImage | InvalidIdNumber | FaceMismatch | NoFace | LivenessFailed
-        | OccupationNotPureOnline | OccupationNotApproved | OrganiserNotAllowed
-        | CompositionInvalid | LessonOffline | SeekForbidden | RateForbidden | WrongAnswer => {
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
+        InvalidImage
+        | InvalidIdNumber
+        | FaceMismatch
+        | NoFace
+        | LivenessFailed
+        | OccupationNotPureOnline
+        | OccupationNotApproved
+        | OrganiserNotAllowed
+        | CompositionInvalid
+        | LessonOffline
+        | SeekForbidden
+        | RateForbidden
+        | WrongAnswer => StatusCode::UNPROCESSABLE_ENTITY,
         DuplicateLearner | ChallengeExpired | ChallengeUsed | SessionConflict | AlreadyEnrolled
         | CooldownActive | LessonLocked | ConcurrentPlayback | PlaybackSuperseded
         | PlaybackStopped | EventExpired | ClockBackwards => StatusCode::CONFLICT,
@@ -95,7 +103,13 @@ impl Refusal {
 
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
     }
 }
 

@@ -98,7 +98,9 @@ pub struct RunningPlatform {
 
 impl std::fmt::Debug for RunningPlatform {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RunningPlatform").field("addr", &self.addr).finish()
+        f.debug_struct("RunningPlatform")
+            .field("addr", &self.addr)
+            .finish()
     }
 }
 
@@ -108,7 +110,10 @@ const SWEEP_EVERY: Duration = Duration::from_millis(250);
 const PURGE_EVERY: Duration = Duration::from_secs(60);
 
 /// Starts the platform on a bound listener.
-pub async fn start(config: PlatformConfig, listener: tokio::net::TcpListener) -> Result<RunningPlatform, PlatformError> {
+pub async fn start(
+    config: PlatformConfig,
+    listener: tokio::net::TcpListener,
+) -> Result<RunningPlatform, PlatformError> {
     let addr = listener.local_addr()?;
     let entry = config
         .policy
@@ -154,7 +159,10 @@ pub async fn start(config: PlatformConfig, listener: tokio::net::TcpListener) ->
         stale_views: Mutex::new(Default::default()),
     });
     platform.seed_catalog();
-    platform.flush().await.map_err(|e| PlatformError::WriterGone(e.message))?;
+    platform
+        .flush()
+        .await
+        .map_err(|e| PlatformError::WriterGone(e.message))?;
     tracing::info!(%addr, defects = ?config.defects, "reference platform listening");
 
     let (stop, mut stop_rx) = watch::channel(false);

@@ -8,15 +8,24 @@ use duxue_profile::*;
 
 #[tokio::test]
 async fn registration_validates_identity_and_defects_break_exactly_their_check() {
-    for defects in [vec![], vec![Defect::AcceptInvalidId], vec![Defect::SkipRegistrationFaceMatch]] {
+    for defects in [
+        vec![],
+        vec![Defect::AcceptInvalidId],
+        vec![Defect::SkipRegistrationFaceMatch],
+    ] {
         let env = Env::new(&defects).await;
         let c = &env.client;
         let w = world(c, 60.0).await;
         let org = &w.enterprise.organisation_id;
         // a valid registration passes
         let who = duxue_media::identity(100);
-        c.register_learner(&registration(&who, org)).await.expect("honest registration");
-        let dup = c.register_learner(&registration(&who, org)).await.unwrap_err();
+        c.register_learner(&registration(&who, org))
+            .await
+            .expect("honest registration");
+        let dup = c
+            .register_learner(&registration(&who, org))
+            .await
+            .unwrap_err();
         assert_eq!(code(&dup), "duplicate_learner");
         // invalid ID number (check digit)
         let mut bad = registration(&duxue_media::identity(101), org);
@@ -31,9 +40,15 @@ async fn registration_validates_identity_and_defects_break_exactly_their_check()
         // a non-image and a missing image are refused whatever the defect
         let mut bad = registration(&duxue_media::identity(102), org);
         bad.face_image = b64(b"this is not a jpeg at all");
-        assert_eq!(code(&c.register_learner(&bad).await.unwrap_err()), "invalid_image");
+        assert_eq!(
+            code(&c.register_learner(&bad).await.unwrap_err()),
+            "invalid_image"
+        );
         bad.face_image = String::new();
-        assert_eq!(code(&c.register_learner(&bad).await.unwrap_err()), "invalid_image");
+        assert_eq!(
+            code(&c.register_learner(&bad).await.unwrap_err()),
+            "invalid_image"
+        );
         // a face that is not the ID card's
         let victim = duxue_media::identity(103);
         let mut mismatch = registration(&victim, org);
@@ -55,24 +70,59 @@ async fn challenges_are_single_use_and_expire() {
         let c = &env.client;
         let w = world(c, 1.0).await;
         let who = duxue_media::identity(200);
-        c.register_learner(&registration(&who, &w.enterprise.organisation_id)).await.unwrap();
+        c.register_learner(&registration(&who, &w.enterprise.organisation_id))
+            .await
+            .unwrap();
         let ch = c.request_challenge(&who.id_number).await.unwrap();
-        let frames: Vec<String> = duxue_media::liveness_frames(&who, &media_challenge(&ch), 3).iter().map(|f| b64(f)).collect();
-        let req = LoginRequest { id_number: who.id_number.clone(), password: "pass-word-1".into(), challenge_id: ch.challenge_id.clone(), frames: frames.clone() };
+        let frames: Vec<String> = duxue_media::liveness_frames(&who, &media_challenge(&ch), 3)
+            .iter()
+            .map(|f| b64(f))
+            .collect();
+        let req = LoginRequest {
+            id_number: who.id_number.clone(),
+            password: "pass-word-1".into(),
+            challenge_id: ch.challenge_id.clone(),
+            frames: frames.clone(),
+        };
         c.login(&req).await.expect("first login");
         let again = c.login(&req).await;
         // no frames is refused whatever the defect
         let ch2 = c.request_challenge(&who.id_number).await.unwrap();
-        let none = LoginRequest { frames: vec![], challenge_id: ch2.challenge_id.clone(), ..req.clone() };
+        let none = LoginRequest {
+            frames: vec![],
+            challenge_id: ch2.challenge_id.clone(),
+            ..req.clone()
+        };
         assert_eq!(code(&c.login(&none).await.unwrap_err()), "liveness_failed");
         // expiry on the cohort clock
         let ch3 = c.request_challenge(&who.id_number).await.unwrap();
         c.advance_clock(&w.cohort.cohort_id, 600.0).await.unwrap();
-        let frames3: Vec<String> = duxue_media::liveness_frames(&who, &media_challenge(&ch3), 4).iter().map(|f| b64(f)).collect();
-        let late = c.login(&LoginRequest { challenge_id: ch3.challenge_id, frames: frames3, ..req.clone() }).await;
-        let unknown = c.login(&LoginRequest { challenge_id: "chl_nope".into(), ..req.clone() }).await.unwrap_err();
+        let frames3: Vec<String> = duxue_media::liveness_frames(&who, &media_challenge(&ch3), 4)
+            .iter()
+            .map(|f| b64(f))
+            .collect();
+        let late = c
+            .login(&LoginRequest {
+                challenge_id: ch3.challenge_id,
+                frames: frames3,
+                ..req.clone()
+            })
+            .await;
+        let unknown = c
+            .login(&LoginRequest {
+                challenge_id: "chl_nope".into(),
+                ..req.clone()
+            })
+            .await
+            .unwrap_err();
         assert_eq!(code(&unknown), "challenge_unknown");
-        let wrong_pw = c.login(&LoginRequest { password: "nope".into(), ..req.clone() }).await.unwrap_err();
+        let wrong_pw = c
+            .login(&LoginRequest {
+                password: "nope".into(),
+                ..req.clone()
+            })
+            .await
+            .unwrap_err();
         assert_eq!(code(&wrong_pw), "bad_credentials");
         if defects.is_empty() {
             assert_eq!(code(&again.unwrap_err()), "challenge_used");
@@ -92,7 +142,9 @@ async fn liveness_spoofs_are_refused_unless_weak() {
         let c = &env.client;
         let w = world(c, 1.0).await;
         let who = duxue_media::identity(300);
-        c.register_learner(&registration(&who, &w.enterprise.organisation_id)).await.unwrap();
+        c.register_learner(&registration(&who, &w.enterprise.organisation_id))
+            .await
+            .unwrap();
         let mut accepted = Vec::new();
         for species in duxue_media::Species::ALL {
             let ch = c.request_challenge(&who.id_number).await.unwrap();
@@ -107,7 +159,10 @@ async fn liveness_spoofs_are_refused_unless_weak() {
                 .await;
             match r {
                 Ok(_) => accepted.push(species),
-                Err(e) => assert!(["liveness_failed", "face_mismatch", "no_face"].contains(&code(&e).as_str()), "{species:?}: {e}"),
+                Err(e) => assert!(
+                    ["liveness_failed", "face_mismatch", "no_face"].contains(&code(&e).as_str()),
+                    "{species:?}: {e}"
+                ),
             }
         }
         // another person is refused by the face match either way
@@ -115,7 +170,11 @@ async fn liveness_spoofs_are_refused_unless_weak() {
         if defects.is_empty() {
             assert!(accepted.is_empty(), "clean platform accepted {accepted:?}");
         } else {
-            assert!(accepted.contains(&duxue_media::Species::Print) || accepted.contains(&duxue_media::Species::Replay), "weak-liveness accepted {accepted:?}");
+            assert!(
+                accepted.contains(&duxue_media::Species::Print)
+                    || accepted.contains(&duxue_media::Species::Replay),
+                "weak-liveness accepted {accepted:?}"
+            );
         }
         // genuine login still works
         login(c, &who).await.expect("genuine login");
@@ -125,7 +184,11 @@ async fn liveness_spoofs_are_refused_unless_weak() {
 
 #[tokio::test]
 async fn one_live_session_and_logout_revokes() {
-    for defects in [vec![], vec![Defect::MultiLogin], vec![Defect::LogoutKeepsToken]] {
+    for defects in [
+        vec![],
+        vec![Defect::MultiLogin],
+        vec![Defect::LogoutKeepsToken],
+    ] {
         let env = Env::new(&defects).await;
         let c = &env.client;
         let w = world(c, 1.0).await;
@@ -147,7 +210,16 @@ async fn one_live_session_and_logout_revokes() {
         }
         // missing and forged tokens are refused everywhere
         assert_eq!(code(&c.get_me("forged").await.unwrap_err()), "unauthorized");
-        let raw = c.send_path("getMe", operations::Method::Get, "/me", Auth::Anonymous, None).await.unwrap();
+        let raw = c
+            .send_path(
+                "getMe",
+                operations::Method::Get,
+                "/me",
+                Auth::Anonymous,
+                None,
+            )
+            .await
+            .unwrap();
         assert_eq!(raw.status, 401);
         env.stop().await;
     }
@@ -164,25 +236,121 @@ async fn bad_input_answers_the_error_shape() {
         let body: ErrorBody = serde_json::from_slice(&a.body).expect("error shape");
         assert_eq!(body.code.as_str(), code);
     };
-    check(c.send_raw(reg, &[], Auth::Anonymous, Some(b"{not json".to_vec())).await.unwrap(), 400, "invalid_request");
-    let mut v = serde_json::to_value(registration(&duxue_media::identity(500), &w.enterprise.organisation_id)).unwrap();
+    check(
+        c.send_raw(reg, &[], Auth::Anonymous, Some(b"{not json".to_vec()))
+            .await
+            .unwrap(),
+        400,
+        "invalid_request",
+    );
+    let mut v = serde_json::to_value(registration(
+        &duxue_media::identity(500),
+        &w.enterprise.organisation_id,
+    ))
+    .unwrap();
     v["surprise"] = serde_json::json!(1);
-    check(c.send_raw(reg, &[], Auth::Anonymous, Some(serde_json::to_vec(&v).unwrap())).await.unwrap(), 400, "invalid_request");
-    check(c.send_raw(reg, &[], Auth::Anonymous, Some(vec![b'x'; 5 * 1024 * 1024])).await.unwrap(), 413, "payload_too_large");
-    check(c.send_raw(reg, &[], Auth::Anonymous, None).await.unwrap(), 400, "invalid_request");
-    check(c.send_path("x", operations::Method::Get, "/nowhere", Auth::Anonymous, None).await.unwrap(), 404, "not_found");
-    check(c.send_method("x", "DELETE", "/meta", Auth::Anonymous, None).await.unwrap(), 405, "method_not_allowed");
+    check(
+        c.send_raw(
+            reg,
+            &[],
+            Auth::Anonymous,
+            Some(serde_json::to_vec(&v).unwrap()),
+        )
+        .await
+        .unwrap(),
+        400,
+        "invalid_request",
+    );
+    check(
+        c.send_raw(reg, &[], Auth::Anonymous, Some(vec![b'x'; 5 * 1024 * 1024]))
+            .await
+            .unwrap(),
+        413,
+        "payload_too_large",
+    );
+    check(
+        c.send_raw(reg, &[], Auth::Anonymous, None).await.unwrap(),
+        400,
+        "invalid_request",
+    );
+    check(
+        c.send_path(
+            "x",
+            operations::Method::Get,
+            "/nowhere",
+            Auth::Anonymous,
+            None,
+        )
+        .await
+        .unwrap(),
+        404,
+        "not_found",
+    );
+    check(
+        c.send_method("x", "DELETE", "/meta", Auth::Anonymous, None)
+            .await
+            .unwrap(),
+        405,
+        "method_not_allowed",
+    );
     let mut bad_id = registration(&duxue_media::identity(501), &w.enterprise.organisation_id);
     bad_id.id_number = "12345".into();
-    check(c.send_raw(reg, &[], Auth::Anonymous, Some(serde_json::to_vec(&bad_id).unwrap())).await.unwrap(), 422, "invalid_id_number");
+    check(
+        c.send_raw(
+            reg,
+            &[],
+            Auth::Anonymous,
+            Some(serde_json::to_vec(&bad_id).unwrap()),
+        )
+        .await
+        .unwrap(),
+        422,
+        "invalid_id_number",
+    );
     // conformance endpoints
     let cohort = operation("createCohort").unwrap();
-    let body = serde_json::to_vec(&CohortRequest { label: "x".into(), clock_scale: 1.0, start_at: None }).unwrap();
-    check(c.send_raw(cohort, &[], Auth::Anonymous, Some(body.clone())).await.unwrap(), 401, "unauthorized");
-    check(c.send_raw(cohort, &[], Auth::ConformanceToken("wrong"), Some(body.clone())).await.unwrap(), 401, "unauthorized");
-    let neg = serde_json::to_vec(&CohortRequest { label: "x".into(), clock_scale: -1.0, start_at: None }).unwrap();
-    check(c.send_raw(cohort, &[], Auth::Default, Some(neg)).await.unwrap(), 400, "invalid_request");
-    let back = c.advance_clock(&w.cohort.cohort_id, -5.0).await.unwrap_err();
+    let body = serde_json::to_vec(&CohortRequest {
+        label: "x".into(),
+        clock_scale: 1.0,
+        start_at: None,
+    })
+    .unwrap();
+    check(
+        c.send_raw(cohort, &[], Auth::Anonymous, Some(body.clone()))
+            .await
+            .unwrap(),
+        401,
+        "unauthorized",
+    );
+    check(
+        c.send_raw(
+            cohort,
+            &[],
+            Auth::ConformanceToken("wrong"),
+            Some(body.clone()),
+        )
+        .await
+        .unwrap(),
+        401,
+        "unauthorized",
+    );
+    let neg = serde_json::to_vec(&CohortRequest {
+        label: "x".into(),
+        clock_scale: -1.0,
+        start_at: None,
+    })
+    .unwrap();
+    check(
+        c.send_raw(cohort, &[], Auth::Default, Some(neg))
+            .await
+            .unwrap(),
+        400,
+        "invalid_request",
+    );
+    let back = c
+        .advance_clock(&w.cohort.cohort_id, -5.0)
+        .await
+        .unwrap_err();
     assert_eq!(code(&back), "clock_backwards");
     env.stop().await;
 }

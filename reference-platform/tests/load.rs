@@ -45,11 +45,20 @@ async fn slow_under_load_only_slows_down_under_concurrency() {
         let env = Env::new(&defects).await;
         let quiet = hammer(&env.client, 1, Duration::from_millis(300)).await;
         let busy = hammer(&env.client, 48, Duration::from_millis(1500)).await;
-        assert!(quiet < Duration::from_millis(50), "{defects:?} quiet median {quiet:?}");
+        assert!(
+            quiet < Duration::from_millis(50),
+            "{defects:?} quiet median {quiet:?}"
+        );
         if defects.is_empty() {
-            assert!(busy < Duration::from_millis(100), "clean busy median {busy:?}");
+            assert!(
+                busy < Duration::from_millis(100),
+                "clean busy median {busy:?}"
+            );
         } else {
-            assert!(busy > Duration::from_millis(150), "slow-under-load busy median {busy:?}");
+            assert!(
+                busy > Duration::from_millis(150),
+                "slow-under-load busy median {busy:?}"
+            );
         }
         env.stop().await;
     }
@@ -63,10 +72,17 @@ async fn fail_open_under_load_stops_refusing_only_when_busy() {
         let w = world(c, SCALE).await;
         let s = student(c, 120, &w.enterprise.organisation_id).await;
         let (_, pb) = enrol_and_play(c, &s, &w, 1).await;
-        let hb = |pos: f64| HeartbeatRequest { position_seconds: pos, rate: 1.0, focused: true, client_time: None };
+        let hb = |pos: f64| HeartbeatRequest {
+            position_seconds: pos,
+            rate: 1.0,
+            focused: true,
+            client_time: None,
+        };
         tokio::time::sleep(Duration::from_secs_f64(10.0 / SCALE)).await;
         // quiet: the seek is refused either way
-        let quiet = c.heartbeat(&s.session.token, &pb.playback_id, &hb(900.0)).await;
+        let quiet = c
+            .heartbeat(&s.session.token, &pb.playback_id, &hb(900.0))
+            .await;
         assert_eq!(code(&quiet.unwrap_err()), "seek_forbidden");
         // busy: background load, then the same seek
         let bg = {
@@ -80,14 +96,26 @@ async fn fail_open_under_load_stops_refusing_only_when_busy() {
             tokio::time::sleep(Duration::from_secs_f64(10.0 / SCALE)).await;
             pos += last.elapsed().as_secs_f64() * SCALE;
             last = Instant::now();
-            if let Ok(ack) = c.heartbeat(&s.session.token, &pb.playback_id, &hb(pos)).await {
+            if let Ok(ack) = c
+                .heartbeat(&s.session.token, &pb.playback_id, &hb(pos))
+                .await
+            {
                 pos = ack.accepted_position;
                 for ev in ack.events.iter().filter(|e| e.kind == EventKind::Popup) {
-                    let _ = c.answer_popup(&s.session.token, &pb.playback_id, &ev.event_id, &popup_code(ev.prompt.as_deref().unwrap_or(""))).await;
+                    let _ = c
+                        .answer_popup(
+                            &s.session.token,
+                            &pb.playback_id,
+                            &ev.event_id,
+                            &popup_code(ev.prompt.as_deref().unwrap_or("")),
+                        )
+                        .await;
                 }
             }
         }
-        let busy = c.heartbeat(&s.session.token, &pb.playback_id, &hb(pos + 900.0)).await;
+        let busy = c
+            .heartbeat(&s.session.token, &pb.playback_id, &hb(pos + 900.0))
+            .await;
         let _ = bg.await;
         if defects.is_empty() {
             assert_eq!(code(&busy.unwrap_err()), "seek_forbidden");

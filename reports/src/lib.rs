@@ -38,7 +38,10 @@ pub fn read_report(dir: &Path) -> Result<RunReport, RenderError> {
     if report.schema != REPORT_SCHEMA {
         return Err(RenderError::Format {
             path: path.display().to_string(),
-            message: format!("schema {} (this duxue renders {REPORT_SCHEMA})", report.schema),
+            message: format!(
+                "schema {} (this duxue renders {REPORT_SCHEMA})",
+                report.schema
+            ),
         });
     }
     Ok(report)

@@ -122,7 +122,13 @@ impl RunReport {
     /// How many requirements got each verdict.
     pub fn count(requirements: &[RequirementResult]) -> BTreeMap<String, usize> {
         let mut counts = BTreeMap::new();
-        for verdict in [Verdict::Pass, Verdict::Fail, Verdict::Warning, Verdict::Skipped, Verdict::Inconclusive] {
+        for verdict in [
+            Verdict::Pass,
+            Verdict::Fail,
+            Verdict::Warning,
+            Verdict::Skipped,
+            Verdict::Inconclusive,
+        ] {
             counts.insert(verdict.as_str().to_owned(), 0);
         }
         for r in requirements {

@@ -15,18 +15,52 @@ pub fn render(report: &RunReport) -> String {
     let run = &report.run;
     let _ = writeln!(out, "# duxue 督学 — {verdict}\n");
     let _ = writeln!(out, "| | |\n| --- | --- |");
-    let _ = writeln!(out, "| target 平台 | {} ({}) |", run.target.platform_name, run.target.url);
-    let _ = writeln!(out, "| policy 政策 | {} (sha256 {}) |", run.policy_id, short(&run.policy_sha256));
-    let _ = writeln!(out, "| catalog 要求目录 | {} (sha256 {}) |", run.catalog_version, short(&run.catalog_sha256));
-    let _ = writeln!(out, "| seed / clock scale | {} / ×{} |", run.seed, run.clock_scale);
+    let _ = writeln!(
+        out,
+        "| target 平台 | {} ({}) |",
+        run.target.platform_name, run.target.url
+    );
+    let _ = writeln!(
+        out,
+        "| policy 政策 | {} (sha256 {}) |",
+        run.policy_id,
+        short(&run.policy_sha256)
+    );
+    let _ = writeln!(
+        out,
+        "| catalog 要求目录 | {} (sha256 {}) |",
+        run.catalog_version,
+        short(&run.catalog_sha256)
+    );
+    let _ = writeln!(
+        out,
+        "| seed / clock scale | {} / ×{} |",
+        run.seed, run.clock_scale
+    );
     let _ = writeln!(out, "| started 开始 | {} |", run.started_at.to_rfc3339());
-    let _ = writeln!(out, "| wall time 用时 | {:.1} s, {} requests |", run.wall_seconds, run.requests);
+    let _ = writeln!(
+        out,
+        "| wall time 用时 | {:.1} s, {} requests |",
+        run.wall_seconds, run.requests
+    );
     if !run.target.defects.is_empty() {
-        let _ = writeln!(out, "| defects (calibration) | {} |", run.target.defects.join(", "));
+        let _ = writeln!(
+            out,
+            "| defects (calibration) | {} |",
+            run.target.defects.join(", ")
+        );
     }
-    let counts: Vec<String> = report.counts.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{n} {k}")).collect();
+    let counts: Vec<String> = report
+        .counts
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect();
     let _ = writeln!(out, "\n{}\n", counts.join(" · "));
-    let _ = writeln!(out, "| ID | verdict | requirement 要求 | reason |\n| --- | --- | --- | --- |");
+    let _ = writeln!(
+        out,
+        "| ID | verdict | requirement 要求 | reason |\n| --- | --- | --- | --- |"
+    );
     for r in &report.requirements {
         let mark = match r.verdict {
             Verdict::Pass => "✅ PASS",

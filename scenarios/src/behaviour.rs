@@ -73,7 +73,7 @@ impl Behaviour {
                 plan.until_complete = false;
             }
             Behaviour::PopupAutoClicker | Behaviour::RoundTheClock => {
-                plan.popups = PopupStyle::Bot { latency: 5.0 };
+                plan.popups = PopupStyle::Bot { latency: 0.3 };
                 plan.jitter = 0.0;
             }
             Behaviour::OtherPersonSpoofer => plan.captures = CaptureStyle::OtherPerson,

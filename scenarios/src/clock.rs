@@ -33,7 +33,10 @@ impl CohortClock {
     }
 
     fn advanced(&self) -> f64 {
-        *self.advanced_seconds.lock().unwrap_or_else(|e| e.into_inner())
+        *self
+            .advanced_seconds
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// The harness's estimate of the cohort clock now.
@@ -43,7 +46,10 @@ impl CohortClock {
 
     /// Records a forward jump the harness asked the platform for.
     pub fn note_advance(&self, seconds: f64) {
-        *self.advanced_seconds.lock().unwrap_or_else(|e| e.into_inner()) += seconds;
+        *self
+            .advanced_seconds
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) += seconds;
     }
 
     /// The wall duration of `virtual_seconds` on this clock.

@@ -56,7 +56,9 @@ impl ProbeContext {
             .iter()
             .find(|o| !self.policy.allows_pure_online(o))
             .cloned()
-            .ok_or_else(|| ProbeError::setup("every approved occupation may be trained purely online"))
+            .ok_or_else(|| {
+                ProbeError::setup("every approved occupation may be trained purely online")
+            })
     }
 
     /// A pure-online occupation the platform is not approved for.
@@ -68,6 +70,8 @@ impl ProbeContext {
             .iter()
             .find(|o| !approved.contains(o))
             .cloned()
-            .ok_or_else(|| ProbeError::setup("the platform is approved for every pure-online occupation"))
+            .ok_or_else(|| {
+                ProbeError::setup("the platform is approved for every pure-online occupation")
+            })
     }
 }

@@ -78,10 +78,26 @@ impl Fixture {
             scale,
             cohort.clock.virtual_now,
         ));
-        let enterprise = organisation(&client, &cohort, "企业", OrganisationKind::Enterprise, ctx.seed).await?;
-        let institution = organisation(&client, &cohort, "培训学校", OrganisationKind::Institution, ctx.seed).await?;
+        let enterprise = organisation(
+            &client,
+            &cohort,
+            "企业",
+            OrganisationKind::Enterprise,
+            ctx.seed,
+        )
+        .await?;
+        let institution = organisation(
+            &client,
+            &cohort,
+            "培训学校",
+            OrganisationKind::Institution,
+            ctx.seed,
+        )
+        .await?;
         let occupation = ctx.course_occupation(shape.delivery)?;
-        let course = client.propose_course(&proposal(shape, &occupation, label)).await?;
+        let course = client
+            .propose_course(&proposal(shape, &occupation, label))
+            .await?;
         let organiser = match shape.delivery {
             Delivery::PureOnline => &enterprise,
             Delivery::Blended => &institution,
@@ -109,7 +125,9 @@ impl Fixture {
 
     /// A new simulated learner employed by the fixture's enterprise, not yet registered.
     pub fn learner(&self) -> SimLearner {
-        let n = self.learners_made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let n = self
+            .learners_made
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         SimLearner::new(
             self.client.clone(),
             self.clock.clone(),
@@ -139,13 +157,19 @@ impl Fixture {
     }
 
     /// Creates another organisation in this cohort.
-    pub async fn organisation(&self, name: &str, kind: OrganisationKind) -> Result<Organisation, ProbeError> {
+    pub async fn organisation(
+        &self,
+        name: &str,
+        kind: OrganisationKind,
+    ) -> Result<Organisation, ProbeError> {
         organisation(&self.client, &self.cohort, name, kind, self.seed).await
     }
 
     /// Moves the cohort clock forward and keeps the harness's model in step.
     pub async fn advance(&self, seconds: f64) -> Result<(), ProbeError> {
-        self.client.advance_clock(&self.cohort.cohort_id, seconds).await?;
+        self.client
+            .advance_clock(&self.cohort.cohort_id, seconds)
+            .await?;
         self.clock.note_advance(seconds);
         Ok(())
     }

@@ -239,11 +239,17 @@ impl SimLearner {
     }
 
     /// A genuine registration: this person's face and ID card.
-    pub fn registration(&mut self) -> RegistrationRequest {
+    pub async fn registration(&mut self) -> RegistrationRequest {
         let face_shot = self.next_shot();
         let card_shot = self.next_shot();
-        let card = duxue_media::id_card_image(&self.identity, card_shot);
-        let face = duxue_media::face_image(&self.identity, face_shot);
+        let who = self.identity.clone();
+        let (face, card) = off_runtime(move || {
+            (
+                duxue_media::face_image(&who, face_shot),
+                duxue_media::id_card_image(&who, card_shot),
+            )
+        })
+        .await;
         self.registration_sha256 = Some((sha256(&face), sha256(&card)));
         RegistrationRequest {
             name: self.identity.name.clone(),
@@ -256,9 +262,23 @@ impl SimLearner {
         }
     }
 
+    /// Registers with genuine photos. A photo the platform could not match is retaken, at most
+    /// three shots in all, as a person at a registration desk would.
     pub async fn register(&mut self) -> Result<&Learner, ClientError> {
-        let request = self.registration();
-        let learner = self.client.register_learner(&request).await?;
+        let mut attempts = 0;
+        let learner = loop {
+            attempts += 1;
+            let request = self.registration().await;
+            match self.client.register_learner(&request).await {
+                Err(e)
+                    if attempts < 3
+                        && (e.is(&ErrorCode::FaceMismatch) || e.is(&ErrorCode::NoFace)) =>
+                {
+                    continue;
+                }
+                other => break other?,
+            }
+        };
         Ok(self.learner.insert(learner))
     }
 
@@ -268,26 +288,53 @@ impl SimLearner {
     }
 
     /// Requests a challenge and answers it with frames of the given presentation.
+    ///
+    /// A challenge that expired while the frames were being made is asked for again, and a
+    /// genuine person whose liveness answer was refused tries again, as a person would: at
+    /// most three attempts. Every other refusal, and every refusal of an attack, is returned.
     pub async fn login_as(&mut self, how: Presentation) -> Result<&LearnerSession, ClientError> {
-        let challenge = self.client.request_challenge(&self.identity.id_number).await?;
-        let frames = self.frames_for(&challenge, how);
-        let session = self.login_with_frames(&challenge.challenge_id, frames).await?;
+        let mut attempts = 0;
+        let session = loop {
+            attempts += 1;
+            let challenge = self
+                .client
+                .request_challenge(&self.identity.id_number)
+                .await?;
+            let frames = self.frames_for(&challenge, how).await;
+            let retry_genuine = how == Presentation::Genuine;
+            match self
+                .login_with_frames(&challenge.challenge_id, frames)
+                .await
+            {
+                Err(e) if attempts < 3 && e.is(&ErrorCode::ChallengeExpired) => continue,
+                Err(e) if attempts < 3 && retry_genuine && e.is(&ErrorCode::LivenessFailed) => {
+                    continue;
+                }
+                other => break other?,
+            }
+        };
         Ok(self.session.insert(session))
     }
 
     /// The frames this learner would send for `challenge` presented as `how`.
-    pub fn frames_for(&mut self, challenge: &LivenessChallenge, how: Presentation) -> Vec<Vec<u8>> {
+    pub async fn frames_for(
+        &mut self,
+        challenge: &LivenessChallenge,
+        how: Presentation,
+    ) -> Vec<Vec<u8>> {
         let media_challenge = duxue_media::Challenge {
             nonce: challenge.nonce.clone(),
             actions: challenge.actions.iter().map(|a| media_action(*a)).collect(),
         };
         let shot = self.next_shot();
-        match how {
-            Presentation::Genuine => duxue_media::liveness_frames(&self.identity, &media_challenge, shot),
+        let who = self.identity.clone();
+        off_runtime(move || match how {
+            Presentation::Genuine => duxue_media::liveness_frames(&who, &media_challenge, shot),
             Presentation::Attack(species) => {
-                duxue_media::attack_frames(species, &self.identity, &media_challenge, shot)
+                duxue_media::attack_frames(species, &who, &media_challenge, shot)
             }
-        }
+        })
+        .await
     }
 
     /// Sends a login with these frames for this challenge (does not keep the session).
@@ -296,8 +343,10 @@ impl SimLearner {
         challenge_id: &str,
         frames: Vec<Vec<u8>>,
     ) -> Result<LearnerSession, ClientError> {
-        self.frames_sha256
-            .insert(challenge_id.to_owned(), frames.iter().map(|f| sha256(f)).collect());
+        self.frames_sha256.insert(
+            challenge_id.to_owned(),
+            frames.iter().map(|f| sha256(f)).collect(),
+        );
         let request = LoginRequest {
             id_number: self.identity.id_number.clone(),
             password: self.password.clone(),
@@ -312,14 +361,18 @@ impl SimLearner {
     }
 
     /// A capture image of this learner (or of somebody else when `impostor`).
-    pub fn capture_image(&mut self, impostor: bool) -> Vec<u8> {
+    pub async fn capture_image(&mut self, impostor: bool) -> Vec<u8> {
         let shot = self.next_shot();
-        if impostor {
-            let other = duxue_media::impostor(&self.identity, shot);
-            duxue_media::capture_image(&other, shot)
-        } else {
-            duxue_media::capture_image(&self.identity, shot)
-        }
+        let who = self.identity.clone();
+        off_runtime(move || {
+            if impostor {
+                let other = duxue_media::impostor(&who, shot);
+                duxue_media::capture_image(&other, shot)
+            } else {
+                duxue_media::capture_image(&who, shot)
+            }
+        })
+        .await
     }
 
     /// Plays one lesson according to `plan` and reports what happened.
@@ -425,7 +478,10 @@ impl SimLearner {
                 client_time: Some(chrono::Utc::now()),
             };
             log.heartbeats_sent += 1;
-            let answer = self.client.heartbeat(token, &playback.playback_id, &beat).await;
+            let answer = self
+                .client
+                .heartbeat(token, &playback.playback_id, &beat)
+                .await;
             let at = self.clock.elapsed() - start;
             log.elapsed = at;
             match answer {
@@ -441,16 +497,29 @@ impl SimLearner {
                         furthest = accepted;
                     }
                     position = accepted;
-                    let open: HashSet<&str> = ack.events.iter().map(|e| e.event_id.as_str()).collect();
+                    let open: HashSet<&str> =
+                        ack.events.iter().map(|e| e.event_id.as_str()).collect();
                     for e in log.events.iter_mut() {
-                        let missed = e.kind == EventKind::Capture && !e.answered && !open.contains(e.event_id.as_str());
+                        let missed = e.kind == EventKind::Capture
+                            && !e.answered
+                            && !open.contains(e.event_id.as_str());
                         if missed {
                             e.answered = true;
                             e.passed = Some(false);
                         }
                     }
                     let answered = self
-                        .handle_events(token, playback, plan, &ack, at, sent, &mut log, &mut pending, &mut seen)
+                        .handle_events(
+                            token,
+                            playback,
+                            plan,
+                            &ack,
+                            at,
+                            sent,
+                            &mut log,
+                            &mut pending,
+                            &mut seen,
+                        )
                         .await;
                     beat_now = answered > 0;
                     let mut capture_failed = false;
@@ -505,10 +574,16 @@ impl SimLearner {
             }
         }
         log.final_position = position;
-        let _ = self.client.stop_playback(token, &playback.playback_id).await;
+        let _ = self
+            .client
+            .stop_playback(token, &playback.playback_id)
+            .await;
         // The platform's own account after the study ends (withholding may follow the last beat).
         if let Ok(progress) = self.client.get_progress(token, &plan.enrolment_id).await
-            && let Some(lesson) = progress.lessons.iter().find(|l| l.lesson_id == plan.lesson_id)
+            && let Some(lesson) = progress
+                .lessons
+                .iter()
+                .find(|l| l.lesson_id == plan.lesson_id)
         {
             log.credited = lesson.credited_seconds;
         }
@@ -576,10 +651,17 @@ impl SimLearner {
                         .await
                 }
                 EventKind::Capture => {
-                    let image = self.capture_image(plan.captures == CaptureStyle::OtherPerson);
+                    let image = self
+                        .capture_image(plan.captures == CaptureStyle::OtherPerson)
+                        .await;
                     log.events[index].image_sha256 = Some(sha256(&image));
                     self.client
-                        .upload_capture(token, &playback.playback_id, &event.event_id, B64.encode(image))
+                        .upload_capture(
+                            token,
+                            &playback.playback_id,
+                            &event.event_id,
+                            B64.encode(image),
+                        )
                         .await
                 }
             };
@@ -598,6 +680,14 @@ impl SimLearner {
             }
         }
         answered
+    }
+}
+
+/// Runs image work on the blocking pool so heartbeats of other learners are never held up.
+async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => value,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
 }
 
@@ -632,7 +722,10 @@ mod tests {
 
     #[test]
     fn popup_codes_are_read_from_prompts() {
-        assert_eq!(popup_code("请输入 4821 继续学习 / type 4821 to continue"), "4821");
+        assert_eq!(
+            popup_code("请输入 4821 继续学习 / type 4821 to continue"),
+            "4821"
+        );
         assert_eq!(popup_code("no code"), "");
     }
 }

@@ -52,7 +52,12 @@ impl Judge {
     }
 
     /// Records a decided check; returns `passed` so a probe can branch on it.
-    pub fn check(&mut self, name: impl Into<String>, passed: bool, detail: impl Into<String>) -> bool {
+    pub fn check(
+        &mut self,
+        name: impl Into<String>,
+        passed: bool,
+        detail: impl Into<String>,
+    ) -> bool {
         self.checks.push(Check {
             name: name.into(),
             passed: Some(passed),
@@ -124,7 +129,11 @@ impl Judge {
     /// Decides: any failed check → FAIL; else any undecided check or no check → INCONCLUSIVE;
     /// else WARNING if there were reservations, else PASS.
     pub fn finish(self) -> Outcome {
-        let failed: Vec<&Check> = self.checks.iter().filter(|c| c.passed == Some(false)).collect();
+        let failed: Vec<&Check> = self
+            .checks
+            .iter()
+            .filter(|c| c.passed == Some(false))
+            .collect();
         let undecided: Vec<&Check> = self.checks.iter().filter(|c| c.passed.is_none()).collect();
         let (verdict, reason) = if let Some(first) = failed.first() {
             let more = if failed.len() > 1 {
@@ -132,17 +141,29 @@ impl Judge {
             } else {
                 String::new()
             };
-            (Verdict::Fail, format!("{}: {}{more}", first.name, first.detail))
+            (
+                Verdict::Fail,
+                format!("{}: {}{more}", first.name, first.detail),
+            )
         } else if let (true, Some(reason)) = (self.checks.is_empty(), &self.skipped) {
             (Verdict::Skipped, reason.clone())
         } else if self.checks.is_empty() {
-            (Verdict::Inconclusive, "no check could be made (no samples)".to_owned())
+            (
+                Verdict::Inconclusive,
+                "no check could be made (no samples)".to_owned(),
+            )
         } else if let Some(first) = undecided.first() {
-            (Verdict::Inconclusive, format!("{}: could not decide: {}", first.name, first.detail))
+            (
+                Verdict::Inconclusive,
+                format!("{}: could not decide: {}", first.name, first.detail),
+            )
         } else if !self.warnings.is_empty() {
             (Verdict::Warning, self.warnings.join("; "))
         } else {
-            (Verdict::Pass, format!("all {} checks held", self.checks.len()))
+            (
+                Verdict::Pass,
+                format!("all {} checks held", self.checks.len()),
+            )
         };
         Outcome {
             requirement: self.requirement,
@@ -171,7 +192,11 @@ impl ProbeError {
 
 impl Outcome {
     /// An outcome decided without running checks (for example SKIPPED as not applicable).
-    pub fn decided(requirement: &'static str, verdict: Verdict, reason: impl Into<String>) -> Outcome {
+    pub fn decided(
+        requirement: &'static str,
+        verdict: Verdict,
+        reason: impl Into<String>,
+    ) -> Outcome {
         Outcome {
             requirement,
             verdict,

@@ -267,20 +267,7 @@ pub(crate) fn analyse(img: &RgbImage) -> Result<Face, MediaError> {
             cand[i] = false;
         }
     }
-    // horizontal opening: thin vertical slivers (anti-aliased edges of other things) go
-    let mut core = vec![false; n];
-    for y in 0..h {
-        for x in 1..w - 1 {
-            let i = y * w + x;
-            core[i] = cand[i] && cand[i - 1] && cand[i + 1];
-        }
-    }
-    for y in 0..h {
-        for x in 0..w {
-            let i = y * w + x;
-            cand[i] = core[i] || (x > 0 && core[i - 1]) || (x + 1 < w && core[i + 1]);
-        }
-    }
+
     // largest 4-connected skin region
     let mut label = vec![0u32; n];
     let mut best: Vec<u32> = Vec::new();
@@ -519,8 +506,10 @@ impl Face {
         };
         // outline extent across, chin and hairline
         let (mut umin, mut umax, mut vmax) = (f32::MAX, f32::MIN, f32::MIN);
+        // rows narrower than a tenth of the face are slivers (an edge of the neck, say)
+        let min_w = (0.1 * self.width) as i32;
         for (y, s) in self.spans.iter().enumerate() {
-            if s.0 < 0 {
+            if s.0 < 0 || s.1 - s.0 < min_w {
                 continue;
             }
             for x in [s.0 as f32, s.1 as f32] {
@@ -666,7 +655,7 @@ pub struct LivenessDecision {
 }
 
 /// Moiré scores at or above this mean a screen.
-const MOIRE_LIMIT: f32 = 10.0;
+const MOIRE_LIMIT: f32 = 7.0;
 
 /// Judges a liveness answer against the challenge and the registered face.
 pub fn check_liveness(
@@ -867,9 +856,10 @@ const PATCH: usize = 32;
 ///
 /// The four quadrants of the frame's central 64x64 region are transformed separately (power
 /// summed over five frames); at each frequency with a period of 3.5 to 8 pixels, each
-/// quadrant's power is compared with its neighbourhood, and the second strongest quadrant's
-/// ratio is the score. A moiré covers the whole screen, so it peaks in every lit quadrant;
-/// face edges and noise do not peak at the same frequency in two quadrants.
+/// quadrant's power is compared with its neighbourhood, and the score is the best agreement
+/// (the lower ratio) of two quadrants. A moiré covers the whole screen, so it peaks in every lit
+/// quadrant; face edges and noise do not peak at the same frequency in two quadrants, except
+/// mirror-image ones on the frequency axes, which are not paired there.
 pub(crate) fn moire_score(imgs: &[RgbImage]) -> f32 {
     let n = imgs.len();
     let kw = PATCH / 2 + 1;
@@ -888,9 +878,10 @@ pub(crate) fn moire_score(imgs: &[RgbImage]) -> f32 {
             continue;
         }
         let raw = img.as_raw();
+        let (x0, y0) = (w / 2 - PATCH, h / 2 - PATCH);
         for (q, pw) in power.iter_mut().enumerate() {
-            let ox = w / 2 - PATCH + (q % 2) * PATCH;
-            let oy = h / 2 - PATCH + (q / 2) * PATCH;
+            let ox = x0 + (q % 2) * PATCH;
+            let oy = y0 + (q / 2) * PATCH;
             let mut mean = 0.0;
             for y in 0..PATCH {
                 for x in 0..PATCH {
@@ -954,11 +945,17 @@ pub(crate) fn moire_score(imgs: &[RgbImage]) -> f32 {
             if grid(kx) && grid(ky) {
                 continue;
             }
-            // the second strongest quadrant: two must agree (a moiré is faint on dark hair,
-            // which may fill the others)
-            let mut q: Vec<f32> = power.iter().map(|pw| local_peak(pw, kx, ky)).collect();
-            q.sort_by(f32::total_cmp);
-            best = best.max(q[2]);
+            // two quadrants must agree (a moiré is faint on dark hair, which may fill the
+            // others); quadrants (0 1 / 2 3) that mirror each other across the face's axis
+            // share edge patterns on the axes, so they do not count there
+            let q: Vec<f32> = power.iter().map(|pw| local_peak(pw, kx, ky)).collect();
+            let on_axis = kx.abs() <= 1 || ky.abs() <= 1;
+            for (a, b) in [(0, 1), (2, 3), (0, 2), (1, 3), (0, 3), (1, 2)] {
+                let mirror = a + 1 == b && a % 2 == 0;
+                if !(mirror && on_axis) {
+                    best = best.max(q[a].min(q[b]));
+                }
+            }
         }
     }
     best

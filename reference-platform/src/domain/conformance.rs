@@ -21,7 +21,9 @@ fn require_text(field: &str, value: &str) -> Outcome<()> {
         return Err(Refusal::invalid(format!("`{field}` must not be empty")));
     }
     if value.chars().count() > MAX_NAME {
-        return Err(Refusal::invalid(format!("`{field}` is longer than {MAX_NAME} characters")));
+        return Err(Refusal::invalid(format!(
+            "`{field}` is longer than {MAX_NAME} characters"
+        )));
     }
     Ok(())
 }
@@ -152,7 +154,10 @@ impl Platform {
         {
             return Err(Refusal::new(
                 ErrorCode::OccupationNotPureOnline,
-                format!("`{}` is not among the occupations §二 allows purely online", p.occupation),
+                format!(
+                    "`{}` is not among the occupations §二 allows purely online",
+                    p.occupation
+                ),
             ));
         }
         if p.subsidised
@@ -161,12 +166,20 @@ impl Platform {
         {
             return Err(Refusal::new(
                 ErrorCode::OccupationNotApproved,
-                format!("`{}` is not among the platform's Annex 1 occupations", p.occupation),
+                format!(
+                    "`{}` is not among the platform's Annex 1 occupations",
+                    p.occupation
+                ),
             ));
         }
         let total: f64 = p.lessons.iter().map(|l| f64::from(l.minutes)).sum();
         let share = |f: &dyn Fn(&LessonSpec) -> bool| -> f64 {
-            p.lessons.iter().filter(|l| f(l)).map(|l| f64::from(l.minutes)).sum::<f64>() / total
+            p.lessons
+                .iter()
+                .filter(|l| f(l))
+                .map(|l| f64::from(l.minutes))
+                .sum::<f64>()
+                / total
         };
         let rules = &self.policy.rules;
         const EPS: f64 = 1e-9;
@@ -437,7 +450,8 @@ impl Platform {
             username: rec.username.clone(),
             password,
         };
-        w.supervisor_by_username.insert(rec.username.clone(), rec.id.clone());
+        w.supervisor_by_username
+            .insert(rec.username.clone(), rec.id.clone());
         w.supervisors.insert(rec.id.clone(), rec);
         Ok(out)
     }

@@ -40,7 +40,9 @@ impl Platform {
                 .collect()
         } else {
             let mut rng = self.rng.lock();
-            (0..n).map(|_| start + len * rng.random_range(0.02..0.98)).collect()
+            (0..n)
+                .map(|_| start + len * rng.random_range(0.02..0.98))
+                .collect()
         };
         positions.sort_by(f64::total_cmp);
         positions
@@ -54,7 +56,13 @@ impl Platform {
     }
 
     /// A fresh progress record for an enrolment's lesson.
-    pub(crate) fn new_progress(&self, e: &EnrolmentRec, lesson_id: &str, minutes: u32, now: f64) -> LessonProg {
+    pub(crate) fn new_progress(
+        &self,
+        e: &EnrolmentRec,
+        lesson_id: &str,
+        minutes: u32,
+        now: f64,
+    ) -> LessonProg {
         let seconds = f64::from(minutes) * 60.0;
         let ch = self.class_hour_seconds().max(1.0);
         let count = (seconds / ch).ceil().max(1.0) as u32;
@@ -121,7 +129,10 @@ impl Platform {
             .filter_map(|id| w.enrolments.get(id).cloned())
             .collect();
         if mine.iter().any(|e| e.class_id == class_id) {
-            return Err(Refusal::new(ErrorCode::AlreadyEnrolled, "already enrolled in this class"));
+            return Err(Refusal::new(
+                ErrorCode::AlreadyEnrolled,
+                "already enrolled in this class",
+            ));
         }
         let now = w.cohort_now(&learner.cohort_id);
         if course.course.subsidised && !self.has(Defect::NoCooldown) {
@@ -166,7 +177,12 @@ impl Platform {
             enrolled_at: now,
         };
         self.save(&rec);
-        for lesson in course.course.lessons.iter().filter(|l| l.mode == LessonMode::Online) {
+        for lesson in course
+            .course
+            .lessons
+            .iter()
+            .filter(|l| l.mode == LessonMode::Online)
+        {
             let p = self.new_progress(&rec, &lesson.lesson_id, lesson.minutes, now);
             self.save(&p);
             w.progress.insert(p.id.clone(), p);
@@ -196,8 +212,15 @@ impl Platform {
         if self.has(Defect::LessonsUnlocked) {
             return false;
         }
-        let Some(course) = w.courses.get(&e.course_id) else { return false };
-        let Some(lesson) = course.course.lessons.iter().find(|l| l.lesson_id == lesson_id) else {
+        let Some(course) = w.courses.get(&e.course_id) else {
+            return false;
+        };
+        let Some(lesson) = course
+            .course
+            .lessons
+            .iter()
+            .find(|l| l.lesson_id == lesson_id)
+        else {
             return false;
         };
         if lesson.category != LessonCategory::Professional {
@@ -269,7 +292,10 @@ impl Platform {
             .get(enrolment_id)
             .ok_or_else(|| Refusal::not_found("no such enrolment"))?;
         if e.learner_id != learner_id && !self.has(Defect::CrossLearnerAccess) {
-            return Err(Refusal::new(ErrorCode::Forbidden, "another learner's enrolment"));
+            return Err(Refusal::new(
+                ErrorCode::Forbidden,
+                "another learner's enrolment",
+            ));
         }
         Ok(self.progress_view(&w, e))
     }

@@ -26,7 +26,14 @@ pub struct LivenessDoc {
     pub at: f64,
     pub record: LivenessRecord,
 }
-impl_doc!(LivenessDoc, "liveness", id, cohort_id, at, owner = learner_id);
+impl_doc!(
+    LivenessDoc,
+    "liveness",
+    id,
+    cohort_id,
+    at,
+    owner = learner_id
+);
 
 /// Who is calling, from the bearer token.
 #[derive(Clone, Debug)]
@@ -43,7 +50,10 @@ pub enum Principal {
 pub fn decode_image(field: &str, value: &str) -> Outcome<Vec<u8>> {
     let value = value.trim();
     if value.is_empty() {
-        return Err(Refusal::new(ErrorCode::InvalidImage, format!("`{field}` is empty")));
+        return Err(Refusal::new(
+            ErrorCode::InvalidImage,
+            format!("`{field}` is empty"),
+        ));
     }
     let engines = [
         &base64::engine::general_purpose::STANDARD,
@@ -57,7 +67,10 @@ pub fn decode_image(field: &str, value: &str) -> Outcome<Vec<u8>> {
             return Ok(bytes);
         }
     }
-    Err(Refusal::new(ErrorCode::InvalidImage, format!("`{field}` is not base64")))
+    Err(Refusal::new(
+        ErrorCode::InvalidImage,
+        format!("`{field}` is not base64"),
+    ))
 }
 
 pub fn learner_view(l: &LearnerRec) -> Learner {
@@ -77,20 +90,27 @@ fn valid_phone(p: &str) -> bool {
 
 impl Platform {
     /// ID-1 and ID-2: real-name registration.
-    pub async fn register(self: &std::sync::Arc<Self>, req: RegistrationRequest) -> Outcome<Learner> {
+    pub async fn register(
+        self: &std::sync::Arc<Self>,
+        req: RegistrationRequest,
+    ) -> Outcome<Learner> {
         let name = req.name.trim().to_owned();
         if name.is_empty() || name.chars().count() > 50 {
             return Err(Refusal::invalid("`name` must have 1 to 50 characters"));
         }
         if !valid_phone(req.phone.trim()) {
-            return Err(Refusal::invalid("`phone` must be an 11-digit mobile number"));
+            return Err(Refusal::invalid(
+                "`phone` must be an 11-digit mobile number",
+            ));
         }
         if req.password.is_empty() || req.password.len() > 256 {
             return Err(Refusal::invalid("`password` must have 1 to 256 bytes"));
         }
         let id_number = req.id_number.trim().to_uppercase();
         let id_ok = biometrics::id_number_valid(&id_number);
-        if !id_ok && !(self.has(Defect::AcceptInvalidId) && !id_number.is_empty() && id_number.len() <= 32) {
+        let tolerated =
+            self.has(Defect::AcceptInvalidId) && !id_number.is_empty() && id_number.len() <= 32;
+        if !id_ok && !tolerated {
             return Err(Refusal::new(
                 ErrorCode::InvalidIdNumber,
                 "the ID number fails GB 11643 (length, birth date or check digit)",
@@ -103,7 +123,10 @@ impl Platform {
                 .get(&req.organisation_id)
                 .ok_or_else(|| Refusal::not_found("no such organisation"))?;
             if w.learner_by_id_number.contains_key(&id_number) {
-                return Err(Refusal::new(ErrorCode::DuplicateLearner, "this ID number is already registered"));
+                return Err(Refusal::new(
+                    ErrorCode::DuplicateLearner,
+                    "this ID number is already registered",
+                ));
             }
             org.cohort_id.clone()
         };
@@ -128,7 +151,10 @@ impl Platform {
         let (salt, hash) = hash_password(&req.password);
         let mut w = self.world.lock();
         if w.learner_by_id_number.contains_key(&id_number) {
-            return Err(Refusal::new(ErrorCode::DuplicateLearner, "this ID number is already registered"));
+            return Err(Refusal::new(
+                ErrorCode::DuplicateLearner,
+                "this ID number is already registered",
+            ));
         }
         let now = w.cohort_now(&cohort_id);
         let id = new_id("lrn");
@@ -165,7 +191,11 @@ impl Platform {
             .get(&id_number.trim().to_uppercase())
             .cloned()
             .ok_or_else(|| Refusal::not_found("no learner with this ID number"))?;
-        let cohort = w.learners.get(&learner_id).map(|l| l.cohort_id.clone()).unwrap_or_default();
+        let cohort = w
+            .learners
+            .get(&learner_id)
+            .map(|l| l.cohort_id.clone())
+            .unwrap_or_default();
         let now = w.cohort_now(&cohort);
         let (nonce, actions) = biometrics::new_challenge(&mut *self.rng.lock());
         let ttl = f64::from(self.policy.rules.liveness_challenge_ttl_seconds.value);
@@ -200,20 +230,36 @@ impl Platform {
                 .and_then(|id| w.learners.get(id))
                 .filter(|l| password_matches(&l.password_salt, &l.password_hash, &req.password))
                 .cloned()
-                .ok_or_else(|| Refusal::new(ErrorCode::BadCredentials, "unknown account or wrong password"))?;
+                .ok_or_else(|| {
+                    Refusal::new(
+                        ErrorCode::BadCredentials,
+                        "unknown account or wrong password",
+                    )
+                })?;
             let now = w.cohort_now(&learner.cohort_id);
             let reusable = self.has(Defect::ReusableChallenge);
             let c = w
                 .challenges
                 .get_mut(&req.challenge_id)
                 .filter(|c| c.learner_id == learner.id)
-                .ok_or_else(|| Refusal::new(ErrorCode::ChallengeUnknown, "no such challenge for this learner"))?;
+                .ok_or_else(|| {
+                    Refusal::new(
+                        ErrorCode::ChallengeUnknown,
+                        "no such challenge for this learner",
+                    )
+                })?;
             if c.used && !reusable {
-                return Err(Refusal::new(ErrorCode::ChallengeUsed, "the challenge was already answered"));
+                return Err(Refusal::new(
+                    ErrorCode::ChallengeUsed,
+                    "the challenge was already answered",
+                ));
             }
             if now > c.expires_at && !reusable {
                 c.used = true;
-                return Err(Refusal::new(ErrorCode::ChallengeExpired, "the challenge expired"));
+                return Err(Refusal::new(
+                    ErrorCode::ChallengeExpired,
+                    "the challenge expired",
+                ));
             }
             c.used = true;
             let out = (c.nonce.clone(), c.actions.clone());
@@ -237,7 +283,10 @@ impl Platform {
         let now = w.cohort_now(&cohort);
         let keep = !self.has(Defect::ImagesNotKept);
         let frame_image_ids: Vec<String> = if keep {
-            frames.into_iter().map(|f| self.store_image(&learner, &cohort, now, f)).collect()
+            frames
+                .into_iter()
+                .map(|f| self.store_image(&learner, &cohort, now, f))
+                .collect()
         } else {
             Vec::new()
         };
@@ -262,7 +311,10 @@ impl Platform {
                     .detail(judgement.reason.clone()),
             );
             let code = judgement.code.unwrap_or(ErrorCode::LivenessFailed);
-            return Err(Refusal::new(code, format!("liveness refused: {}", judgement.reason)));
+            return Err(Refusal::new(
+                code,
+                format!("liveness refused: {}", judgement.reason),
+            ));
         }
         if !self.has(Defect::MultiLogin) {
             let live = w.live_sessions.get(&learner).cloned().unwrap_or_default();
@@ -294,7 +346,9 @@ impl Platform {
 
     /// Ends a session: revokes its token and stops its playbacks.
     pub(crate) fn end_session(&self, w: &mut World, session_id: &str, reason: &str, now: f64) {
-        let Some(s) = w.sessions.get_mut(session_id) else { return };
+        let Some(s) = w.sessions.get_mut(session_id) else {
+            return;
+        };
         if s.revoked.is_some() {
             return;
         }
@@ -310,7 +364,11 @@ impl Platform {
             .cloned()
             .unwrap_or_default()
             .into_iter()
-            .filter(|p| w.playbacks.get(p).is_some_and(|p| p.session_id == session_id))
+            .filter(|p| {
+                w.playbacks
+                    .get(p)
+                    .is_some_and(|p| p.session_id == session_id)
+            })
             .collect();
         for p in playing {
             self.stop_playback_in(w, &p, StopReason::SessionEnded, now);
@@ -320,7 +378,11 @@ impl Platform {
     /// SC-2: logout revokes the token.
     pub fn logout(&self, learner_id: &str, session_id: &str) -> Outcome<()> {
         let mut w = self.world.lock();
-        let cohort = w.learners.get(learner_id).map(|l| l.cohort_id.clone()).unwrap_or_default();
+        let cohort = w
+            .learners
+            .get(learner_id)
+            .map(|l| l.cohort_id.clone())
+            .unwrap_or_default();
         let now = w.cohort_now(&cohort);
         self.trace(Traj::new(learner_id, &cohort, now, "logout").reference(session_id));
         if self.has(Defect::LogoutKeepsToken) {
@@ -332,7 +394,8 @@ impl Platform {
 
     /// Resolves a bearer token to a learner session or a supervisor session.
     pub fn authenticate(&self, token: Option<&str>) -> Outcome<Principal> {
-        let token = token.ok_or_else(|| Refusal::new(ErrorCode::Unauthorized, "no bearer token"))?;
+        let token =
+            token.ok_or_else(|| Refusal::new(ErrorCode::Unauthorized, "no bearer token"))?;
         let hash = token_hash(token);
         let mut w = self.world.lock();
         if let Some(sid) = w.session_by_token.get(&hash).cloned() {
@@ -357,10 +420,10 @@ impl Platform {
                 cohort_id: s.cohort_id,
             });
         }
-        if let Some(s) = w.sup_sessions.get(&hash) {
-            if let Some(sup) = w.supervisors.get(&s.supervisor_id) {
-                return Ok(Principal::Supervisor(sup.clone()));
-            }
+        if let Some(s) = w.sup_sessions.get(&hash)
+            && let Some(sup) = w.supervisors.get(&s.supervisor_id)
+        {
+            return Ok(Principal::Supervisor(sup.clone()));
         }
         Err(Refusal::new(ErrorCode::Unauthorized, "unknown token"))
     }
@@ -373,7 +436,12 @@ impl Platform {
             .and_then(|id| w.supervisors.get(id))
             .filter(|s| password_matches(&s.password_salt, &s.password_hash, &req.password))
             .cloned()
-            .ok_or_else(|| Refusal::new(ErrorCode::BadCredentials, "unknown account or wrong password"))?;
+            .ok_or_else(|| {
+                Refusal::new(
+                    ErrorCode::BadCredentials,
+                    "unknown account or wrong password",
+                )
+            })?;
         let token = new_token();
         let now = w.cohort_now(&sup.cohort_id);
         let rec = SupSessionRec {

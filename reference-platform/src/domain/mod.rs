@@ -32,8 +32,8 @@ use duxue_profile::{
 };
 use parking_lot::Mutex;
 use rand_chacha::ChaCha20Rng;
-use serde::{Deserialize, Serialize};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::clock::{self, CohortClock};
 use crate::defects::{Defect, DefectSet};
@@ -118,7 +118,14 @@ pub struct LearnerRec {
     #[serde(default)]
     pub last_seen_at: Option<f64>,
 }
-impl_doc!(LearnerRec, "learner", id, cohort_id, registered_at, owner = id);
+impl_doc!(
+    LearnerRec,
+    "learner",
+    id,
+    cohort_id,
+    registered_at,
+    owner = id
+);
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SessionRec {
@@ -130,7 +137,14 @@ pub struct SessionRec {
     /// Why the session ended, if it did.
     pub revoked: Option<String>,
 }
-impl_doc!(SessionRec, "session", id, cohort_id, created_at, owner = learner_id);
+impl_doc!(
+    SessionRec,
+    "session",
+    id,
+    cohort_id,
+    created_at,
+    owner = learner_id
+);
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SupervisorRec {
@@ -153,7 +167,13 @@ pub struct SupSessionRec {
     pub token_hash: String,
     pub created_at: f64,
 }
-impl_doc!(SupSessionRec, "supervisor_session", id, cohort_id, created_at);
+impl_doc!(
+    SupSessionRec,
+    "supervisor_session",
+    id,
+    cohort_id,
+    created_at
+);
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EnrolmentRec {
@@ -165,7 +185,14 @@ pub struct EnrolmentRec {
     pub subsidised: bool,
     pub enrolled_at: f64,
 }
-impl_doc!(EnrolmentRec, "enrolment", id, cohort_id, enrolled_at, owner = learner_id);
+impl_doc!(
+    EnrolmentRec,
+    "enrolment",
+    id,
+    cohort_id,
+    enrolled_at,
+    owner = learner_id
+);
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AssessmentRec {
@@ -176,7 +203,14 @@ pub struct AssessmentRec {
     pub result: AssessmentResult,
     pub assessed_at: f64,
 }
-impl_doc!(AssessmentRec, "assessment", id, cohort_id, assessed_at, owner = learner_id);
+impl_doc!(
+    AssessmentRec,
+    "assessment",
+    id,
+    cohort_id,
+    assessed_at,
+    owner = learner_id
+);
 
 /// One capture slot of a class hour: a random content position where a capture is requested.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -244,7 +278,14 @@ pub struct LessonProg {
     pub hours: Vec<HourProg>,
     pub created_at: f64,
 }
-impl_doc!(LessonProg, "progress", id, cohort_id, created_at, owner = learner_id);
+impl_doc!(
+    LessonProg,
+    "progress",
+    id,
+    cohort_id,
+    created_at,
+    owner = learner_id
+);
 
 impl LessonProg {
     pub fn credited(&self) -> f64 {
@@ -326,7 +367,14 @@ pub struct PlaybackRec {
     pub next_popup_at: f64,
     pub events: Vec<EventRec>,
 }
-impl_doc!(PlaybackRec, "playback", id, cohort_id, started_at, owner = learner_id);
+impl_doc!(
+    PlaybackRec,
+    "playback",
+    id,
+    cohort_id,
+    started_at,
+    owner = learner_id
+);
 
 impl PlaybackRec {
     pub fn active(&self) -> bool {
@@ -393,7 +441,8 @@ impl World {
     }
 
     fn index_session(&mut self, s: &SessionRec) {
-        self.session_by_token.insert(s.token_hash.clone(), s.id.clone());
+        self.session_by_token
+            .insert(s.token_hash.clone(), s.id.clone());
         if s.revoked.is_none() {
             let live = self.live_sessions.entry(s.learner_id.clone()).or_default();
             if !live.contains(&s.id) {
@@ -403,11 +452,17 @@ impl World {
     }
 
     fn index_enrolment(&mut self, e: &EnrolmentRec) {
-        let v = self.enrolments_by_learner.entry(e.learner_id.clone()).or_default();
+        let v = self
+            .enrolments_by_learner
+            .entry(e.learner_id.clone())
+            .or_default();
         if !v.contains(&e.id) {
             v.push(e.id.clone());
         }
-        let v = self.enrolments_by_class.entry(e.class_id.clone()).or_default();
+        let v = self
+            .enrolments_by_class
+            .entry(e.class_id.clone())
+            .or_default();
         if !v.contains(&e.id) {
             v.push(e.id.clone());
         }
@@ -415,7 +470,10 @@ impl World {
 
     fn index_playback(&mut self, p: &PlaybackRec) {
         if p.active() {
-            let v = self.active_playbacks.entry(p.learner_id.clone()).or_default();
+            let v = self
+                .active_playbacks
+                .entry(p.learner_id.clone())
+                .or_default();
             if !v.contains(&p.id) {
                 v.push(p.id.clone());
             }
@@ -450,7 +508,8 @@ impl World {
             w.classes.insert(c.id.clone(), c);
         }
         for l in all::<LearnerRec>(conn)? {
-            w.learner_by_id_number.insert(l.id_number.clone(), l.id.clone());
+            w.learner_by_id_number
+                .insert(l.id_number.clone(), l.id.clone());
             w.learners.insert(l.id.clone(), l);
         }
         for s in all::<SessionRec>(conn)? {
@@ -458,7 +517,8 @@ impl World {
             w.sessions.insert(s.id.clone(), s);
         }
         for s in all::<SupervisorRec>(conn)? {
-            w.supervisor_by_username.insert(s.username.clone(), s.id.clone());
+            w.supervisor_by_username
+                .insert(s.username.clone(), s.id.clone());
             w.supervisors.insert(s.id.clone(), s);
         }
         for s in all::<SupSessionRec>(conn)? {
@@ -469,7 +529,10 @@ impl World {
             w.enrolments.insert(e.id.clone(), e);
         }
         for a in all::<AssessmentRec>(conn)? {
-            w.assessments.entry(a.enrolment_id.clone()).or_default().push(a);
+            w.assessments
+                .entry(a.enrolment_id.clone())
+                .or_default()
+                .push(a);
         }
         for p in all::<LessonProg>(conn)? {
             w.progress.insert(p.id.clone(), p);

@@ -5,7 +5,8 @@
 //!
 //! Credit rule of a heartbeat at cohort time `t` with position `p`:
 //! - the position may not run ahead of the furthest position watched by more than the cohort
-//!   time since that position last moved, plus a slack of 3 s + 10% (network jitter);
+//!   time since that position last moved, plus a slack of one heartbeat interval (10 s) + 25%
+//!   (network and queueing jitter; credit stays capped by presence time whatever the slack);
 //! - presence counts from the later of the previous heartbeat and the last popup/capture
 //!   answered; nothing counts while a popup or capture is pending or the window has no focus;
 //! - the credit is the new content of each class hour (never content already credited in it),
@@ -25,9 +26,9 @@ use crate::error::Outcome;
 use crate::ids::new_id;
 
 /// Seek slack: fixed part, seconds.
-const SEEK_SLACK_SECONDS: f64 = 3.0;
+const SEEK_SLACK_SECONDS: f64 = 10.0;
 /// Seek slack: share of the time since the furthest position moved.
-const SEEK_SLACK_SHARE: f64 = 0.10;
+const SEEK_SLACK_SHARE: f64 = 0.25;
 /// Answered events are kept on the playback this long (cohort seconds) for idempotent answers.
 const KEEP_RESOLVED_SECONDS: f64 = 900.0;
 
@@ -45,7 +46,10 @@ impl_doc!(CaptureDoc, "capture", id, cohort_id, at, owner = learner_id);
 /// Who acts on a playback.
 #[derive(Clone, Debug)]
 pub enum Actor {
-    Learner { learner_id: String, session_id: String },
+    Learner {
+        learner_id: String,
+        session_id: String,
+    },
     /// Only under defect `supervisor-can-write`.
     Supervisor(SupervisorRec),
 }
@@ -58,7 +62,10 @@ fn stopped_refusal(pb: &PlaybackRec) -> Refusal {
         ),
         reason => Refusal::new(
             ErrorCode::PlaybackStopped,
-            format!("the playback was stopped ({})", reason.map_or("stopped", stop_word)),
+            format!(
+                "the playback was stopped ({})",
+                reason.map_or("stopped", stop_word)
+            ),
         ),
     }
 }
@@ -118,7 +125,10 @@ impl Platform {
                 if &pb.learner_id == learner_id || self.has(Defect::CrossLearnerAccess) {
                     Ok(())
                 } else {
-                    Err(Refusal::new(ErrorCode::Forbidden, "another learner's playback"))
+                    Err(Refusal::new(
+                        ErrorCode::Forbidden,
+                        "another learner's playback",
+                    ))
                 }
             }
             Actor::Supervisor(sup) => {
@@ -133,7 +143,12 @@ impl Platform {
     }
 
     /// PB-3, PB-6: starts a playback, superseding the learner's other playback.
-    pub fn start_playback(&self, learner_id: &str, session_id: &str, req: PlaybackRequest) -> Outcome<Playback> {
+    pub fn start_playback(
+        &self,
+        learner_id: &str,
+        session_id: &str,
+        req: PlaybackRequest,
+    ) -> Outcome<Playback> {
         let mut w = self.world.lock();
         let e = w
             .enrolments
@@ -141,16 +156,27 @@ impl Platform {
             .cloned()
             .ok_or_else(|| Refusal::not_found("no such enrolment"))?;
         if e.learner_id != learner_id && !self.has(Defect::CrossLearnerAccess) {
-            return Err(Refusal::new(ErrorCode::Forbidden, "another learner's enrolment"));
+            return Err(Refusal::new(
+                ErrorCode::Forbidden,
+                "another learner's enrolment",
+            ));
         }
         let lesson = w
             .courses
             .get(&e.course_id)
-            .and_then(|c| c.course.lessons.iter().find(|l| l.lesson_id == req.lesson_id))
+            .and_then(|c| {
+                c.course
+                    .lessons
+                    .iter()
+                    .find(|l| l.lesson_id == req.lesson_id)
+            })
             .cloned()
             .ok_or_else(|| Refusal::not_found("no such lesson in this enrolment's course"))?;
         if lesson.mode == LessonMode::Offline {
-            return Err(Refusal::new(ErrorCode::LessonOffline, "this lesson is taught offline"));
+            return Err(Refusal::new(
+                ErrorCode::LessonOffline,
+                "this lesson is taught offline",
+            ));
         }
         if self.lesson_locked(&w, &e, &lesson.lesson_id) {
             return Err(Refusal::new(
@@ -160,7 +186,11 @@ impl Platform {
         }
         let now = w.cohort_now(&e.cohort_id);
         if !self.has(Defect::MultiWindow) {
-            let active = w.active_playbacks.get(&e.learner_id).cloned().unwrap_or_default();
+            let active = w
+                .active_playbacks
+                .get(&e.learner_id)
+                .cloned()
+                .unwrap_or_default();
             for p in active {
                 self.stop_playback_in(&mut w, &p, StopReason::Superseded, now);
             }
@@ -207,7 +237,9 @@ impl Platform {
 
     /// Stops a playback (no-op when already stopped).
     pub(crate) fn stop_playback_in(&self, w: &mut World, id: &str, reason: StopReason, now: f64) {
-        let Some(pb) = w.playbacks.get_mut(id) else { return };
+        let Some(pb) = w.playbacks.get_mut(id) else {
+            return;
+        };
         if !pb.active() {
             return;
         }
@@ -215,7 +247,11 @@ impl Platform {
         pb.stop_reason = Some(reason);
         let pb = pb.clone();
         self.save(&pb);
-        let kind = if reason == StopReason::Superseded { "playback_superseded" } else { "playback_stopped" };
+        let kind = if reason == StopReason::Superseded {
+            "playback_superseded"
+        } else {
+            "playback_stopped"
+        };
         self.trace(
             Traj::new(&pb.learner_id, &pb.cohort_id, now, kind)
                 .lesson(&pb.lesson_id)
@@ -248,8 +284,16 @@ impl Platform {
 
     /// Applies what is due at `now`: popups and captures past their deadline, silence.
     pub(crate) fn tick(&self, w: &mut World, id: &str, now: f64) {
-        let Some(pb) = w.playbacks.get(id) else { return };
+        let Some(pb) = w.playbacks.get(id) else {
+            return;
+        };
         if !pb.active() {
+            return;
+        }
+        let gap = f64::from(self.policy.rules.heartbeat_max_gap_seconds.value);
+        let overdue = pb.pending().any(|e| e.deadline < now);
+        let silent = now - pb.last_hb > gap && !self.has(Defect::IdleCredit);
+        if !overdue && !silent {
             return;
         }
         let mut pb = pb.clone();
@@ -257,9 +301,17 @@ impl Platform {
         let mut stop = None;
         let mut changed = false;
         let mut missed_docs = Vec::new();
-        for ev in pb.events.iter_mut().filter(|e| e.resolved.is_none() && e.deadline < now) {
+        for ev in pb
+            .events
+            .iter_mut()
+            .filter(|e| e.resolved.is_none() && e.deadline < now)
+        {
             changed = true;
-            ev.resolved = Some(Resolution { passed: false, at: ev.deadline, wall: wall_now() });
+            ev.resolved = Some(Resolution {
+                passed: false,
+                at: ev.deadline,
+                wall: wall_now(),
+            });
             match ev.kind {
                 EventKind::Popup => {
                     self.trace(
@@ -277,18 +329,26 @@ impl Platform {
                             .lesson(&pb.lesson_id)
                             .reference(&ev.id),
                     );
-                    if let (Some(prog), Some(hour), Some(slot)) = (prog.as_mut(), ev.hour, ev.slot) {
+                    if let (Some(prog), Some(hour), Some(slot)) = (prog.as_mut(), ev.hour, ev.slot)
+                    {
                         let h = hour as usize;
-                        if let Some(s) = prog.hours.get_mut(h).and_then(|h| h.captures.get_mut(slot)) {
+                        if let Some(s) =
+                            prog.hours.get_mut(h).and_then(|h| h.captures.get_mut(slot))
+                        {
                             s.state = CaptureState::Missed;
                         }
                         if !self.has(Defect::CaptureFailureIgnored) {
                             self.withhold(prog, h, CaptureState::Missed, now);
                             self.trace(
-                                Traj::new(&pb.learner_id, &pb.cohort_id, ev.deadline, "class_hour_withheld")
-                                    .lesson(&pb.lesson_id)
-                                    .reference(&ev.id)
-                                    .detail(format!("class hour {hour}: capture missed")),
+                                Traj::new(
+                                    &pb.learner_id,
+                                    &pb.cohort_id,
+                                    ev.deadline,
+                                    "class_hour_withheld",
+                                )
+                                .lesson(&pb.lesson_id)
+                                .reference(&ev.id)
+                                .detail(format!("class hour {hour}: capture missed")),
                             );
                             stop.get_or_insert(StopReason::CaptureMissed);
                         }
@@ -300,7 +360,7 @@ impl Platform {
         for ev in &missed_docs {
             self.update_capture_doc(&pb, ev, CaptureState::Missed, None, None, None);
         }
-        let gap = f64::from(self.policy.rules.heartbeat_max_gap_seconds.value);
+
         if stop.is_none() && now - pb.last_hb > gap && !self.has(Defect::IdleCredit) {
             stop = Some(StopReason::Silence);
         }
@@ -356,11 +416,19 @@ impl Platform {
             .active_playbacks
             .values()
             .flatten()
-            .filter(|p| w.playbacks.get(*p).is_some_and(|p| p.cohort_id == cohort_id || cohort_id.is_empty()))
+            .filter(|p| {
+                w.playbacks
+                    .get(*p)
+                    .is_some_and(|p| p.cohort_id == cohort_id || cohort_id.is_empty())
+            })
             .cloned()
             .collect();
         for id in ids {
-            let cohort = w.playbacks.get(&id).map(|p| p.cohort_id.clone()).unwrap_or_default();
+            let cohort = w
+                .playbacks
+                .get(&id)
+                .map(|p| p.cohort_id.clone())
+                .unwrap_or_default();
             let now = w.cohort_now(&cohort);
             self.tick(&mut w, &id, now);
         }
@@ -369,7 +437,11 @@ impl Platform {
             .challenges
             .values()
             .filter(|c| {
-                let cohort = w.learners.get(&c.learner_id).map(|l| l.cohort_id.as_str()).unwrap_or("");
+                let cohort = w
+                    .learners
+                    .get(&c.learner_id)
+                    .map(|l| l.cohort_id.as_str())
+                    .unwrap_or("");
                 w.cohort_now(cohort) > c.expires_at + 600.0
             })
             .map(|c| c.id.clone())
@@ -382,9 +454,16 @@ impl Platform {
     }
 
     /// PB-1, PB-2, PB-4, PB-5, BC-1, BC-2: one heartbeat.
-    pub fn heartbeat(&self, actor: &Actor, playback_id: &str, req: &HeartbeatRequest) -> Outcome<HeartbeatAck> {
+    pub fn heartbeat(
+        &self,
+        actor: &Actor,
+        playback_id: &str,
+        req: &HeartbeatRequest,
+    ) -> Outcome<HeartbeatAck> {
         if !req.position_seconds.is_finite() || req.position_seconds < 0.0 {
-            return Err(Refusal::invalid("position_seconds must be a non-negative number"));
+            return Err(Refusal::invalid(
+                "position_seconds must be a non-negative number",
+            ));
         }
         if !req.rate.is_finite() || req.rate < 0.0 || req.rate > 100.0 {
             return Err(Refusal::invalid("rate must be a number between 0 and 100"));
@@ -414,7 +493,11 @@ impl Platform {
         let wall = wall_now();
         let pos = req.position_seconds.min(prog.lesson_seconds);
         let dt = (now - pb.last_hb).max(0.0);
-        let rate_cap = if self.has(Defect::SpeedUpAllowed) { req.rate.max(1.0) } else { 1.0 };
+        let rate_cap = if self.has(Defect::SpeedUpAllowed) {
+            req.rate.max(1.0)
+        } else {
+            1.0
+        };
 
         if req.rate > 1.0 + 1e-9 && !self.has(Defect::SpeedUpAllowed) && !busy {
             pb.last_hb = now;
@@ -480,7 +563,11 @@ impl Platform {
                 .collect();
             let new_total: f64 = parts.iter().sum();
             if new_total > 0.0 {
-                let cap = if self.has(Defect::SeekAllowed) { new_total } else { window * rate_cap };
+                let cap = if self.has(Defect::SeekAllowed) {
+                    new_total
+                } else {
+                    window * rate_cap
+                };
                 let credit = new_total.min(cap);
                 let f = credit / new_total;
                 for (h, part) in prog.hours.iter_mut().zip(&parts) {
@@ -502,7 +589,10 @@ impl Platform {
             let furthest = prog.furthest;
             for (hi, h) in prog.hours.iter_mut().enumerate() {
                 for (si, slot) in h.captures.iter_mut().enumerate() {
-                    if slot.state == CaptureState::NotDue && slot.position <= furthest && h.start < furthest + 1e-9 {
+                    if slot.state == CaptureState::NotDue
+                        && slot.position <= furthest
+                        && h.start < furthest + 1e-9
+                    {
                         let ev = EventRec {
                             id: new_id("cap"),
                             kind: EventKind::Capture,
@@ -571,11 +661,19 @@ impl Platform {
             pb.events.push(ev);
             pb.next_popup_at = now + self.popup_gap();
         }
-        pb.events.retain(|e| e.resolved.as_ref().is_none_or(|r| now - r.at < KEEP_RESOLVED_SECONDS));
+        pb.events.retain(|e| {
+            e.resolved
+                .as_ref()
+                .is_none_or(|r| now - r.at < KEEP_RESOLVED_SECONDS)
+        });
         pb.last_hb = now;
         pb.last_hb_wall = wall;
         pb.credit_from = pb.credit_from.max(now);
-        pb.state = if pb.pending().next().is_some() { PlaybackState::Paused } else { PlaybackState::Playing };
+        pb.state = if pb.pending().next().is_some() {
+            PlaybackState::Paused
+        } else {
+            PlaybackState::Playing
+        };
         self.trace(
             Traj::new(&pb.learner_id, &pb.cohort_id, now, "heartbeat")
                 .lesson(&pb.lesson_id)
@@ -624,7 +722,9 @@ impl Platform {
             .iter()
             .find(|e| e.id == event_id && e.kind == kind)
             .cloned()
-            .ok_or_else(|| Refusal::new(ErrorCode::EventUnknown, "no such event on this playback"))?;
+            .ok_or_else(|| {
+                Refusal::new(ErrorCode::EventUnknown, "no such event on this playback")
+            })?;
         Ok((pb, ev, now))
     }
 
@@ -641,15 +741,25 @@ impl Platform {
     fn resolved_answer(ev: &EventRec) -> Option<Outcome<EventOutcome>> {
         let r = ev.resolved.as_ref()?;
         if r.at >= ev.deadline && !r.passed {
-            return Some(Err(Refusal::new(ErrorCode::EventExpired, "the deadline passed")));
+            return Some(Err(Refusal::new(
+                ErrorCode::EventExpired,
+                "the deadline passed",
+            )));
         }
         Some(Ok(Self::outcome(ev, r)))
     }
 
     /// PB-5: answers an attention popup.
-    pub fn answer_popup(&self, actor: &Actor, playback_id: &str, event_id: &str, answer: &str) -> Outcome<EventOutcome> {
+    pub fn answer_popup(
+        &self,
+        actor: &Actor,
+        playback_id: &str,
+        event_id: &str,
+        answer: &str,
+    ) -> Outcome<EventOutcome> {
         let mut w = self.world.lock();
-        let (mut pb, ev, now) = self.event_for_answer(&mut w, actor, playback_id, event_id, EventKind::Popup)?;
+        let (mut pb, ev, now) =
+            self.event_for_answer(&mut w, actor, playback_id, event_id, EventKind::Popup)?;
         if let Some(done) = Self::resolved_answer(&ev) {
             return done;
         }
@@ -662,10 +772,17 @@ impl Platform {
                     .lesson(&pb.lesson_id)
                     .reference(&ev.id),
             );
-            return Err(Refusal::new(ErrorCode::WrongAnswer, "the answer is not the code in the prompt"));
+            return Err(Refusal::new(
+                ErrorCode::WrongAnswer,
+                "the answer is not the code in the prompt",
+            ));
         }
         let wall = wall_now();
-        let r = Resolution { passed: true, at: now, wall };
+        let r = Resolution {
+            passed: true,
+            at: now,
+            wall,
+        };
         if let Some(e) = pb.events.iter_mut().find(|e| e.id == ev.id) {
             e.resolved = Some(r.clone());
         }
@@ -677,7 +794,11 @@ impl Platform {
             Traj::new(&pb.learner_id, &pb.cohort_id, now, "popup_answered")
                 .lesson(&pb.lesson_id)
                 .reference(&ev.id)
-                .detail(format!("{:.3} {:.6}", now - ev.issued_at, wall - ev.issued_wall)),
+                .detail(format!(
+                    "{:.3} {:.6}",
+                    now - ev.issued_at,
+                    wall - ev.issued_wall
+                )),
         );
         self.save(&pb);
         w.playbacks.insert(pb.id.clone(), pb);
@@ -694,7 +815,8 @@ impl Platform {
     ) -> Outcome<EventOutcome> {
         let (template, asked_at) = {
             let mut w = self.world.lock();
-            let (pb, ev, now) = self.event_for_answer(&mut w, actor, playback_id, event_id, EventKind::Capture)?;
+            let (pb, ev, now) =
+                self.event_for_answer(&mut w, actor, playback_id, event_id, EventKind::Capture)?;
             if let Some(done) = Self::resolved_answer(&ev) {
                 return done;
             }
@@ -724,7 +846,10 @@ impl Platform {
             .cloned()
             .ok_or_else(|| Refusal::not_found("no such playback"))?;
         let Some(ev) = pb.events.iter().find(|e| e.id == event_id).cloned() else {
-            return Err(Refusal::new(ErrorCode::EventUnknown, "no such event on this playback"));
+            return Err(Refusal::new(
+                ErrorCode::EventUnknown,
+                "no such event on this playback",
+            ));
         };
         if let Some(done) = Self::resolved_answer(&ev) {
             return done;
@@ -735,12 +860,20 @@ impl Platform {
         } else {
             Some(self.store_image(&pb.learner_id, &pb.cohort_id, asked_at, image))
         };
-        let r = Resolution { passed: judgement.passed, at: asked_at, wall: wall_now() };
+        let r = Resolution {
+            passed: judgement.passed,
+            at: asked_at,
+            wall: wall_now(),
+        };
         if let Some(e) = pb.events.iter_mut().find(|e| e.id == ev.id) {
             e.resolved = Some(r.clone());
         }
         let mut prog = w.progress.get(&pb.progress_id).cloned();
-        let state = if judgement.passed { CaptureState::Passed } else { CaptureState::Failed };
+        let state = if judgement.passed {
+            CaptureState::Passed
+        } else {
+            CaptureState::Failed
+        };
         let mut stop = None;
         if let (Some(prog), Some(hour), Some(slot)) = (prog.as_mut(), ev.hour, ev.slot) {
             let h = hour as usize;
@@ -748,19 +881,25 @@ impl Platform {
                 s.state = state;
             }
             if judgement.passed {
-                if let Some(hp) = prog.hours.get_mut(h) {
-                    if hp.withheld && hp.captures.iter().all(|s| s.state == CaptureState::Passed) {
-                        hp.withheld = false;
-                        hp.last_failure = None;
-                    }
+                if let Some(hp) = prog.hours.get_mut(h)
+                    && hp.withheld
+                    && hp.captures.iter().all(|s| s.state == CaptureState::Passed)
+                {
+                    hp.withheld = false;
+                    hp.last_failure = None;
                 }
             } else if !self.has(Defect::CaptureFailureIgnored) {
                 self.withhold(prog, h, CaptureState::Failed, now);
                 self.trace(
-                    Traj::new(&pb.learner_id, &pb.cohort_id, asked_at, "class_hour_withheld")
-                        .lesson(&pb.lesson_id)
-                        .reference(&ev.id)
-                        .detail(format!("class hour {hour}: capture failed")),
+                    Traj::new(
+                        &pb.learner_id,
+                        &pb.cohort_id,
+                        asked_at,
+                        "class_hour_withheld",
+                    )
+                    .lesson(&pb.lesson_id)
+                    .reference(&ev.id)
+                    .detail(format!("class hour {hour}: capture failed")),
                 );
                 stop = Some(StopReason::CaptureFailed);
             }
@@ -774,7 +913,11 @@ impl Platform {
                 &pb.learner_id,
                 &pb.cohort_id,
                 asked_at,
-                if judgement.passed { "capture_passed" } else { "capture_failed" },
+                if judgement.passed {
+                    "capture_passed"
+                } else {
+                    "capture_failed"
+                },
             )
             .lesson(&pb.lesson_id)
             .reference(&ev.id)

@@ -21,7 +21,11 @@ impl Platform {
     }
 
     /// Queues the purge of a cohort's records older than the retention period.
-    pub fn purge_cohort(&self, cohort_id: &str, reply: Option<tokio::sync::oneshot::Sender<Purged>>) {
+    pub fn purge_cohort(
+        &self,
+        cohort_id: &str,
+        reply: Option<tokio::sync::oneshot::Sender<Purged>>,
+    ) {
         let now = self.world.lock().cohort_now(cohort_id);
         let cutoff = sub_months(now, self.retention_months());
         self.writer.send(WriteOp::Purge {

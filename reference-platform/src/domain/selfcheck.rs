@@ -77,17 +77,21 @@ fn signals(rows: &[Row], heartbeat_gap: f64) -> Vec<BrushingSignal> {
         match r.kind.as_str() {
             "heartbeat" => {
                 last_heartbeat_at = r.at;
-                let credited: f64 = r.detail.as_deref().and_then(|d| d.parse().ok()).unwrap_or(0.0);
+                let credited: f64 = r
+                    .detail
+                    .as_deref()
+                    .and_then(|d| d.parse().ok())
+                    .unwrap_or(0.0);
                 if credited > 0.0 {
                     let local = r.at + CST_OFFSET_SECONDS;
                     let day = (local / 86_400.0).floor() as i64;
                     let hour = ((local - day as f64 * 86_400.0) / 3600.0).floor() as i64;
                     hours.entry(day).or_default().insert(hour);
                 }
-                if let Some(p) = r.reference.as_deref() {
-                    if let Some(prev) = last_wall.insert(p, r.wall) {
-                        intervals.push(r.wall - prev);
-                    }
+                if let Some(p) = r.reference.as_deref()
+                    && let Some(prev) = last_wall.insert(p, r.wall)
+                {
+                    intervals.push(r.wall - prev);
                 }
             }
             "popup_answered" => {
@@ -103,7 +107,11 @@ fn signals(rows: &[Row], heartbeat_gap: f64) -> Vec<BrushingSignal> {
             "seek_refused" | "rate_refused" | "playback_superseded" => cheats += 1,
             "liveness_failed" => liveness += 1,
             "popup_missed" => missed += 1,
-            "playback_stopped" if r.detail.as_deref().is_some_and(|d| d.contains("no heartbeat")) => {
+            "playback_stopped"
+                if r.detail
+                    .as_deref()
+                    .is_some_and(|d| d.contains("no heartbeat")) =>
+            {
                 silence += 1
             }
             "session_replaced" if r.at - last_heartbeat_at <= heartbeat_gap => multi_login += 1,
@@ -122,13 +130,16 @@ fn signals(rows: &[Row], heartbeat_gap: f64) -> Vec<BrushingSignal> {
             format!("credited study in {} hours of one day (day {day})", h.len()),
         );
     }
-    if intervals.len() >= MIN_INTERVALS {
-        if let Some(c) = cv(&intervals).filter(|c| *c < CV_LIMIT) {
-            push(
-                "machine_regular_heartbeats",
-                format!("{} heartbeat intervals with coefficient of variation {c:.4}", intervals.len()),
-            );
-        }
+    if intervals.len() >= MIN_INTERVALS
+        && let Some(c) = cv(&intervals).filter(|c| *c < CV_LIMIT)
+    {
+        push(
+            "machine_regular_heartbeats",
+            format!(
+                "{} heartbeat intervals with coefficient of variation {c:.4}",
+                intervals.len()
+            ),
+        );
     }
     let cv_hit = (latencies_wall.len() >= MIN_POPUPS_CV)
         .then(|| cv(&latencies_wall))
@@ -137,31 +148,52 @@ fn signals(rows: &[Row], heartbeat_gap: f64) -> Vec<BrushingSignal> {
     if let Some(c) = cv_hit {
         push(
             "uniform_popup_latency",
-            format!("{} popup answers with latency coefficient of variation {c:.4}", latencies_wall.len()),
+            format!(
+                "{} popup answers with latency coefficient of variation {c:.4}",
+                latencies_wall.len()
+            ),
         );
     } else if latencies_virtual.len() >= MIN_POPUPS_INSTANT {
         let m = median(&mut latencies_virtual);
         if m < INSTANT_SECONDS {
             push(
                 "uniform_popup_latency",
-                format!("{} popup answers with median latency {m:.3} s", latencies_virtual.len()),
+                format!(
+                    "{} popup answers with median latency {m:.3} s",
+                    latencies_virtual.len()
+                ),
             );
         }
     }
     if failed_captures > 0 {
-        push("failed_captures", format!("{failed_captures} capture(s) failed or missed"));
+        push(
+            "failed_captures",
+            format!("{failed_captures} capture(s) failed or missed"),
+        );
     }
     if cheats > 0 {
-        push("refused_cheats", format!("{cheats} seek, speed-up or second-window attempt(s) refused"));
+        push(
+            "refused_cheats",
+            format!("{cheats} seek, speed-up or second-window attempt(s) refused"),
+        );
     }
     if multi_login > 0 {
-        push("multi_login", format!("{multi_login} login(s) from elsewhere during study"));
+        push(
+            "multi_login",
+            format!("{multi_login} login(s) from elsewhere during study"),
+        );
     }
     if liveness > 0 {
-        push("failed_liveness", format!("{liveness} liveness attempt(s) refused"));
+        push(
+            "failed_liveness",
+            format!("{liveness} liveness attempt(s) refused"),
+        );
     }
     if missed >= 2 || silence >= 2 {
-        push("idle_playback", format!("{missed} popup(s) missed, {silence} playback(s) stopped for silence"));
+        push(
+            "idle_playback",
+            format!("{missed} popup(s) missed, {silence} playback(s) stopped for silence"),
+        );
     }
     out
 }
@@ -248,8 +280,14 @@ mod tests {
 
     #[test]
     fn regular_heartbeats_are_flagged_and_jittered_ones_are_not() {
-        let bot: Vec<Row> = (0..30).map(|i| hb(f64::from(i) * 10.0, f64::from(i) * 0.1667)).collect();
-        assert!(signals(&bot, 60.0).iter().any(|s| s.kind == "machine_regular_heartbeats"));
+        let bot: Vec<Row> = (0..30)
+            .map(|i| hb(f64::from(i) * 10.0, f64::from(i) * 0.1667))
+            .collect();
+        assert!(
+            signals(&bot, 60.0)
+                .iter()
+                .any(|s| s.kind == "machine_regular_heartbeats")
+        );
         let mut wall = 0.0;
         let human: Vec<Row> = (0..30)
             .map(|i| {

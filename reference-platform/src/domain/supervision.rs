@@ -29,19 +29,28 @@ impl Platform {
             _ if self.has(Defect::ScopeLeak) => true,
             (_, Some(org)) => {
                 learner.organisation_id == *org
-                    || w.enrolments_by_learner.get(&learner.id).into_iter().flatten().any(|e| {
-                        w.enrolments
-                            .get(e)
-                            .and_then(|e| w.classes.get(&e.class_id))
-                            .is_some_and(|c| c.class.organiser_id == *org)
-                    })
+                    || w.enrolments_by_learner
+                        .get(&learner.id)
+                        .into_iter()
+                        .flatten()
+                        .any(|e| {
+                            w.enrolments
+                                .get(e)
+                                .and_then(|e| w.classes.get(&e.class_id))
+                                .is_some_and(|c| c.class.organiser_id == *org)
+                        })
             }
             (_, None) => false,
         }
     }
 
     /// The learner if in the supervisor's scope (404 otherwise: no existence leak).
-    fn learner_in_scope(&self, w: &World, sup: &SupervisorRec, learner_id: &str) -> Outcome<LearnerRec> {
+    fn learner_in_scope(
+        &self,
+        w: &World,
+        sup: &SupervisorRec,
+        learner_id: &str,
+    ) -> Outcome<LearnerRec> {
         w.learners
             .get(learner_id)
             .filter(|l| self.in_scope(w, sup, l))
@@ -53,17 +62,24 @@ impl Platform {
     pub fn list_learners(&self, sup: &SupervisorRec) -> LearnerStatusList {
         if self.has(Defect::StaleMonitoring) {
             let cached = self.stale_views.lock().get(&sup.id).cloned();
-            if let Some((at, view)) = cached {
-                if wall_now() - at < STALE_VIEW_SECONDS {
-                    return view;
-                }
+            if let Some((at, view)) = cached
+                && wall_now() - at < STALE_VIEW_SECONDS
+            {
+                return view;
             }
         }
         let gap = f64::from(self.policy.rules.heartbeat_max_gap_seconds.value);
         let w = self.world.lock();
-        let mut learners: Vec<&LearnerRec> =
-            w.learners.values().filter(|l| self.in_scope(&w, sup, l)).collect();
-        learners.sort_by(|a, b| a.registered_at.total_cmp(&b.registered_at).then(a.id.cmp(&b.id)));
+        let mut learners: Vec<&LearnerRec> = w
+            .learners
+            .values()
+            .filter(|l| self.in_scope(&w, sup, l))
+            .collect();
+        learners.sort_by(|a, b| {
+            a.registered_at
+                .total_cmp(&b.registered_at)
+                .then(a.id.cmp(&b.id))
+        });
         let now = w.cohort_now(&sup.cohort_id);
         let view = LearnerStatusList {
             learners: learners
@@ -100,7 +116,9 @@ impl Platform {
         };
         drop(w);
         if self.has(Defect::StaleMonitoring) {
-            self.stale_views.lock().insert(sup.id.clone(), (wall_now(), view.clone()));
+            self.stale_views
+                .lock()
+                .insert(sup.id.clone(), (wall_now(), view.clone()));
         }
         view
     }
@@ -163,7 +181,10 @@ impl Platform {
             .await?;
         bodies
             .iter()
-            .map(|b| serde_json::from_str(b).map_err(|e| Refusal::internal(format!("stored {}: {e}", T::KIND))))
+            .map(|b| {
+                serde_json::from_str(b)
+                    .map_err(|e| Refusal::internal(format!("stored {}: {e}", T::KIND)))
+            })
             .collect()
     }
 
@@ -202,7 +223,11 @@ impl Platform {
                     c.prepare_cached("SELECT learner_id, mime, bytes FROM images WHERE id = ?1")?;
                 let mut rows = stmt.query(params![id])?;
                 match rows.next()? {
-                    Some(r) => Ok(Some((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?))),
+                    Some(r) => Ok(Some((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Vec<u8>>(2)?,
+                    ))),
                     None => Ok(None),
                 }
             })
@@ -223,12 +248,16 @@ impl Platform {
             _ if self.has(Defect::ScopeLeak) => true,
             (_, Some(org)) => {
                 class.class.organiser_id == *org
-                    || w.enrolments_by_class.get(&class.id).into_iter().flatten().any(|e| {
-                        w.enrolments
-                            .get(e)
-                            .and_then(|e| w.learners.get(&e.learner_id))
-                            .is_some_and(|l| l.organisation_id == *org)
-                    })
+                    || w.enrolments_by_class
+                        .get(&class.id)
+                        .into_iter()
+                        .flatten()
+                        .any(|e| {
+                            w.enrolments
+                                .get(e)
+                                .and_then(|e| w.learners.get(&e.learner_id))
+                                .is_some_and(|l| l.organisation_id == *org)
+                        })
             }
             (_, None) => false,
         }
@@ -236,8 +265,11 @@ impl Platform {
 
     pub fn list_classes(&self, sup: &SupervisorRec) -> ClassList {
         let w = self.world.lock();
-        let mut classes: Vec<&ClassRec> =
-            w.classes.values().filter(|c| self.class_visible(&w, sup, c)).collect();
+        let mut classes: Vec<&ClassRec> = w
+            .classes
+            .values()
+            .filter(|c| self.class_visible(&w, sup, c))
+            .collect();
         classes.sort_by(|a, b| a.created_at.total_cmp(&b.created_at).then(a.id.cmp(&b.id)));
         ClassList {
             classes: classes.into_iter().map(|c| c.class.clone()).collect(),
@@ -245,7 +277,11 @@ impl Platform {
     }
 
     /// SV-7, SV-8: the completion export (结业信息) with its subsidy payee.
-    pub fn export_completion(&self, sup: &SupervisorRec, class_id: &str) -> Outcome<CompletionExport> {
+    pub fn export_completion(
+        &self,
+        sup: &SupervisorRec,
+        class_id: &str,
+    ) -> Outcome<CompletionExport> {
         let w = self.world.lock();
         let class = w
             .classes
@@ -294,7 +330,9 @@ impl Platform {
             .collect();
         enrolments.sort_by(|a, b| a.enrolled_at.total_cmp(&b.enrolled_at));
         for e in enrolments {
-            let Some(l) = w.learners.get(&e.learner_id) else { continue };
+            let Some(l) = w.learners.get(&e.learner_id) else {
+                continue;
+            };
             if !self.in_scope(&w, sup, l) {
                 continue;
             }
@@ -323,7 +361,10 @@ impl Platform {
             let assessment = w
                 .assessments
                 .get(&e.id)
-                .and_then(|v| v.iter().max_by(|a, b| a.assessed_at.total_cmp(&b.assessed_at)))
+                .and_then(|v| {
+                    v.iter()
+                        .max_by(|a, b| a.assessed_at.total_cmp(&b.assessed_at))
+                })
                 .map(|a| a.result);
             lines.push(CompletionLine {
                 learner_id: l.id.clone(),

@@ -9,11 +9,11 @@ use axum::http::{HeaderMap, StatusCode};
 use duxue_profile::{CONFORMANCE_HEADER, ErrorCode};
 use serde::de::DeserializeOwned;
 
+use crate::defects::Defect;
 use crate::domain::Platform;
+use crate::domain::SupervisorRec;
 use crate::domain::identity::Principal;
 use crate::domain::playback::Actor;
-use crate::defects::Defect;
-use crate::domain::SupervisorRec;
 use crate::error::{Outcome, Refusal};
 use crate::ids::constant_time_eq;
 
@@ -27,16 +27,19 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
     type Rejection = Refusal;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        Bytes::from_request(req, state).await.map(RawBody).map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                Refusal::new(
-                    ErrorCode::PayloadTooLarge,
-                    format!("the body exceeds {BODY_LIMIT} bytes"),
-                )
-            } else {
-                Refusal::invalid(format!("unreadable body: {}", e.body_text()))
-            }
-        })
+        Bytes::from_request(req, state)
+            .await
+            .map(RawBody)
+            .map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    Refusal::new(
+                        ErrorCode::PayloadTooLarge,
+                        format!("the body exceeds {BODY_LIMIT} bytes"),
+                    )
+                } else {
+                    Refusal::invalid(format!("unreadable body: {}", e.body_text()))
+                }
+            })
     }
 }
 
@@ -64,9 +67,15 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathPar
 
 /// The bearer token of a request, if any.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 /// SC-4: conformance endpoints need the conformance token (404 when switched off).
@@ -80,11 +89,19 @@ pub fn conformance(p: &Platform, headers: &HeaderMap) -> Outcome<()> {
     if p.has(Defect::ConformanceOpen) {
         return Ok(());
     }
-    let given = headers.get(CONFORMANCE_HEADER).and_then(|v| v.to_str().ok());
+    let given = headers
+        .get(CONFORMANCE_HEADER)
+        .and_then(|v| v.to_str().ok());
     match given {
         Some(g) if constant_time_eq(g.as_bytes(), expected.as_bytes()) => Ok(()),
-        Some(_) => Err(Refusal::new(ErrorCode::Unauthorized, "wrong conformance token")),
-        None => Err(Refusal::new(ErrorCode::Unauthorized, "the X-Conformance-Token header is required")),
+        Some(_) => Err(Refusal::new(
+            ErrorCode::Unauthorized,
+            "wrong conformance token",
+        )),
+        None => Err(Refusal::new(
+            ErrorCode::Unauthorized,
+            "the X-Conformance-Token header is required",
+        )),
     }
 }
 
@@ -92,7 +109,11 @@ pub fn conformance(p: &Platform, headers: &HeaderMap) -> Outcome<()> {
 /// `read_only` on writes, 401 `unauthorized` on reads.
 pub fn learner(p: &Platform, headers: &HeaderMap, write: bool) -> Outcome<(String, String)> {
     match p.authenticate(bearer(headers))? {
-        Principal::Learner { learner_id, session_id, .. } => Ok((learner_id, session_id)),
+        Principal::Learner {
+            learner_id,
+            session_id,
+            ..
+        } => Ok((learner_id, session_id)),
         Principal::Supervisor(_) if write => Err(Refusal::new(
             ErrorCode::ReadOnly,
             "supervisor accounts are read-only",
@@ -107,9 +128,21 @@ pub fn learner(p: &Platform, headers: &HeaderMap, write: bool) -> Outcome<(Strin
 /// Who acts on a playback: a learner, or (defect `supervisor-can-write`) a supervisor.
 pub fn actor(p: &Platform, headers: &HeaderMap) -> Outcome<Actor> {
     match p.authenticate(bearer(headers))? {
-        Principal::Learner { learner_id, session_id, .. } => Ok(Actor::Learner { learner_id, session_id }),
-        Principal::Supervisor(sup) if p.has(Defect::SupervisorCanWrite) => Ok(Actor::Supervisor(sup)),
-        Principal::Supervisor(_) => Err(Refusal::new(ErrorCode::ReadOnly, "supervisor accounts are read-only")),
+        Principal::Learner {
+            learner_id,
+            session_id,
+            ..
+        } => Ok(Actor::Learner {
+            learner_id,
+            session_id,
+        }),
+        Principal::Supervisor(sup) if p.has(Defect::SupervisorCanWrite) => {
+            Ok(Actor::Supervisor(sup))
+        }
+        Principal::Supervisor(_) => Err(Refusal::new(
+            ErrorCode::ReadOnly,
+            "supervisor accounts are read-only",
+        )),
     }
 }
 

@@ -14,10 +14,10 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use duxue_profile::{
-    AssessmentRequest, BASE_PATH, ClassRequest, ClockAdvance, CohortRequest, CourseList,
-    CourseProposal, EnrolmentList, EnrolmentRequest, ErrorCode, HeartbeatRequest, LoginRequest,
-    OrganisationRequest, PROFILE_VERSION, PlatformMeta, PlaybackRequest, PopupAnswer,
-    RegistrationRequest, SupervisorLogin, SupervisorRequest, ChallengeRequest, CaptureUpload,
+    AssessmentRequest, BASE_PATH, CaptureUpload, ChallengeRequest, ClassRequest, ClockAdvance,
+    CohortRequest, CourseList, CourseProposal, EnrolmentList, EnrolmentRequest, ErrorCode,
+    HeartbeatRequest, LoginRequest, OrganisationRequest, PROFILE_VERSION, PlatformMeta,
+    PlaybackRequest, PopupAnswer, RegistrationRequest, SupervisorLogin, SupervisorRequest,
 };
 
 use crate::defects::Defect;
@@ -47,7 +47,10 @@ pub fn router(platform: Arc<Platform>) -> Router {
         .route("/courses", get(courses))
         .route("/conformance/cohorts", post(create_cohort))
         .route("/conformance/cohorts/{cohort_id}/clock", get(read_clock))
-        .route("/conformance/cohorts/{cohort_id}/clock/advance", post(advance_clock))
+        .route(
+            "/conformance/cohorts/{cohort_id}/clock/advance",
+            post(advance_clock),
+        )
         .route("/conformance/organisations", post(create_organisation))
         .route("/conformance/courses", post(propose_course))
         .route("/conformance/classes", post(create_class))
@@ -62,25 +65,42 @@ pub fn router(platform: Arc<Platform>) -> Router {
         .route("/enrolments/{enrolment_id}/progress", get(progress))
         .route("/playbacks", post(start_playback))
         .route("/playbacks/{playback_id}/heartbeats", post(heartbeat))
-        .route("/playbacks/{playback_id}/popups/{event_id}", post(answer_popup))
-        .route("/playbacks/{playback_id}/captures/{event_id}", post(upload_capture))
+        .route(
+            "/playbacks/{playback_id}/popups/{event_id}",
+            post(answer_popup),
+        )
+        .route(
+            "/playbacks/{playback_id}/captures/{event_id}",
+            post(upload_capture),
+        )
         .route("/playbacks/{playback_id}/stop", post(stop_playback))
         .route("/supervision/login", post(supervisor_login))
         .route("/supervision/learners", get(list_learners))
         .route("/supervision/learners/{learner_id}", get(get_learner))
-        .route("/supervision/learners/{learner_id}/trajectory", get(trajectory))
+        .route(
+            "/supervision/learners/{learner_id}/trajectory",
+            get(trajectory),
+        )
         .route("/supervision/learners/{learner_id}/captures", get(captures))
         .route("/supervision/learners/{learner_id}/liveness", get(liveness))
         .route("/supervision/images/{image_id}", get(image))
         .route("/supervision/self-check", get(self_check))
         .route("/supervision/classes", get(classes))
-        .route("/supervision/classes/{class_id}/completion", get(completion));
+        .route(
+            "/supervision/classes/{class_id}/completion",
+            get(completion),
+        );
     Router::new()
         .nest(BASE_PATH, api)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
-        .layer(middleware::from_fn_with_state(platform.clone(), profile_errors))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_answer))
+        .layer(middleware::from_fn_with_state(
+            platform.clone(),
+            profile_errors,
+        ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_answer,
+        ))
         .with_state(platform)
 }
 
@@ -148,7 +168,12 @@ async fn meta(State(p): St) -> Answer {
 }
 
 async fn courses(State(p): St) -> Answer {
-    json(StatusCode::OK, CourseList { courses: p.list_courses() })
+    json(
+        StatusCode::OK,
+        CourseList {
+            courses: p.list_courses(),
+        },
+    )
 }
 
 // --- conformance --------------------------------------------------------------------------------
@@ -163,7 +188,12 @@ async fn read_clock(State(p): St, h: HeaderMap, PathParams(id): PathParams<Strin
     ok(p.read_clock(&id))
 }
 
-async fn advance_clock(State(p): St, h: HeaderMap, PathParams(id): PathParams<String>, body: RawBody) -> Answer {
+async fn advance_clock(
+    State(p): St,
+    h: HeaderMap,
+    PathParams(id): PathParams<String>,
+    body: RawBody,
+) -> Answer {
     conformance(&p, &h)?;
     let req: ClockAdvance = parse(&body)?;
     ok(p.advance_clock(&id, req.seconds))
@@ -230,7 +260,12 @@ async fn enrol(State(p): St, h: HeaderMap, body: RawBody) -> Answer {
 
 async fn list_enrolments(State(p): St, h: HeaderMap) -> Answer {
     let (learner_id, _) = learner(&p, &h, false)?;
-    json(StatusCode::OK, EnrolmentList { enrolments: p.list_enrolments(&learner_id) })
+    json(
+        StatusCode::OK,
+        EnrolmentList {
+            enrolments: p.list_enrolments(&learner_id),
+        },
+    )
 }
 
 async fn progress(State(p): St, h: HeaderMap, PathParams(id): PathParams<String>) -> Answer {
@@ -246,7 +281,12 @@ async fn start_playback(State(p): St, h: HeaderMap, body: RawBody) -> Answer {
     created(p.start_playback(&learner_id, &session_id, req))
 }
 
-async fn heartbeat(State(p): St, h: HeaderMap, PathParams(id): PathParams<String>, body: RawBody) -> Answer {
+async fn heartbeat(
+    State(p): St,
+    h: HeaderMap,
+    PathParams(id): PathParams<String>,
+    body: RawBody,
+) -> Answer {
     let who = actor(&p, &h)?;
     let req: HeartbeatRequest = parse(&body)?;
     ok(p.heartbeat(&who, &id, &req))

@@ -68,7 +68,8 @@ pub fn open(path: &Path) -> Result<Connection, PlatformError> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
         let tx = conn.unchecked_transaction().map_err(wrap)?;
         tx.execute_batch(sql).map_err(wrap)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(wrap)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)
+            .map_err(wrap)?;
         tx.commit().map_err(wrap)?;
         tracing::info!(migration = i + 1, "applied database migration");
     }
@@ -85,7 +86,8 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 
 /// Every document body of a kind, in insertion-independent but stable order.
 pub fn load_kind(conn: &Connection, kind: &str) -> rusqlite::Result<Vec<(String, String)>> {
-    let mut stmt = conn.prepare("SELECT id, body FROM documents WHERE kind = ?1 ORDER BY at, id")?;
+    let mut stmt =
+        conn.prepare("SELECT id, body FROM documents WHERE kind = ?1 ORDER BY at, id")?;
     let rows = stmt.query_map([kind], |r| Ok((r.get(0)?, r.get(1)?)))?;
     rows.collect()
 }

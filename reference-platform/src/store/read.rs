@@ -46,7 +46,9 @@ impl ReadPool {
         tokio::task::spawn_blocking(move || {
             let conn = match pool.idle.lock().pop() {
                 Some(c) => c,
-                None => pool.open().map_err(|e| Refusal::internal(format!("database: {e}")))?,
+                None => pool
+                    .open()
+                    .map_err(|e| Refusal::internal(format!("database: {e}")))?,
             };
             let out = f(&conn).map_err(|e| Refusal::internal(format!("database: {e}")));
             let mut idle = pool.idle.lock();

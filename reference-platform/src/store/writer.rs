@@ -184,21 +184,45 @@ fn commit(
             match op {
                 WriteOp::Doc(d) => {
                     if docs.get(&(d.kind, d.id.clone())) == Some(&i) {
-                        put_doc.execute(params![d.kind, d.id, d.cohort_id, d.owner, d.at, d.body])?;
+                        put_doc.execute(params![
+                            d.kind,
+                            d.id,
+                            d.cohort_id,
+                            d.owner,
+                            d.at,
+                            d.body
+                        ])?;
                     }
                 }
                 WriteOp::Event(e) => {
                     put_event.execute(params![
-                        e.learner_id, e.cohort_id, e.at, e.wall, e.kind, e.lesson_id, e.position,
-                        e.ref_id, e.detail
+                        e.learner_id,
+                        e.cohort_id,
+                        e.at,
+                        e.wall,
+                        e.kind,
+                        e.lesson_id,
+                        e.position,
+                        e.ref_id,
+                        e.detail
                     ])?;
                 }
                 WriteOp::Image(img) => {
                     put_image.execute(params![
-                        img.id, img.learner_id, img.cohort_id, img.at, img.mime, img.bytes
+                        img.id,
+                        img.learner_id,
+                        img.cohort_id,
+                        img.at,
+                        img.mime,
+                        img.bytes
                     ])?;
                 }
-                WriteOp::Purge { cohort_id, cutoff, kinds, reply } => {
+                WriteOp::Purge {
+                    cohort_id,
+                    cutoff,
+                    kinds,
+                    reply,
+                } => {
                     let mut purged = Purged::default();
                     for kind in kinds.iter() {
                         purged.documents += tx.execute(

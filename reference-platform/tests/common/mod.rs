@@ -25,7 +25,9 @@ pub struct Env {
 pub fn config(db: std::path::PathBuf, defects: &[Defect]) -> PlatformConfig {
     PlatformConfig {
         database: db,
-        policy: Policy::builtin("xuchang-2022").expect("builtin").expect("valid"),
+        policy: Policy::builtin("xuchang-2022")
+            .expect("builtin")
+            .expect("valid"),
         application: ApplicationForm::reference().expect("reference form"),
         conformance_token: Some(TOKEN.into()),
         defects: defects.to_vec(),
@@ -42,12 +44,22 @@ pub fn client_for(base: &str) -> ProfileClient {
 impl Env {
     pub async fn new(defects: &[Defect]) -> Env {
         let dir = tempfile::tempdir().expect("tempdir");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let platform = start(config(dir.path().join("platform.sqlite"), defects), listener)
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
-            .expect("start");
+            .expect("bind");
+        let platform = start(
+            config(dir.path().join("platform.sqlite"), defects),
+            listener,
+        )
+        .await
+        .expect("start");
         let client = client_for(&platform.base_url());
-        Env { platform: Some(platform), client, dir, defects: defects.to_vec() }
+        Env {
+            platform: Some(platform),
+            client,
+            dir,
+            defects: defects.to_vec(),
+        }
     }
 
     pub fn db(&self) -> std::path::PathBuf {
@@ -63,8 +75,12 @@ impl Env {
         if let Some(p) = self.platform.take() {
             p.shutdown().await.expect("shutdown");
         }
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let platform = start(config(self.db(), &self.defects), listener).await.expect("restart");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let platform = start(config(self.db(), &self.defects), listener)
+            .await
+            .expect("restart");
         self.client = client_for(&platform.base_url());
         self.platform = Some(platform);
     }
@@ -86,7 +102,12 @@ pub struct World {
 }
 
 pub fn lesson(title: &str, minutes: u32, category: LessonCategory, mode: LessonMode) -> LessonSpec {
-    LessonSpec { title: title.into(), minutes, category, mode }
+    LessonSpec {
+        title: title.into(),
+        minutes,
+        category,
+        mode,
+    }
 }
 
 /// A pure-online subsidised course for 电子商务师: general 15 min, professional 45 + 15 min.
@@ -99,20 +120,44 @@ pub fn short_course() -> CourseProposal {
         subsidised: true,
         lessons: vec![
             lesson("general", 15, LessonCategory::General, LessonMode::Online),
-            lesson("pro 1", 45, LessonCategory::Professional, LessonMode::Online),
-            lesson("pro 2", 15, LessonCategory::Professional, LessonMode::Online),
+            lesson(
+                "pro 1",
+                45,
+                LessonCategory::Professional,
+                LessonMode::Online,
+            ),
+            lesson(
+                "pro 2",
+                15,
+                LessonCategory::Professional,
+                LessonMode::Online,
+            ),
         ],
     }
 }
 
 pub async fn world(c: &ProfileClient, scale: f64) -> World {
     let cohort = c
-        .create_cohort(&CohortRequest { label: "test".into(), clock_scale: scale, start_at: None })
+        .create_cohort(&CohortRequest {
+            label: "test".into(),
+            clock_scale: scale,
+            start_at: None,
+        })
         .await
         .expect("cohort");
-    let org = |name: &str, kind| OrganisationRequest { cohort_id: cohort.cohort_id.clone(), name: name.into(), kind };
-    let enterprise = c.create_organisation(&org("企业甲", OrganisationKind::Enterprise)).await.expect("org");
-    let institution = c.create_organisation(&org("学校乙", OrganisationKind::Institution)).await.expect("org");
+    let org = |name: &str, kind| OrganisationRequest {
+        cohort_id: cohort.cohort_id.clone(),
+        name: name.into(),
+        kind,
+    };
+    let enterprise = c
+        .create_organisation(&org("企业甲", OrganisationKind::Enterprise))
+        .await
+        .expect("org");
+    let institution = c
+        .create_organisation(&org("学校乙", OrganisationKind::Institution))
+        .await
+        .expect("org");
     let online_course = c.propose_course(&short_course()).await.expect("course");
     let online_class = c
         .create_class(&ClassRequest {
@@ -122,7 +167,13 @@ pub async fn world(c: &ProfileClient, scale: f64) -> World {
         })
         .await
         .expect("class");
-    World { cohort, enterprise, institution, online_course, online_class }
+    World {
+        cohort,
+        enterprise,
+        institution,
+        online_course,
+        online_class,
+    }
 }
 
 pub fn registration(who: &Identity, org: &str) -> RegistrationRequest {
@@ -149,7 +200,10 @@ pub fn media_challenge(ch: &LivenessChallenge) -> duxue_media::Challenge {
             LivenessAction::Nod => duxue_media::Action::Nod,
         })
         .collect();
-    duxue_media::Challenge { nonce: ch.nonce.clone(), actions }
+    duxue_media::Challenge {
+        nonce: ch.nonce.clone(),
+        actions,
+    }
 }
 
 pub async fn login(c: &ProfileClient, who: &Identity) -> Result<LearnerSession, ClientError> {
@@ -184,12 +238,24 @@ pub struct Student {
 
 pub async fn student(c: &ProfileClient, seed: u64, org: &str) -> Student {
     let who = duxue_media::identity(seed);
-    let learner = c.register_learner(&registration(&who, org)).await.expect("register");
+    let learner = c
+        .register_learner(&registration(&who, org))
+        .await
+        .expect("register");
     let session = login(c, &who).await.expect("login");
-    Student { who, learner, session }
+    Student {
+        who,
+        learner,
+        session,
+    }
 }
 
-pub async fn supervisor(c: &ProfileClient, cohort: &str, kind: SupervisorKind, org: Option<&str>) -> SupervisorSession {
+pub async fn supervisor(
+    c: &ProfileClient,
+    cohort: &str,
+    kind: SupervisorKind,
+    org: Option<&str>,
+) -> SupervisorSession {
     let creds = c
         .create_supervisor(&SupervisorRequest {
             cohort_id: cohort.into(),
@@ -198,7 +264,9 @@ pub async fn supervisor(c: &ProfileClient, cohort: &str, kind: SupervisorKind, o
         })
         .await
         .expect("supervisor");
-    c.supervisor_login(&creds.username, &creds.password).await.expect("supervisor login")
+    c.supervisor_login(&creds.username, &creds.password)
+        .await
+        .expect("supervisor login")
 }
 
 /// What a scripted learner does with pending events.
@@ -224,7 +292,11 @@ pub struct Study {
 }
 
 pub fn popup_code(prompt: &str) -> String {
-    prompt.split_whitespace().find(|w| w.len() == 4 && w.bytes().all(|b| b.is_ascii_digit())).unwrap_or("").to_owned()
+    prompt
+        .split_whitespace()
+        .find(|w| w.len() == 4 && w.bytes().all(|b| b.is_ascii_digit()))
+        .unwrap_or("")
+        .to_owned()
 }
 
 /// Plays a lesson from `start_position` at real speed (on the cohort clock) for up to
@@ -258,7 +330,12 @@ pub async fn study(
         if !paused {
             pos = (pos + dt).min(pb.lesson_seconds);
         }
-        let req = HeartbeatRequest { position_seconds: pos, rate: 1.0, focused: true, client_time: None };
+        let req = HeartbeatRequest {
+            position_seconds: pos,
+            rate: 1.0,
+            focused: true,
+            client_time: None,
+        };
         let ack = match c.heartbeat(token, &pb.playback_id, &req).await {
             Ok(a) => a,
             Err(e) => {
@@ -280,7 +357,9 @@ pub async fn study(
                         continue;
                     }
                     let code = popup_code(ev.prompt.as_deref().unwrap_or(""));
-                    c.answer_popup(token, &pb.playback_id, &ev.event_id, &code).await.expect("popup answer");
+                    c.answer_popup(token, &pb.playback_id, &ev.event_id, &code)
+                        .await
+                        .expect("popup answer");
                 }
                 EventKind::Capture => {
                     if first {
@@ -294,7 +373,9 @@ pub async fn study(
                         Behaviour::WrongFace => duxue_media::capture_image(&impostor, 9),
                         _ => duxue_media::capture_image(&s.who, out.captures.len() as u64 + 11),
                     };
-                    c.upload_capture(token, &pb.playback_id, &ev.event_id, b64(&image)).await.expect("capture upload");
+                    c.upload_capture(token, &pb.playback_id, &ev.event_id, b64(&image))
+                        .await
+                        .expect("capture upload");
                 }
             }
             last = Instant::now();
@@ -308,12 +389,23 @@ pub async fn study(
     out
 }
 
-pub async fn enrol_and_play(c: &ProfileClient, s: &Student, w: &World, lesson_index: usize) -> (Enrolment, Playback) {
-    let e = c.enrol(&s.session.token, &w.online_class.class_id).await.expect("enrol");
+pub async fn enrol_and_play(
+    c: &ProfileClient,
+    s: &Student,
+    w: &World,
+    lesson_index: usize,
+) -> (Enrolment, Playback) {
+    let e = c
+        .enrol(&s.session.token, &w.online_class.class_id)
+        .await
+        .expect("enrol");
     let pb = c
         .start_playback(
             &s.session.token,
-            &PlaybackRequest { enrolment_id: e.enrolment_id.clone(), lesson_id: w.online_course.lessons[lesson_index].lesson_id.clone() },
+            &PlaybackRequest {
+                enrolment_id: e.enrolment_id.clone(),
+                lesson_id: w.online_course.lessons[lesson_index].lesson_id.clone(),
+            },
         )
         .await
         .expect("playback");
@@ -321,5 +413,7 @@ pub async fn enrol_and_play(c: &ProfileClient, s: &Student, w: &World, lesson_in
 }
 
 pub fn code(e: &ClientError) -> String {
-    e.code().map(|c| c.as_str().to_owned()).unwrap_or_else(|| format!("{e}"))
+    e.code()
+        .map(|c| c.as_str().to_owned())
+        .unwrap_or_else(|| format!("{e}"))
 }

@@ -58,14 +58,22 @@ pub async fn capture_every_class_hour(ctx: &ProbeContext, j: &mut Judge) -> Resu
         if log.final_position < end - 1.0 {
             j.undecided(
                 format!("class hour {index}"),
-                format!("the learner only reached {:.0} s of {end:.0} s", log.final_position),
+                format!(
+                    "the learner only reached {:.0} s of {end:.0} s",
+                    log.final_position
+                ),
             );
             continue;
         }
-        let captures = log.captures().filter(|c| c.position >= start && c.position < end + 1.0).count();
+        let captures = log
+            .captures()
+            .filter(|c| c.position >= start && c.position < end + 1.0)
+            .count();
         j.figure(&format!("class_hour_{index}.captures"), captures);
         j.check(
-            format!("class hour {index} ({start:.0}–{end:.0} s) had at least {required} capture(s)"),
+            format!(
+                "class hour {index} ({start:.0}–{end:.0} s) had at least {required} capture(s)"
+            ),
             captures >= required,
             format!("{captures} capture requests"),
         );
@@ -81,7 +89,11 @@ pub async fn capture_every_class_hour(ctx: &ProbeContext, j: &mut Judge) -> Resu
     for seen in log.captures().filter(|c| c.image_sha256.is_some()) {
         let record = listed.captures.iter().find(|r| r.event_id == seen.event_id);
         let Some(image_id) = record.and_then(|r| r.image_id.clone()) else {
-            j.check(format!("capture {} is stored with its image", seen.event_id), false, "no image listed");
+            j.check(
+                format!("capture {} is stored with its image", seen.event_id),
+                false,
+                "no image listed",
+            );
             continue;
         };
         let bytes = fx.client.get_image(&token, &image_id).await;
@@ -96,7 +108,10 @@ pub async fn capture_every_class_hour(ctx: &ProbeContext, j: &mut Judge) -> Resu
                 );
             }
             Err(e) => {
-                j.expect_ok::<()>(&format!("capture {}'s image is retrievable", seen.event_id), &Err(e));
+                j.expect_ok::<()>(
+                    &format!("capture {}'s image is retrievable", seen.event_id),
+                    &Err(e),
+                );
             }
         }
     }
@@ -118,7 +133,11 @@ pub async fn capture_times_random(ctx: &ProbeContext, j: &mut Judge) -> Result<(
         async move {
             let mut logs = Vec::new();
             for lesson in &lessons {
-                logs.push(learner.study(&StudyPlan::honest(enrolment, &lesson.lesson_id, 1_200.0)).await?);
+                logs.push(
+                    learner
+                        .study(&StudyPlan::honest(enrolment, &lesson.lesson_id, 1_200.0))
+                        .await?,
+                );
             }
             Ok::<_, ProbeError>(logs)
         }
@@ -135,11 +154,15 @@ pub async fn capture_times_random(ctx: &ProbeContext, j: &mut Judge) -> Result<(
     }
     j.figure("captures", offsets.len());
     if offsets.len() < 6 {
-        j.undecided("capture randomness", format!("only {} captures observed", offsets.len()));
+        j.undecided(
+            "capture randomness",
+            format!("only {} captures observed", offsets.len()),
+        );
         return Ok(());
     }
     let mean = offsets.iter().sum::<f64>() / offsets.len() as f64;
-    let sd = (offsets.iter().map(|o| (o - mean).powi(2)).sum::<f64>() / offsets.len() as f64).sqrt();
+    let sd =
+        (offsets.iter().map(|o| (o - mean).powi(2)).sum::<f64>() / offsets.len() as f64).sqrt();
     let mut counts = std::collections::BTreeMap::new();
     for o in &offsets {
         *counts.entry((o * 100.0).round() as i64).or_insert(0usize) += 1;
@@ -148,16 +171,26 @@ pub async fn capture_times_random(ctx: &ProbeContext, j: &mut Judge) -> Result<(
     let sd_min = ctx.policy.judging.capture_offset_stddev_share_min.value;
     let same_max = ctx.policy.judging.capture_offset_same_share_max.value;
     j.figure("offset_stddev_share", round(sd * 1_000.0) / 1_000.0);
-    j.figure("most_common_offset_share", round(most_common * 1_000.0) / 1_000.0);
+    j.figure(
+        "most_common_offset_share",
+        round(most_common * 1_000.0) / 1_000.0,
+    );
     j.check(
         "capture offsets within class hours are spread",
         sd >= sd_min,
-        format!("standard deviation {:.3} of a class hour (at least {sd_min})", sd),
+        format!(
+            "standard deviation {:.3} of a class hour (at least {sd_min})",
+            sd
+        ),
     );
     j.check(
         "no capture offset repeats across learners and class hours",
         most_common <= same_max,
-        format!("the most common offset carries {:.0}% of captures (at most {:.0}%)", most_common * 100.0, same_max * 100.0),
+        format!(
+            "the most common offset carries {:.0}% of captures (at most {:.0}%)",
+            most_common * 100.0,
+            same_max * 100.0
+        ),
     );
     Ok(())
 }
@@ -192,8 +225,18 @@ pub async fn failed_capture_withholds(ctx: &ProbeContext, j: &mut Judge) -> Resu
     check_honest_credited(j, ctx, "honest learner", &h);
     let token = authority(&fx).await?;
     for (who, learner, log, bad) in [
-        ("a class hour whose capture showed another person", &impostor, &i, CaptureState::Failed),
-        ("a class hour whose capture was never answered", &absent, &a, CaptureState::Missed),
+        (
+            "a class hour whose capture showed another person",
+            &impostor,
+            &i,
+            CaptureState::Failed,
+        ),
+        (
+            "a class hour whose capture was never answered",
+            &absent,
+            &a,
+            CaptureState::Missed,
+        ),
     ] {
         if log.captures().count() == 0 {
             j.undecided(who, "no capture was requested, so it could not fail");
@@ -208,11 +251,17 @@ pub async fn failed_capture_withholds(ctx: &ProbeContext, j: &mut Judge) -> Resu
         let listed = fx.client.list_captures(&token, learner.learner_id()?).await;
         match listed {
             Ok(list) => {
-                let flagged = list.captures.iter().any(|c| c.state == bad || c.state == CaptureState::Failed);
+                let flagged = list
+                    .captures
+                    .iter()
+                    .any(|c| c.state == bad || c.state == CaptureState::Failed);
                 j.check(
                     format!("{who} is flagged to supervisors"),
                     flagged,
-                    format!("capture states {:?}", list.captures.iter().map(|c| c.state).collect::<Vec<_>>()),
+                    format!(
+                        "capture states {:?}",
+                        list.captures.iter().map(|c| c.state).collect::<Vec<_>>()
+                    ),
                 );
             }
             Err(e) => {

@@ -22,8 +22,17 @@ fn general_share_of(course: &Course) -> f64 {
 
 fn share(course: &Course, pick: impl Fn(&duxue_profile::Lesson) -> bool) -> f64 {
     let total: u32 = course.lessons.iter().map(|l| l.minutes).sum();
-    let part: u32 = course.lessons.iter().filter(|l| pick(l)).map(|l| l.minutes).sum();
-    if total == 0 { 0.0 } else { f64::from(part) / f64::from(total) }
+    let part: u32 = course
+        .lessons
+        .iter()
+        .filter(|l| pick(l))
+        .map(|l| l.minutes)
+        .sum();
+    if total == 0 {
+        0.0
+    } else {
+        f64::from(part) / f64::from(total)
+    }
 }
 
 /// Checks every published subsidised course with `rule`; no subsidised course is undecided.
@@ -35,14 +44,24 @@ async fn check_published(
     rule: impl Fn(&Course) -> Result<(), String>,
 ) -> Result<(), ProbeError> {
     let courses = setup("list courses", ctx.client.list_courses().await)?.courses;
-    let relevant: Vec<&Course> = courses.iter().filter(|c| c.subsidised && applies(c)).collect();
+    let relevant: Vec<&Course> = courses
+        .iter()
+        .filter(|c| c.subsidised && applies(c))
+        .collect();
     j.figure("published_courses_checked", relevant.len());
     let broken: Vec<String> = relevant
         .iter()
-        .filter_map(|c| rule(c).err().map(|why| format!("{} ({}): {why}", c.course_id, c.title)))
+        .filter_map(|c| {
+            rule(c)
+                .err()
+                .map(|why| format!("{} ({}): {why}", c.course_id, c.title))
+        })
         .collect();
     if relevant.is_empty() {
-        j.undecided(what, "the platform publishes no course this rule applies to");
+        j.undecided(
+            what,
+            "the platform publishes no course this rule applies to",
+        );
     } else {
         j.check(
             what,
@@ -58,7 +77,10 @@ async fn check_published(
 }
 
 /// EN-1: 上一个培训项目未考核或考核结束不足一个月的，不得再次参加补贴培训.
-pub async fn cooldown_after_assessment(ctx: &ProbeContext, j: &mut Judge) -> Result<(), ProbeError> {
+pub async fn cooldown_after_assessment(
+    ctx: &ProbeContext,
+    j: &mut Judge,
+) -> Result<(), ProbeError> {
     let fx = Fixture::new(ctx, "EN-1", 1.0, &CourseShape::pure_online(8, 3)).await?;
     let second_class = setup(
         "create a second class",
@@ -74,7 +96,10 @@ pub async fn cooldown_after_assessment(ctx: &ProbeContext, j: &mut Judge) -> Res
     let token = learner.token()?.to_owned();
 
     let unassessed = fx.client.enrol(&token, &second_class.class_id).await;
-    j.expect_refused("enrolment while the last project is unassessed is refused", &unassessed);
+    j.expect_refused(
+        "enrolment while the last project is unassessed is refused",
+        &unassessed,
+    );
 
     let assessment = setup(
         "record the assessment",
@@ -86,7 +111,10 @@ pub async fn cooldown_after_assessment(ctx: &ProbeContext, j: &mut Judge) -> Res
             .await,
     )?;
     let just_after = fx.client.enrol(&token, &second_class.class_id).await;
-    j.expect_refused("enrolment right after the assessment is refused", &just_after);
+    j.expect_refused(
+        "enrolment right after the assessment is refused",
+        &just_after,
+    );
 
     let months = ctx.policy.rules.cooldown_months.value;
     let assessed = assessment.assessed_at;
@@ -118,14 +146,23 @@ pub async fn cooldown_after_assessment(ctx: &ProbeContext, j: &mut Judge) -> Res
 pub async fn pure_online_occupations(ctx: &ProbeContext, j: &mut Judge) -> Result<(), ProbeError> {
     let occupation = ctx.approved_not_pure_online()?;
     let shape = CourseShape::pure_online(10, 3);
-    let refused = ctx.client.propose_course(&proposal(&shape, &occupation, "EN-2")).await;
+    let refused = ctx
+        .client
+        .propose_course(&proposal(&shape, &occupation, "EN-2"))
+        .await;
     j.expect_refused(
         &format!("a pure-online course for {occupation} (not on the §二 list) is refused"),
         &refused,
     );
     let allowed = ctx.course_occupation(Delivery::PureOnline)?;
-    let control = ctx.client.propose_course(&proposal(&shape, &allowed, "EN-2 control")).await;
-    j.expect_ok(&format!("a pure-online course for {allowed} (listed) is accepted"), &control);
+    let control = ctx
+        .client
+        .propose_course(&proposal(&shape, &allowed, "EN-2 control"))
+        .await;
+    j.expect_ok(
+        &format!("a pure-online course for {allowed} (listed) is accepted"),
+        &control,
+    );
     let policy = ctx.policy.clone();
     check_published(
         ctx,
@@ -144,10 +181,18 @@ pub async fn pure_online_occupations(ctx: &ProbeContext, j: &mut Judge) -> Resul
 }
 
 /// EN-3: 纯线上培训主体为企业（不含专营劳务派遣的企业）.
-pub async fn enterprise_organises_pure_online(ctx: &ProbeContext, j: &mut Judge) -> Result<(), ProbeError> {
+pub async fn enterprise_organises_pure_online(
+    ctx: &ProbeContext,
+    j: &mut Judge,
+) -> Result<(), ProbeError> {
     let fx = Fixture::new(ctx, "EN-3", 1.0, &CourseShape::pure_online(8, 3)).await?;
-    let dispatch = fx.organisation("劳务派遣", OrganisationKind::LabourDispatch).await?;
-    for (who, organiser) in [("a labour-dispatch firm", &dispatch), ("a training institution", &fx.institution)] {
+    let dispatch = fx
+        .organisation("劳务派遣", OrganisationKind::LabourDispatch)
+        .await?;
+    for (who, organiser) in [
+        ("a labour-dispatch firm", &dispatch),
+        ("a training institution", &fx.institution),
+    ] {
         let result = fx
             .client
             .create_class(&ClassRequest {
@@ -156,7 +201,10 @@ pub async fn enterprise_organises_pure_online(ctx: &ProbeContext, j: &mut Judge)
                 name: "EN-3".into(),
             })
             .await;
-        j.expect_refused(&format!("a pure-online class organised by {who} is refused"), &result);
+        j.expect_refused(
+            &format!("a pure-online class organised by {who} is refused"),
+            &result,
+        );
     }
     let control = fx
         .client
@@ -166,23 +214,37 @@ pub async fn enterprise_organises_pure_online(ctx: &ProbeContext, j: &mut Judge)
             name: "EN-3 control".into(),
         })
         .await;
-    j.expect_ok("a pure-online class organised by an enterprise is accepted", &control);
+    j.expect_ok(
+        "a pure-online class organised by an enterprise is accepted",
+        &control,
+    );
     Ok(())
 }
 
 /// EN-4: 补贴性培训仅限平台纳入目录清单管理的职业（工种）(附件1).
-pub async fn approved_occupations_only(ctx: &ProbeContext, j: &mut Judge) -> Result<(), ProbeError> {
+pub async fn approved_occupations_only(
+    ctx: &ProbeContext,
+    j: &mut Judge,
+) -> Result<(), ProbeError> {
     let occupation = ctx.pure_online_not_approved()?;
     let shape = CourseShape::pure_online(10, 3);
-    let refused = ctx.client.propose_course(&proposal(&shape, &occupation, "EN-4")).await;
+    let refused = ctx
+        .client
+        .propose_course(&proposal(&shape, &occupation, "EN-4"))
+        .await;
     j.expect_refused(
-        &format!("a subsidised course for {occupation} (not approved for this platform) is refused"),
+        &format!(
+            "a subsidised course for {occupation} (not approved for this platform) is refused"
+        ),
         &refused,
     );
     let approved: Vec<String> = ctx.approved_occupations()?.to_vec();
     let meta = setup("read metadata", ctx.client.get_meta().await)?;
-    let claimed_extra: Vec<&String> =
-        meta.approved_occupations.iter().filter(|o| !approved.contains(o)).collect();
+    let claimed_extra: Vec<&String> = meta
+        .approved_occupations
+        .iter()
+        .filter(|o| !approved.contains(o))
+        .collect();
     j.check(
         "the platform claims no approval Annex 1 does not give it",
         claimed_extra.is_empty(),
@@ -197,7 +259,10 @@ pub async fn approved_occupations_only(ctx: &ProbeContext, j: &mut Judge) -> Res
             if approved.contains(&c.occupation) {
                 Ok(())
             } else {
-                Err(format!("{} is not approved for this platform", c.occupation))
+                Err(format!(
+                    "{} is not approved for this platform",
+                    c.occupation
+                ))
             }
         },
     )
@@ -205,7 +270,10 @@ pub async fn approved_occupations_only(ctx: &ProbeContext, j: &mut Judge) -> Res
 }
 
 fn blended(online: &[(u32, LessonCategory)], offline: &[(u32, LessonCategory)]) -> CourseShape {
-    let mut lessons: Vec<_> = online.iter().map(|(m, c)| (*m, *c, LessonMode::Online)).collect();
+    let mut lessons: Vec<_> = online
+        .iter()
+        .map(|(m, c)| (*m, *c, LessonMode::Online))
+        .collect();
     lessons.extend(offline.iter().map(|(m, c)| (*m, *c, LessonMode::Offline)));
     CourseShape {
         delivery: Delivery::Blended,
@@ -220,12 +288,24 @@ pub async fn blended_online_share(ctx: &ProbeContext, j: &mut Judge) -> Result<(
     let bound = ctx.policy.rules.blended_online_share_max.value;
     // 50% online, 25% general: only the online share is wrong.
     let too_online = blended(&[(25, General), (25, Professional)], &[(50, Professional)]);
-    let result = ctx.client.propose_course(&proposal(&too_online, &occupation, "CD-1")).await;
-    j.expect_refused("a blended course with 50% of its hours online is refused", &result);
+    let result = ctx
+        .client
+        .propose_course(&proposal(&too_online, &occupation, "CD-1"))
+        .await;
+    j.expect_refused(
+        "a blended course with 50% of its hours online is refused",
+        &result,
+    );
     // 40% online, 25% general.
     let at_bound = blended(&[(25, General), (15, Professional)], &[(60, Professional)]);
-    let result = ctx.client.propose_course(&proposal(&at_bound, &occupation, "CD-1 control")).await;
-    j.expect_ok("a blended course with 40% of its hours online is accepted", &result);
+    let result = ctx
+        .client
+        .propose_course(&proposal(&at_bound, &occupation, "CD-1 control"))
+        .await;
+    j.expect_ok(
+        "a blended course with 40% of its hours online is accepted",
+        &result,
+    );
     check_published(
         ctx,
         j,
@@ -233,7 +313,11 @@ pub async fn blended_online_share(ctx: &ProbeContext, j: &mut Judge) -> Result<(
         |c| c.delivery == Delivery::Blended,
         |c| {
             let s = online_share(c);
-            if s <= bound + 1e-9 { Ok(()) } else { Err(format!("{:.0}% online", s * 100.0)) }
+            if s <= bound + 1e-9 {
+                Ok(())
+            } else {
+                Err(format!("{:.0}% online", s * 100.0))
+            }
         },
     )
     .await
@@ -243,18 +327,39 @@ pub async fn blended_online_share(ctx: &ProbeContext, j: &mut Judge) -> Result<(
 pub async fn general_share(ctx: &ProbeContext, j: &mut Judge) -> Result<(), ProbeError> {
     use LessonCategory::{General, Professional};
     let occupation = ctx.course_occupation(Delivery::PureOnline)?;
-    let (min, max) = (ctx.policy.rules.general_share_min.value, ctx.policy.rules.general_share_max.value);
+    let (min, max) = (
+        ctx.policy.rules.general_share_min.value,
+        ctx.policy.rules.general_share_max.value,
+    );
     let online = |lessons: &[(u32, LessonCategory)]| CourseShape {
         delivery: Delivery::PureOnline,
-        lessons: lessons.iter().map(|(m, c)| (*m, *c, LessonMode::Online)).collect(),
+        lessons: lessons
+            .iter()
+            .map(|(m, c)| (*m, *c, LessonMode::Online))
+            .collect(),
     };
     let cases = [
-        ("10% general", online(&[(10, General), (45, Professional), (45, Professional)]), false),
-        ("50% general", online(&[(50, General), (25, Professional), (25, Professional)]), false),
-        ("25% general", online(&[(25, General), (45, Professional), (30, Professional)]), true),
+        (
+            "10% general",
+            online(&[(10, General), (45, Professional), (45, Professional)]),
+            false,
+        ),
+        (
+            "50% general",
+            online(&[(50, General), (25, Professional), (25, Professional)]),
+            false,
+        ),
+        (
+            "25% general",
+            online(&[(25, General), (45, Professional), (30, Professional)]),
+            true,
+        ),
     ];
     for (what, shape, fine) in cases {
-        let result = ctx.client.propose_course(&proposal(&shape, &occupation, "CD-2")).await;
+        let result = ctx
+            .client
+            .propose_course(&proposal(&shape, &occupation, "CD-2"))
+            .await;
         if fine {
             j.expect_ok(&format!("a course with {what} is accepted"), &result);
         } else {

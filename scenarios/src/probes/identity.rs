@@ -16,6 +16,9 @@ async fn fixture(ctx: &ProbeContext, label: &str) -> Result<Fixture, ProbeError>
     Fixture::new(ctx, label, 1.0, &CourseShape::pure_online(8, 3)).await
 }
 
+/// Spoils one field of an otherwise genuine registration.
+type Breaker = fn(&mut duxue_profile::RegistrationRequest);
+
 /// ID-1: 实名注册 — name, valid ID number, ID-card image and face image; invalid or missing refused.
 pub async fn real_name_registration(ctx: &ProbeContext, j: &mut Judge) -> Result<(), ProbeError> {
     let fx = fixture(ctx, "ID-1").await?;
@@ -24,31 +27,46 @@ pub async fn real_name_registration(ctx: &ProbeContext, j: &mut Judge) -> Result
     j.expect_ok("an honest registration is accepted", &accepted);
 
     let invalid_ids = [
-        (InvalidIdKind::BadCheckDigit, "an ID number with a bad check digit"),
-        (InvalidIdKind::ImpossibleDate, "an ID number with an impossible birth date"),
-        (InvalidIdKind::WrongLength, "an ID number of the wrong length"),
+        (
+            InvalidIdKind::BadCheckDigit,
+            "an ID number with a bad check digit",
+        ),
+        (
+            InvalidIdKind::ImpossibleDate,
+            "an ID number with an impossible birth date",
+        ),
+        (
+            InvalidIdKind::WrongLength,
+            "an ID number of the wrong length",
+        ),
     ];
     let mut refused = 0;
     let mut attempts = 0;
     for (n, (kind, what)) in invalid_ids.into_iter().enumerate() {
         let mut learner = fx.learner();
-        let mut request = learner.registration();
+        let mut request = learner.registration().await;
         request.id_number = duxue_media::id_number::invalid(kind, ctx.seed ^ n as u64);
         attempts += 1;
         let result = fx.client.register_learner(&request).await;
         refused += usize::from(j.expect_refused(&format!("{what} is refused"), &result));
     }
-    let broken: [(&str, fn(&mut duxue_profile::RegistrationRequest)); 4] = [
-        ("a registration without an ID-card image is refused", |r| r.id_card_image.clear()),
-        ("a registration without a face image is refused", |r| r.face_image.clear()),
+    let broken: [(&str, Breaker); 4] = [
+        ("a registration without an ID-card image is refused", |r| {
+            r.id_card_image.clear()
+        }),
+        ("a registration without a face image is refused", |r| {
+            r.face_image.clear()
+        }),
         ("a face image that is not a picture is refused", |r| {
             r.face_image = B64.encode(b"GIF89a this is not a face at all, just some bytes");
         }),
-        ("a registration without a name is refused", |r| r.name.clear()),
+        ("a registration without a name is refused", |r| {
+            r.name.clear()
+        }),
     ];
     for (what, breaker) in broken {
         let mut learner = fx.learner();
-        let mut request = learner.registration();
+        let mut request = learner.registration().await;
         breaker(&mut request);
         attempts += 1;
         let result = fx.client.register_learner(&request).await;
@@ -60,15 +78,18 @@ pub async fn real_name_registration(ctx: &ProbeContext, j: &mut Judge) -> Result
 }
 
 /// ID-2: 人脸与身份证照片比对 — the registration face must match the ID-card photo.
-pub async fn registration_face_matches_id_card(ctx: &ProbeContext, j: &mut Judge) -> Result<(), ProbeError> {
+pub async fn registration_face_matches_id_card(
+    ctx: &ProbeContext,
+    j: &mut Judge,
+) -> Result<(), ProbeError> {
     let fx = fixture(ctx, "ID-2").await?;
     let mut refused = 0;
     const ATTEMPTS: usize = 4;
     for n in 0..ATTEMPTS {
         let mut holder = fx.learner();
-        let mut request = holder.registration();
+        let mut request = holder.registration().await;
         let mut other = fx.learner();
-        request.face_image = other.registration().face_image;
+        request.face_image = other.registration().await.face_image;
         let result = fx.client.register_learner(&request).await;
         refused += usize::from(j.expect_refused(
             &format!("registration {n}: another person's face with this ID card is refused"),
@@ -78,7 +99,10 @@ pub async fn registration_face_matches_id_card(ctx: &ProbeContext, j: &mut Judge
     for n in 0..2 {
         let mut honest = fx.learner();
         let result = honest.register().await.map(|_| ());
-        j.expect_ok(&format!("honest registration {n} with matching face is accepted"), &result);
+        j.expect_ok(
+            &format!("honest registration {n} with matching face is accepted"),
+            &result,
+        );
     }
     j.figure("mismatched_registrations", ATTEMPTS);
     j.figure("mismatched_refused", refused);
@@ -86,36 +110,67 @@ pub async fn registration_face_matches_id_card(ctx: &ProbeContext, j: &mut Judge
 }
 
 /// ID-3: 每次登录学习前的活体检测 — a passed liveness check before every study login.
-pub async fn liveness_before_every_login(ctx: &ProbeContext, j: &mut Judge) -> Result<(), ProbeError> {
+pub async fn liveness_before_every_login(
+    ctx: &ProbeContext,
+    j: &mut Judge,
+) -> Result<(), ProbeError> {
     let fx = fixture(ctx, "ID-3").await?;
     let mut learner = fx.learner();
     setup("register", learner.register().await.map(|_| ()))?;
     let id_number = learner.identity.id_number.clone();
 
-    let challenge = setup("request a challenge", fx.client.request_challenge(&id_number).await)?;
-    let no_frames = learner.login_with_frames(&challenge.challenge_id, Vec::new()).await;
+    let challenge = setup(
+        "request a challenge",
+        fx.client.request_challenge(&id_number).await,
+    )?;
+    let no_frames = learner
+        .login_with_frames(&challenge.challenge_id, Vec::new())
+        .await;
     j.expect_refused("a login without liveness frames is refused", &no_frames);
 
-    let challenge = setup("request a challenge", fx.client.request_challenge(&id_number).await)?;
-    let frames = learner.frames_for(&challenge, Presentation::Genuine);
-    let first = learner.login_with_frames(&challenge.challenge_id, frames.clone()).await;
+    let challenge = setup(
+        "request a challenge",
+        fx.client.request_challenge(&id_number).await,
+    )?;
+    let frames = learner.frames_for(&challenge, Presentation::Genuine).await;
+    let first = learner
+        .login_with_frames(&challenge.challenge_id, frames.clone())
+        .await;
     j.expect_ok("a genuine live answer logs in", &first);
-    let reused = learner.login_with_frames(&challenge.challenge_id, frames).await;
-    j.expect_refused("the same challenge answered again (replayed login) is refused", &reused);
-    let fresh_frames = learner.frames_for(&challenge, Presentation::Genuine);
-    let reused_fresh = learner.login_with_frames(&challenge.challenge_id, fresh_frames).await;
-    j.expect_refused("a used challenge answered with new frames is refused", &reused_fresh);
+    let reused = learner
+        .login_with_frames(&challenge.challenge_id, frames)
+        .await;
+    j.expect_refused(
+        "the same challenge answered again (replayed login) is refused",
+        &reused,
+    );
+    let fresh_frames = learner.frames_for(&challenge, Presentation::Genuine).await;
+    let reused_fresh = learner
+        .login_with_frames(&challenge.challenge_id, fresh_frames)
+        .await;
+    j.expect_refused(
+        "a used challenge answered with new frames is refused",
+        &reused_fresh,
+    );
 
-    let unknown = learner.login_with_frames("no-such-challenge-4f1c", Vec::new()).await;
+    let unknown = learner
+        .login_with_frames("no-such-challenge-4f1c", Vec::new())
+        .await;
     j.expect_refused("a login with an unknown challenge is refused", &unknown);
 
     let ttl = f64::from(ctx.policy.rules.liveness_challenge_ttl_seconds.value);
-    let stale = setup("request a challenge", fx.client.request_challenge(&id_number).await)?;
+    let stale = setup(
+        "request a challenge",
+        fx.client.request_challenge(&id_number).await,
+    )?;
     fx.advance(ttl + 60.0).await?;
-    let frames = learner.frames_for(&stale, Presentation::Genuine);
+    let frames = learner.frames_for(&stale, Presentation::Genuine).await;
     let expired = learner.login_with_frames(&stale.challenge_id, frames).await;
     j.expect_refused(
-        &format!("a challenge answered {:.0} s after it was issued (TTL {ttl:.0} s) is refused", ttl + 60.0),
+        &format!(
+            "a challenge answered {:.0} s after it was issued (TTL {ttl:.0} s) is refused",
+            ttl + 60.0
+        ),
         &expired,
     );
 
@@ -135,7 +190,10 @@ pub async fn liveness_refuses_spoofs(ctx: &ProbeContext, j: &mut Judge) -> Resul
         let mut accepted = 0;
         let mut refused = 0;
         for _ in 0..PER_SPECIES {
-            let result = victim.login_as(Presentation::Attack(species)).await.map(|_| ());
+            let result = victim
+                .login_as(Presentation::Attack(species))
+                .await
+                .map(|_| ());
             match &result {
                 Ok(()) => accepted += 1,
                 Err(e) if e.is_refusal() => refused += 1,
@@ -147,11 +205,17 @@ pub async fn liveness_refuses_spoofs(ctx: &ProbeContext, j: &mut Judge) -> Resul
             accepted == 0,
             format!("{accepted} of {} accepted", accepted + refused),
         );
-        j.figure(&format!("{}.attempts", species.as_str()), accepted + refused);
+        j.figure(
+            &format!("{}.attempts", species.as_str()),
+            accepted + refused,
+        );
         j.figure(&format!("{}.accepted", species.as_str()), accepted);
         if accepted == 0 && refused > 0 {
             // Rule of three: with no acceptance in n trials, APCER < 3/n at 95% confidence.
-            j.figure(&format!("{}.apcer_upper_95", species.as_str()), round(3.0 / refused as f64 * 1000.0) / 1000.0);
+            j.figure(
+                &format!("{}.apcer_upper_95", species.as_str()),
+                round(3.0 / refused as f64 * 1000.0) / 1000.0,
+            );
         }
     }
     let mut genuine_ok = 0;
@@ -199,7 +263,10 @@ pub async fn one_account_one_place(ctx: &ProbeContext, j: &mut Judge) -> Result<
         Err(e) if e.is_refusal() => {
             j.check("the second login is refused", true, e.to_string());
             j.expect_ok("the first session still works", &a_works);
-            j.figure("live_sessions_after_second_login", usize::from(a_works.is_ok()));
+            j.figure(
+                "live_sessions_after_second_login",
+                usize::from(a_works.is_ok()),
+            );
         }
         Err(e) => j.undecided("second login", e.to_string()),
     }

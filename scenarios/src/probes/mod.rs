@@ -87,7 +87,10 @@ probes! {
 /// Figures of a study log that every study-based probe reports.
 pub(crate) fn study_figures(judge: &mut Judge, prefix: &str, log: &crate::learner::StudyLog) {
     judge.figure(&format!("{prefix}.credited_seconds"), round(log.credited));
-    judge.figure(&format!("{prefix}.creditable_seconds"), round(log.creditable));
+    judge.figure(
+        &format!("{prefix}.creditable_seconds"),
+        round(log.creditable),
+    );
     judge.figure(&format!("{prefix}.elapsed_seconds"), round(log.elapsed));
     judge.figure(&format!("{prefix}.heartbeats"), log.heartbeats_sent);
 }
@@ -106,7 +109,11 @@ pub(crate) fn credit_slack(log: &crate::learner::StudyLog) -> f64 {
 }
 
 /// Checks that a cheating learner was credited no more than its ledger allows.
-pub(crate) fn check_not_overcredited(judge: &mut Judge, who: &str, log: &crate::learner::StudyLog) -> bool {
+pub(crate) fn check_not_overcredited(
+    judge: &mut Judge,
+    who: &str,
+    log: &crate::learner::StudyLog,
+) -> bool {
     if log.acks == 0 && log.refusals.is_empty() && log.start_refused.is_none() {
         judge.undecided(format!("{who} credit"), "no heartbeat was answered");
         return false;
@@ -133,12 +140,21 @@ pub(crate) fn check_honest_credited(
         let why = log
             .start_refused
             .as_ref()
-            .map_or("no heartbeat was answered".to_owned(), |c| format!("playback refused: {c}"));
+            .map_or("no heartbeat was answered".to_owned(), |c| {
+                format!("playback refused: {c}")
+            });
         judge.check(format!("{who} (honest control) studies"), false, why);
         return false;
     }
-    let hours = (log.creditable / ctx.policy.class_hour_seconds()).ceil().max(1.0);
-    let tolerance = ctx.policy.judging.honest_denied_seconds_per_class_hour.value * hours;
+    let hours = (log.creditable / ctx.policy.class_hour_seconds())
+        .ceil()
+        .max(1.0);
+    let tolerance = ctx
+        .policy
+        .judging
+        .honest_denied_seconds_per_class_hour
+        .value
+        * hours;
     let denied = (log.creditable - log.credited).max(0.0);
     judge.check(
         format!("{who} (honest control) is credited what it studied"),
@@ -150,6 +166,9 @@ pub(crate) fn check_honest_credited(
     )
 }
 
-pub(crate) fn setup<T>(what: &str, result: Result<T, duxue_profile::ClientError>) -> Result<T, ProbeError> {
+pub(crate) fn setup<T>(
+    what: &str,
+    result: Result<T, duxue_profile::ClientError>,
+) -> Result<T, ProbeError> {
     result.map_err(|e| ProbeError::setup(format!("{what}: {e}")))
 }

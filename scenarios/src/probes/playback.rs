@@ -18,11 +18,15 @@ pub async fn no_seeking(ctx: &ProbeContext, j: &mut Judge) -> Result<(), ProbeEr
     let (mut seeker, seeker_enrolment) = fx.enrolled_learner().await?;
     let honest_plan = StudyPlan::honest(&honest_enrolment, &lesson, 900.0);
     let seeker_plan = Behaviour::Seeker.plan(&seeker_enrolment, &lesson, 420.0);
-    let (honest_log, seeker_log) = tokio::join!(honest.study(&honest_plan), seeker.study(&seeker_plan));
+    let (honest_log, seeker_log) =
+        tokio::join!(honest.study(&honest_plan), seeker.study(&seeker_plan));
     let (honest_log, seeker_log) = (honest_log?, seeker_log?);
     study_figures(j, "honest", &honest_log);
     study_figures(j, "seeker", &seeker_log);
-    j.figure("seeker.seek_refused", seeker_log.refused_with(&ErrorCode::SeekForbidden));
+    j.figure(
+        "seeker.seek_refused",
+        seeker_log.refused_with(&ErrorCode::SeekForbidden),
+    );
     check_honest_credited(j, ctx, "honest learner", &honest_log);
     check_not_overcredited(j, "a learner who dragged 300 s forward", &seeker_log);
     Ok(())
@@ -40,7 +44,11 @@ pub async fn no_speed_up(ctx: &ProbeContext, j: &mut Judge) -> Result<(), ProbeE
         Behaviour::Speeder2.plan(&e2, &lesson, 300.0),
         Behaviour::Speeder4.plan(&e4, &lesson, 300.0),
     ];
-    let (h, d, q) = tokio::join!(honest.study(&plans[0]), double.study(&plans[1]), quad.study(&plans[2]));
+    let (h, d, q) = tokio::join!(
+        honest.study(&plans[0]),
+        double.study(&plans[1]),
+        quad.study(&plans[2])
+    );
     let (h, d, q) = (h?, d?, q?);
     study_figures(j, "honest", &h);
     study_figures(j, "speeder_x2", &d);
@@ -87,12 +95,18 @@ pub async fn no_multi_window(ctx: &ProbeContext, j: &mut Judge) -> Result<(), Pr
     let elapsed = fx.clock.elapsed() - started;
     study_figures(j, "window_a", &a);
     study_figures(j, "window_b", &b);
-    let both_ran = a.acks > 0 && b.acks > 0 && a.final_state.is_some() && b.final_state.is_some()
+    let both_ran = a.acks > 0
+        && b.acks > 0
+        && a.final_state.is_some()
+        && b.final_state.is_some()
         && !a.refused_with(&ErrorCode::PlaybackSuperseded)
         && !b.refused_with(&ErrorCode::PlaybackSuperseded)
         && !a.refused_with(&ErrorCode::ConcurrentPlayback)
         && b.start_refused.is_none();
-    j.figure("second_window_refused", b.start_refused.as_ref().map(ToString::to_string));
+    j.figure(
+        "second_window_refused",
+        b.start_refused.as_ref().map(ToString::to_string),
+    );
     j.check(
         "two windows never play at once (the second is refused or the first is stopped)",
         !both_ran,
@@ -151,7 +165,10 @@ pub async fn popup_every_five_minutes(ctx: &ProbeContext, j: &mut Judge) -> Resu
     j.figure("largest_gap_seconds", super::round(largest));
     j.figure("gap_bound_seconds", gap_max);
     if popups < 2 && largest <= gap_max {
-        j.undecided("popup gaps", format!("only {popups} popups in {played:.0} s of playback"));
+        j.undecided(
+            "popup gaps",
+            format!("only {popups} popups in {played:.0} s of playback"),
+        );
         return Ok(());
     }
     for (n, log) in logs.iter().enumerate() {
@@ -193,11 +210,18 @@ pub async fn no_idle_credit(ctx: &ProbeContext, j: &mut Judge) -> Result<(), Pro
     j.figure("idler.popups_ignored", i.popups().count());
     check_honest_credited(j, ctx, "honest learner", &h);
     if i.popups().count() == 0 {
-        j.undecided("idler", "no popup reached the idler, so ignoring one could not be tested");
+        j.undecided(
+            "idler",
+            "no popup reached the idler, so ignoring one could not be tested",
+        );
     } else {
         check_not_overcredited(j, "a learner who ignores popups", &i);
     }
-    check_not_overcredited(j, &format!("a learner silent for {:.0} s", max_gap * 3.0), &s);
+    check_not_overcredited(
+        j,
+        &format!("a learner silent for {:.0} s", max_gap * 3.0),
+        &s,
+    );
     Ok(())
 }
 
@@ -223,8 +247,14 @@ pub async fn lessons_in_order(ctx: &ProbeContext, j: &mut Judge) -> Result<(), P
         ..StudyPlan::honest(&enrolment, &third, 120.0)
     };
     let skipped = learner.study(&out_of_order).await?;
-    j.figure("out_of_order.start_refused", skipped.start_refused.as_ref().map(ToString::to_string));
-    j.figure("out_of_order.credited_seconds", super::round(skipped.credited));
+    j.figure(
+        "out_of_order.start_refused",
+        skipped.start_refused.as_ref().map(ToString::to_string),
+    );
+    j.figure(
+        "out_of_order.credited_seconds",
+        super::round(skipped.credited),
+    );
     j.check(
         "the third professional lesson cannot be studied before the first two",
         skipped.start_refused.is_some() || skipped.credited <= 0.0,
@@ -234,9 +264,28 @@ pub async fn lessons_in_order(ctx: &ProbeContext, j: &mut Judge) -> Result<(), P
         },
     );
 
-    let done = learner.study(&StudyPlan::honest(&enrolment, &first, 600.0)).await?;
+    let done = learner
+        .study(&StudyPlan::honest(&enrolment, &first, 600.0))
+        .await?;
     check_honest_credited(j, ctx, "the first professional lesson", &done);
-    let next = learner.study(&StudyPlan::honest(&enrolment, &second, 600.0)).await?;
+    let progress = fx.client.get_progress(learner.token()?, &enrolment).await?;
+    let completed = progress
+        .lessons
+        .iter()
+        .any(|l| l.lesson_id == first && l.completed);
+    if !completed {
+        j.undecided(
+            "the second professional lesson after the first",
+            format!(
+                "the first was not completed ({:.0} s credited)",
+                done.credited
+            ),
+        );
+        return Ok(());
+    }
+    let next = learner
+        .study(&StudyPlan::honest(&enrolment, &second, 600.0))
+        .await?;
     j.check(
         "after the first professional lesson is done, the second can be studied",
         next.start_refused.is_none() && next.acks > 0,
@@ -244,4 +293,3 @@ pub async fn lessons_in_order(ctx: &ProbeContext, j: &mut Judge) -> Result<(), P
     );
     Ok(())
 }
-

@@ -12,7 +12,9 @@ pub async fn three_year_retention(ctx: &ProbeContext, j: &mut Judge) -> Result<(
     let fx = Fixture::new(ctx, "RT-1", 2.0, &CourseShape::pure_online(10, 3)).await?;
     let lesson = fx.lesson(0)?.lesson_id.clone();
     let (mut learner, enrolment) = fx.enrolled_learner().await?;
-    let log = learner.study(&StudyPlan::honest(&enrolment, &lesson, 900.0)).await?;
+    let log = learner
+        .study(&StudyPlan::honest(&enrolment, &lesson, 900.0))
+        .await?;
     let learner_id = learner.learner_id()?.to_owned();
     let token = authority(&fx).await?;
 
@@ -26,9 +28,17 @@ pub async fn three_year_retention(ctx: &ProbeContext, j: &mut Judge) -> Result<(
             let liveness = client.list_liveness(&token, &learner_id).await?;
             let trajectory = client.get_trajectory(&token, &learner_id).await?;
             let export = client.export_completion(&token, &class_id).await?;
-            let mut images = vec![record.face_image_id.clone(), record.id_card_image_id.clone()];
+            let mut images = vec![
+                record.face_image_id.clone(),
+                record.id_card_image_id.clone(),
+            ];
             images.extend(captures.captures.iter().filter_map(|c| c.image_id.clone()));
-            images.extend(liveness.attempts.iter().flat_map(|a| a.frame_image_ids.iter().cloned()));
+            images.extend(
+                liveness
+                    .attempts
+                    .iter()
+                    .flat_map(|a| a.frame_image_ids.iter().cloned()),
+            );
             let mut hashes = Vec::new();
             for id in &images {
                 hashes.push((id.clone(), sha256(&client.get_image(&token, id).await?)));
@@ -76,11 +86,31 @@ pub async fn three_year_retention(ctx: &ProbeContext, j: &mut Judge) -> Result<(
             return Ok(());
         }
     };
-    j.check("the learner record is unchanged", before.0 == after.0, "registration record compared");
-    j.check("every capture record is kept", after.1 >= before.1, format!("{} before, {} after", before.1, after.1));
-    j.check("every liveness record is kept", after.2 >= before.2, format!("{} before, {} after", before.2, after.2));
-    j.check("the trajectory is kept", after.3 >= before.3, format!("{} events before, {} after", before.3, after.3));
-    j.check("the completion export still credits the learner", before.4 == after.4, format!("{:?} before, {:?} after", before.4, after.4));
+    j.check(
+        "the learner record is unchanged",
+        before.0 == after.0,
+        "registration record compared",
+    );
+    j.check(
+        "every capture record is kept",
+        after.1 >= before.1,
+        format!("{} before, {} after", before.1, after.1),
+    );
+    j.check(
+        "every liveness record is kept",
+        after.2 >= before.2,
+        format!("{} before, {} after", before.2, after.2),
+    );
+    j.check(
+        "the trajectory is kept",
+        after.3 >= before.3,
+        format!("{} events before, {} after", before.3, after.3),
+    );
+    j.check(
+        "the completion export still credits the learner",
+        before.4 == after.4,
+        format!("{:?} before, {:?} after", before.4, after.4),
+    );
     let changed: Vec<&String> = before
         .5
         .iter()
@@ -90,7 +120,11 @@ pub async fn three_year_retention(ctx: &ProbeContext, j: &mut Judge) -> Result<(
     j.check(
         "every image is retrievable byte for byte",
         changed.is_empty(),
-        format!("{} of {} images changed or missing", changed.len(), before.5.len()),
+        format!(
+            "{} of {} images changed or missing",
+            changed.len(),
+            before.5.len()
+        ),
     );
     Ok(())
 }

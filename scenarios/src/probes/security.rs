@@ -20,7 +20,8 @@ pub fn is_loopback_url(url: &str) -> bool {
     } else {
         authority.rsplit_once(':').map_or(authority, |(h, _)| h)
     };
-    host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// SC-1: HTTPS for any non-loopback target.
@@ -30,25 +31,42 @@ pub async fn https_off_loopback(ctx: &ProbeContext, j: &mut Judge) -> Result<(),
         let meta = ctx.client.get_meta().await.map(|_| ());
         j.expect_ok("the target answers over HTTPS", &meta);
     } else if is_loopback_url(&url) {
-        j.skip(format!("the target {} is a loopback address; HTTPS is required only off this machine", ctx.target_url));
+        j.skip(format!(
+            "the target {} is a loopback address; HTTPS is required only off this machine",
+            ctx.target_url
+        ));
     } else {
-        j.check("a non-loopback target is reached over HTTPS", false, format!("target is {}", ctx.target_url));
+        j.check(
+            "a non-loopback target is reached over HTTPS",
+            false,
+            format!("target is {}", ctx.target_url),
+        );
     }
     Ok(())
 }
 
 fn sample_body(op: &Operation, ids: &Ids) -> Option<Vec<u8>> {
     let body = match op.request? {
-        "HeartbeatRequest" => serde_json::json!({"position_seconds": 0.0, "rate": 1.0, "focused": true}),
+        "HeartbeatRequest" => {
+            serde_json::json!({"position_seconds": 0.0, "rate": 1.0, "focused": true})
+        }
         "PopupAnswer" => serde_json::json!({"answer": "0000"}),
         "CaptureUpload" => serde_json::json!({"image": "AAAA"}),
         "EnrolmentRequest" => serde_json::json!({"class_id": ids.class_id}),
-        "PlaybackRequest" => serde_json::json!({"enrolment_id": ids.enrolment_id, "lesson_id": ids.lesson_id}),
+        "PlaybackRequest" => {
+            serde_json::json!({"enrolment_id": ids.enrolment_id, "lesson_id": ids.lesson_id})
+        }
         "CohortRequest" => serde_json::json!({"label": "duxue security probe", "clock_scale": 1.0}),
         "ClockAdvance" => serde_json::json!({"seconds": 1.0}),
-        "OrganisationRequest" => serde_json::json!({"cohort_id": ids.cohort_id, "name": "x", "kind": "enterprise"}),
-        "ClassRequest" => serde_json::json!({"course_id": ids.course_id, "organiser_id": ids.organisation_id, "name": "x"}),
-        "AssessmentRequest" => serde_json::json!({"enrolment_id": ids.enrolment_id, "result": "passed"}),
+        "OrganisationRequest" => {
+            serde_json::json!({"cohort_id": ids.cohort_id, "name": "x", "kind": "enterprise"})
+        }
+        "ClassRequest" => {
+            serde_json::json!({"course_id": ids.course_id, "organiser_id": ids.organisation_id, "name": "x"})
+        }
+        "AssessmentRequest" => {
+            serde_json::json!({"enrolment_id": ids.enrolment_id, "result": "passed"})
+        }
         "SupervisorRequest" => serde_json::json!({"cohort_id": ids.cohort_id, "kind": "authority"}),
         _ => serde_json::json!({}),
     };
@@ -79,11 +97,17 @@ impl Ids {
     }
 }
 
-async fn world(ctx: &ProbeContext, fx: &Fixture) -> Result<(crate::learner::SimLearner, Ids), ProbeError> {
+async fn world(
+    ctx: &ProbeContext,
+    fx: &Fixture,
+) -> Result<(crate::learner::SimLearner, Ids), ProbeError> {
     let (mut learner, enrolment) = fx.enrolled_learner().await?;
     let lesson = fx.lesson(0)?.lesson_id.clone();
     let log = learner
-        .study(&StudyPlan { until_complete: false, ..StudyPlan::honest(&enrolment, &lesson, 20.0) })
+        .study(&StudyPlan {
+            until_complete: false,
+            ..StudyPlan::honest(&enrolment, &lesson, 20.0)
+        })
         .await?;
     let _ = ctx;
     let ids = Ids {
@@ -99,11 +123,30 @@ async fn world(ctx: &ProbeContext, fx: &Fixture) -> Result<(crate::learner::SimL
     Ok((learner, ids))
 }
 
-async fn expect_unauthorised(j: &mut Judge, ctx: &ProbeContext, op: &'static Operation, ids: &Ids, auth: Auth<'_>, what: &str) -> bool {
-    let args: Vec<&str> = op.parameters().iter().map(|p| ids.for_parameter(p)).collect();
-    match ctx.client.send_raw(op, &args, auth, sample_body(op, ids)).await {
+async fn expect_unauthorised(
+    j: &mut Judge,
+    ctx: &ProbeContext,
+    op: &'static Operation,
+    ids: &Ids,
+    auth: Auth<'_>,
+    what: &str,
+) -> bool {
+    let args: Vec<&str> = op
+        .parameters()
+        .iter()
+        .map(|p| ids.for_parameter(p))
+        .collect();
+    match ctx
+        .client
+        .send_raw(op, &args, auth, sample_body(op, ids))
+        .await
+    {
         Ok(answer) => j.check(
-            format!("{} {} refuses {what}", op.method.as_str().to_uppercase(), op.path),
+            format!(
+                "{} {} refuses {what}",
+                op.method.as_str().to_uppercase(),
+                op.path
+            ),
             answer.status == 401 || answer.status == 403,
             format!("HTTP {}", answer.status),
         ),
@@ -123,7 +166,10 @@ pub async fn tokens_checked(ctx: &ProbeContext, j: &mut Judge) -> Result<(), Pro
     let forged = "duxue-forged-token-9f8e7d6c5b4a39281706f5e4d3c2b1a0";
     let mut checked = 0;
     let mut refused = 0;
-    for op in OPERATIONS.iter().filter(|o| matches!(o.security, Security::Learner | Security::Supervisor)) {
+    for op in OPERATIONS
+        .iter()
+        .filter(|o| matches!(o.security, Security::Learner | Security::Supervisor))
+    {
         for (auth, what) in [
             (Auth::Anonymous, "a missing token"),
             (Auth::Bearer(forged), "a forged token"),
@@ -146,14 +192,28 @@ pub async fn learners_isolated(ctx: &ProbeContext, j: &mut Judge) -> Result<(), 
     let token = intruder.token()?.to_owned();
     let progress = fx.client.get_progress(&token, &ids.enrolment_id).await;
     j.expect_refused("another learner's progress is refused", &progress);
-    let beat = duxue_profile::HeartbeatRequest { position_seconds: 0.0, rate: 1.0, focused: true, client_time: None };
+    let beat = duxue_profile::HeartbeatRequest {
+        position_seconds: 0.0,
+        rate: 1.0,
+        focused: true,
+        client_time: None,
+    };
     let heartbeat = fx.client.heartbeat(&token, &ids.playback_id, &beat).await;
-    j.expect_refused("a heartbeat on another learner's playback is refused", &heartbeat);
+    j.expect_refused(
+        "a heartbeat on another learner's playback is refused",
+        &heartbeat,
+    );
     let stop = fx.client.stop_playback(&token, &ids.playback_id).await;
     j.expect_refused("stopping another learner's playback is refused", &stop);
     let start = fx
         .client
-        .start_playback(&token, &duxue_profile::PlaybackRequest { enrolment_id: ids.enrolment_id.clone(), lesson_id: ids.lesson_id.clone() })
+        .start_playback(
+            &token,
+            &duxue_profile::PlaybackRequest {
+                enrolment_id: ids.enrolment_id.clone(),
+                lesson_id: ids.lesson_id.clone(),
+            },
+        )
         .await;
     j.expect_refused("playing on another learner's enrolment is refused", &start);
     let own = fx.client.get_progress(&token, &own_enrolment).await;
@@ -162,15 +222,24 @@ pub async fn learners_isolated(ctx: &ProbeContext, j: &mut Judge) -> Result<(), 
 }
 
 /// SC-4: conformance operations refuse requests without the conformance token.
-pub async fn conformance_token_required(ctx: &ProbeContext, j: &mut Judge) -> Result<(), ProbeError> {
+pub async fn conformance_token_required(
+    ctx: &ProbeContext,
+    j: &mut Judge,
+) -> Result<(), ProbeError> {
     let fx = Fixture::new(ctx, "SC-4", 1.0, &CourseShape::pure_online(8, 3)).await?;
     let (_learner, ids) = world(ctx, &fx).await?;
     let mut refused = 0;
     let mut checked = 0;
-    for op in OPERATIONS.iter().filter(|o| o.security == Security::Conformance) {
+    for op in OPERATIONS
+        .iter()
+        .filter(|o| o.security == Security::Conformance)
+    {
         for (auth, what) in [
             (Auth::Anonymous, "no conformance token"),
-            (Auth::ConformanceToken("duxue-wrong-conformance-token"), "a wrong conformance token"),
+            (
+                Auth::ConformanceToken("duxue-wrong-conformance-token"),
+                "a wrong conformance token",
+            ),
         ] {
             checked += 1;
             refused += usize::from(expect_unauthorised(j, ctx, op, &ids, auth, what).await);
