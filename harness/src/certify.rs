@@ -404,14 +404,12 @@ pub fn print_summary(report: &RunReport, out: &Path) {
             truncate(&r.reason, 100)
         );
     }
-    let counts: Vec<String> = report
-        .counts
-        .iter()
-        .filter(|(_, n)| **n > 0)
-        .map(|(k, n)| format!("{n} {k}"))
-        .collect();
     println!();
-    println!("{} — {}", report.verdict.as_str(), counts.join(", "));
+    println!(
+        "{} — {}",
+        report.verdict.as_str(),
+        duxue_reports::summary::counts_line(report, ", ")
+    );
     println!(
         "{} requests in {:.1} s; report: {}",
         report.run.requests,

@@ -50,13 +50,7 @@ pub fn render(report: &RunReport) -> String {
             run.target.defects.join(", ")
         );
     }
-    let counts: Vec<String> = report
-        .counts
-        .iter()
-        .filter(|(_, n)| **n > 0)
-        .map(|(k, n)| format!("{n} {k}"))
-        .collect();
-    let _ = writeln!(out, "\n{}\n", counts.join(" · "));
+    let _ = writeln!(out, "\n{}\n", counts_line(report, " · "));
     let _ = writeln!(
         out,
         "| ID | verdict | requirement 要求 | reason |\n| --- | --- | --- | --- |"
@@ -79,6 +73,17 @@ pub fn render(report: &RunReport) -> String {
         );
     }
     out
+}
+
+/// "31 PASS · 1 SKIPPED …": the verdicts that occurred, with their counts.
+pub fn counts_line(report: &RunReport, separator: &str) -> String {
+    let counts: Vec<String> = report
+        .counts
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect();
+    counts.join(separator)
 }
 
 fn short(hash: &str) -> &str {

@@ -307,7 +307,11 @@ impl SimLearner {
                 .await
             {
                 Err(e) if attempts < 3 && e.is(&ErrorCode::ChallengeExpired) => continue,
-                Err(e) if attempts < 3 && retry_genuine && e.is(&ErrorCode::LivenessFailed) => {
+                Err(e)
+                    if attempts < 3
+                        && retry_genuine
+                        && (e.is(&ErrorCode::LivenessFailed) || e.is(&ErrorCode::FaceMismatch)) =>
+                {
                     continue;
                 }
                 other => break other?,
@@ -428,13 +432,15 @@ impl SimLearner {
         // position, so that the pause and the study are in separate intervals.
         let mut beat_now = false;
 
+        // A script beats on a fixed wall-clock timer (like setInterval); a person does not.
+        let scripted = plan.jitter <= 0.0;
+        let mut next_tick = tokio::time::Instant::now();
         loop {
-            if !beat_now {
-                let jitter = if plan.jitter > 0.0 {
-                    1.0 - self.rng.random_range(0.0..plan.jitter)
-                } else {
-                    1.0
-                };
+            if scripted {
+                next_tick += self.clock.wall(interval);
+                tokio::time::sleep_until(next_tick).await;
+            } else if !beat_now {
+                let jitter = 1.0 - self.rng.random_range(0.0..plan.jitter);
                 self.clock.sleep(interval * jitter).await;
             }
             let resumed_from_pause = std::mem::take(&mut beat_now);
@@ -521,7 +527,7 @@ impl SimLearner {
                             &mut seen,
                         )
                         .await;
-                    beat_now = answered > 0;
+                    beat_now = answered > 0 && !scripted;
                     let mut capture_failed = false;
                     for e in &log.events {
                         if e.kind == EventKind::Capture
@@ -566,7 +572,7 @@ impl SimLearner {
                 },
             }
             let done = plan.until_complete
-                && position >= lesson_end - 0.5
+                && position >= lesson_end
                 && log.credited >= lesson_end - interval * 2.0
                 && pending.is_empty();
             if done || at >= plan.budget_seconds {

@@ -453,6 +453,32 @@ impl Platform {
         }
     }
 
+    /// Refuses a heartbeat (seek or speed-up): the interval earns nothing, the playback is
+    /// re-anchored at this moment and the refusal goes into the trajectory.
+    fn refuse_heartbeat(
+        &self,
+        w: &mut World,
+        mut pb: PlaybackRec,
+        (now, wall): (f64, f64),
+        pos: f64,
+        (kind, detail): (&'static str, String),
+        refusal: Refusal,
+    ) -> Outcome<HeartbeatAck> {
+        pb.last_hb = now;
+        pb.last_hb_wall = wall;
+        pb.credit_from = pb.credit_from.max(now);
+        self.trace(
+            Traj::new(&pb.learner_id, &pb.cohort_id, now, kind)
+                .lesson(&pb.lesson_id)
+                .position(pos)
+                .reference(&pb.id)
+                .detail(detail),
+        );
+        self.save(&pb);
+        w.playbacks.insert(pb.id.clone(), pb);
+        Err(refusal)
+    }
+
     /// PB-1, PB-2, PB-4, PB-5, BC-1, BC-2: one heartbeat.
     pub fn heartbeat(
         &self,
@@ -500,22 +526,12 @@ impl Platform {
         };
 
         if req.rate > 1.0 + 1e-9 && !self.has(Defect::SpeedUpAllowed) && !busy {
-            pb.last_hb = now;
-            pb.last_hb_wall = wall;
-            pb.credit_from = pb.credit_from.max(now);
-            self.trace(
-                Traj::new(&pb.learner_id, &pb.cohort_id, now, "rate_refused")
-                    .lesson(&pb.lesson_id)
-                    .position(pos)
-                    .reference(&pb.id)
-                    .detail(format!("rate {}", req.rate)),
-            );
-            self.save(&pb);
-            w.playbacks.insert(pb.id.clone(), pb);
-            return Err(Refusal::new(
+            let refusal = Refusal::new(
                 ErrorCode::RateForbidden,
                 format!("rate {} is above 1; nothing credited", req.rate),
-            ));
+            );
+            let event = ("rate_refused", format!("rate {}", req.rate));
+            return self.refuse_heartbeat(&mut w, pb, (now, wall), pos, event, refusal);
         }
         let since_moved = (now - prog.furthest_moved_at).max(0.0);
         let allowed = prog.furthest
@@ -523,25 +539,15 @@ impl Platform {
             + SEEK_SLACK_SECONDS
             + SEEK_SLACK_SHARE * since_moved * rate_cap;
         if pos > allowed && !self.has(Defect::SeekAllowed) && !busy {
-            pb.last_hb = now;
-            pb.last_hb_wall = wall;
-            pb.credit_from = pb.credit_from.max(now);
-            self.trace(
-                Traj::new(&pb.learner_id, &pb.cohort_id, now, "seek_refused")
-                    .lesson(&pb.lesson_id)
-                    .position(pos)
-                    .reference(&pb.id)
-                    .detail(format!("from {:.1}", prog.furthest)),
-            );
-            self.save(&pb);
-            w.playbacks.insert(pb.id.clone(), pb);
-            return Err(Refusal::new(
+            let refusal = Refusal::new(
                 ErrorCode::SeekForbidden,
                 format!(
                     "position {pos:.1} is past the furthest position watched ({:.1}); resume there",
                     prog.furthest
                 ),
-            ));
+            );
+            let event = ("seek_refused", format!("from {:.1}", prog.furthest));
+            return self.refuse_heartbeat(&mut w, pb, (now, wall), pos, event, refusal);
         }
 
         // Presence: nothing counts while something is pending or the window has no focus.

@@ -8,6 +8,7 @@
 //! | `uniform_popup_latency` | at least 5 popups answered with a wall-clock answer latency whose coefficient of variation is below 0.05, or at least 3 answered with a median latency under 1 cohort second |
 //! | `failed_captures` | any capture failed (another face, no face) or missed |
 //! | `refused_cheats` | any seek or speed-up refused, or any playback superseded by a second window |
+//! | `position_outpaced_clock` | accepted positions ran more than 30 s ahead of the cohort clock over a learner's playbacks (a seek or speed-up that got through) |
 //! | `multi_login` | a new login replaced a session that had sent a heartbeat within the allowed gap |
 //! | `failed_liveness` | any liveness attempt refused (spoof, another person) |
 //! | `idle_playback` | two or more popups missed, or two or more playbacks stopped for silence |
@@ -33,12 +34,16 @@ const MIN_POPUPS_CV: usize = 5;
 const MIN_POPUPS_INSTANT: usize = 3;
 const INSTANT_SECONDS: f64 = 1.0;
 const ROUND_THE_CLOCK_HOURS: usize = 20;
+/// Content accepted ahead of elapsed cohort time, summed over a learner's playbacks, that
+/// reveals seeking or speed-up even where the platform accepted it.
+const OUTPACED_SECONDS: f64 = 30.0;
 /// China Standard Time offset for "a day" of study.
 const CST_OFFSET_SECONDS: f64 = 8.0 * 3600.0;
 
 struct Row {
     at: f64,
     wall: f64,
+    position: Option<f64>,
     kind: String,
     reference: Option<String>,
     detail: Option<String>,
@@ -73,10 +78,17 @@ fn signals(rows: &[Row], heartbeat_gap: f64) -> Vec<BrushingSignal> {
     let (mut failed_captures, mut cheats, mut liveness, mut missed, mut silence) = (0, 0, 0, 0, 0);
     let mut multi_login = 0;
     let mut last_heartbeat_at = f64::MIN;
+    let mut last_position: HashMap<&str, (f64, f64)> = HashMap::new();
+    let mut outpaced = 0.0;
     for r in rows {
         match r.kind.as_str() {
             "heartbeat" => {
                 last_heartbeat_at = r.at;
+                if let (Some(p), Some(position)) = (r.reference.as_deref(), r.position)
+                    && let Some((at, before)) = last_position.insert(p, (r.at, position))
+                {
+                    outpaced += ((position - before) - (r.at - at)).max(0.0);
+                }
                 let credited: f64 = r
                     .detail
                     .as_deref()
@@ -171,6 +183,14 @@ fn signals(rows: &[Row], heartbeat_gap: f64) -> Vec<BrushingSignal> {
             format!("{failed_captures} capture(s) failed or missed"),
         );
     }
+    if outpaced > OUTPACED_SECONDS {
+        push(
+            "position_outpaced_clock",
+            format!(
+                "accepted positions ran {outpaced:.0} s ahead of the cohort clock (seeking or speed-up)"
+            ),
+        );
+    }
     if cheats > 0 {
         push(
             "refused_cheats",
@@ -217,7 +237,7 @@ impl Platform {
             .reads
             .run(move |c| {
                 let mut stmt = c.prepare_cached(
-                    "SELECT learner_id, at, wall, kind, ref_id, detail FROM trajectory
+                    "SELECT learner_id, at, wall, kind, ref_id, detail, position FROM trajectory
                      WHERE cohort_id = ?1 ORDER BY seq",
                 )?;
                 let rows = stmt.query_map(params![cohort], |r| {
@@ -229,6 +249,7 @@ impl Platform {
                             kind: r.get(3)?,
                             reference: r.get(4)?,
                             detail: r.get(5)?,
+                            position: r.get(6)?,
                         },
                     ))
                 })?;
@@ -272,6 +293,7 @@ mod tests {
         Row {
             at,
             wall,
+            position: None,
             kind: "heartbeat".into(),
             reference: Some("p".into()),
             detail: Some("10.000".into()),

@@ -32,15 +32,15 @@ pub(crate) async fn authority(fx: &Fixture) -> Result<String, ProbeError> {
 
 /// BC-1: 每个课时均有不低于1次随机抓拍及影像记录 — captures in every class hour, images kept.
 pub async fn capture_every_class_hour(ctx: &ProbeContext, j: &mut Judge) -> Result<(), ProbeError> {
-    // A 50-minute professional lesson spans a full class hour and a short one.
+    // A 46-minute professional lesson spans a full class hour and a short one.
     let shape = CourseShape {
         delivery: duxue_profile::Delivery::PureOnline,
         lessons: vec![
-            (18, LessonCategory::General, LessonMode::Online),
-            (50, LessonCategory::Professional, LessonMode::Online),
+            (15, LessonCategory::General, LessonMode::Online),
+            (46, LessonCategory::Professional, LessonMode::Online),
         ],
     };
-    let fx = Fixture::new(ctx, "BC-1", 2.0, &shape).await?;
+    let fx = Fixture::new(ctx, "BC-1", 1.0, &shape).await?;
     let lesson = fx.lesson(1)?.clone();
     let (mut learner, enrolment) = fx.enrolled_learner().await?;
     let log = learner
@@ -122,7 +122,7 @@ pub async fn capture_every_class_hour(ctx: &ProbeContext, j: &mut Judge) -> Resu
 /// BC-2: 随机抓拍 — capture times are not predictable across learners or class hours.
 pub async fn capture_times_random(ctx: &ProbeContext, j: &mut Judge) -> Result<(), ProbeError> {
     const LEARNERS: usize = 8;
-    let fx = Fixture::new(ctx, "BC-2", 2.0, &CourseShape::pure_online(10, 3)).await?;
+    let fx = Fixture::new(ctx, "BC-2", 1.0, &CourseShape::pure_online(10, 3)).await?;
     let lessons = [fx.lesson(0)?.clone(), fx.lesson(1)?.clone()];
     let mut learners = Vec::new();
     for _ in 0..LEARNERS {
@@ -197,7 +197,7 @@ pub async fn capture_times_random(ctx: &ProbeContext, j: &mut Judge) -> Result<(
 
 /// BC-3: 抓拍失败或未抓拍的课时不计学时并标记 — a failed or missed capture withholds the class hour.
 pub async fn failed_capture_withholds(ctx: &ProbeContext, j: &mut Judge) -> Result<(), ProbeError> {
-    let fx = Fixture::new(ctx, "BC-3", 2.0, &CourseShape::pure_online(10, 3)).await?;
+    let fx = Fixture::new(ctx, "BC-3", 1.0, &CourseShape::pure_online(10, 3)).await?;
     let lesson = fx.lesson(0)?.lesson_id.clone();
     let (mut honest, e0) = fx.enrolled_learner().await?;
     let (mut impostor, e1) = fx.enrolled_learner().await?;

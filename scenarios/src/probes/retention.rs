@@ -9,7 +9,7 @@ use crate::outcome::{Judge, ProbeError};
 
 /// RT-1: every record and image is retrievable unchanged just before the retention period ends.
 pub async fn three_year_retention(ctx: &ProbeContext, j: &mut Judge) -> Result<(), ProbeError> {
-    let fx = Fixture::new(ctx, "RT-1", 2.0, &CourseShape::pure_online(10, 3)).await?;
+    let fx = Fixture::new(ctx, "RT-1", 1.0, &CourseShape::pure_online(10, 3)).await?;
     let lesson = fx.lesson(0)?.lesson_id.clone();
     let (mut learner, enrolment) = fx.enrolled_learner().await?;
     let log = learner

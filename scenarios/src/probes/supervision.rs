@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use duxue_profile::{
     Auth, ClassRequest, Delivery, LessonCategory, LessonMode, LiveStatus, OrganisationKind,
-    SupervisorKind, SupervisorRequest, operation,
+    RawAnswer, SupervisorKind, SupervisorRequest, operation,
 };
 
 use super::capture::authority;
@@ -303,18 +303,11 @@ pub async fn read_only_supervisors(ctx: &ProbeContext, j: &mut Judge) -> Result<
             .client
             .send_raw(op, &args, Auth::Bearer(&token), body)
             .await;
-        match answer {
-            Ok(a) => {
-                let ok = (400..500).contains(&a.status);
-                refused += usize::from(ok);
-                j.check(
-                    format!("a supervisor may not {what}"),
-                    ok,
-                    format!("HTTP {}", a.status),
-                );
-            }
-            Err(e) => j.undecided(format!("a supervisor may not {what}"), e.to_string()),
-        }
+        refused += usize::from(write_refused(
+            j,
+            &format!("a supervisor may not {what}"),
+            answer,
+        ));
     }
     let learner_id = learner.learner_id()?.to_owned();
     for method in ["PUT", "PATCH", "DELETE"] {
@@ -329,18 +322,11 @@ pub async fn read_only_supervisors(ctx: &ProbeContext, j: &mut Judge) -> Result<
                 Some(b"{}".to_vec()),
             )
             .await;
-        match answer {
-            Ok(a) => {
-                let ok = (400..500).contains(&a.status);
-                refused += usize::from(ok);
-                j.check(
-                    format!("{method} on a learner record is refused"),
-                    ok,
-                    format!("HTTP {}", a.status),
-                );
-            }
-            Err(e) => j.undecided(format!("{method} on a learner record"), e.to_string()),
-        }
+        refused += usize::from(write_refused(
+            j,
+            &format!("{method} on a learner record is refused"),
+            answer,
+        ));
     }
     j.figure("writes_attempted", writes.len() + 3);
     j.figure("writes_refused", refused);
@@ -353,12 +339,31 @@ pub async fn read_only_supervisors(ctx: &ProbeContext, j: &mut Judge) -> Result<
     Ok(())
 }
 
+/// Checks that a write was answered with a client-error status (a refusal).
+fn write_refused(
+    j: &mut Judge,
+    what: &str,
+    answer: Result<RawAnswer, duxue_profile::ClientError>,
+) -> bool {
+    match answer {
+        Ok(a) => j.check(
+            what,
+            (400..500).contains(&a.status),
+            format!("HTTP {}", a.status),
+        ),
+        Err(e) => {
+            j.undecided(what, e.to_string());
+            false
+        }
+    }
+}
+
 /// SV-5: 抓拍和活体检测结果连同影像可供调阅.
 pub async fn captures_and_liveness_retrievable(
     ctx: &ProbeContext,
     j: &mut Judge,
 ) -> Result<(), ProbeError> {
-    let fx = Fixture::new(ctx, "SV-5", 2.0, &CourseShape::pure_online(10, 3)).await?;
+    let fx = Fixture::new(ctx, "SV-5", 1.0, &CourseShape::pure_online(10, 3)).await?;
     let lesson = fx.lesson(0)?.lesson_id.clone();
     let token = authority(&fx).await?;
     let mut learner = fx.learner();
@@ -592,7 +597,7 @@ pub async fn self_check_flags_brushing(
 
 /// SV-7: 当班结业信息与已计学时一致.
 pub async fn completion_export_agrees(ctx: &ProbeContext, j: &mut Judge) -> Result<(), ProbeError> {
-    let fx = Fixture::new(ctx, "SV-7", 2.0, &CourseShape::pure_online(10, 3)).await?;
+    let fx = Fixture::new(ctx, "SV-7", 1.0, &CourseShape::pure_online(10, 3)).await?;
     let lesson = fx.lesson(0)?.lesson_id.clone();
     let token = authority(&fx).await?;
     let (mut honest, e0) = fx.enrolled_learner().await?;

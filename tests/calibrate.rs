@@ -1,0 +1,60 @@
+//! End to end: `duxue calibrate` proves every check can fail. The clean reference platform has
+//! no FAIL, and every defect switch fails exactly the requirement(s) the expected-failures
+//! manifest names; cases whose requirements have no probe yet are listed as such.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+#[test]
+fn calibration_is_calibrated() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("calibration");
+    let output = Command::new(env!("CARGO_BIN_EXE_duxue"))
+        .args([
+            "calibrate",
+            "--seed",
+            "20221109",
+            "--parallel",
+            "3",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .expect("the duxue binary runs");
+    let text = std::fs::read_to_string(out.join("calibration.json")).unwrap_or_else(|e| {
+        panic!(
+            "no calibration.json ({e}); stderr: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    let calibration: Value = serde_json::from_str(&text).expect("calibration.json is JSON");
+    let cases = calibration["cases"].as_array().expect("cases");
+    let misses: Vec<String> = cases
+        .iter()
+        .filter(|c| c["ok"] != true && c["not_calibrated"].is_null())
+        .map(|c| {
+            format!(
+                "{}: expected {} failed {}",
+                c["defect"], c["expected"], c["failed"]
+            )
+        })
+        .collect();
+    assert!(
+        misses.is_empty(),
+        "miscalibrated cases:\n{}",
+        misses.join("\n")
+    );
+    assert_eq!(calibration["verdict"], "CALIBRATED");
+    assert_eq!(output.status.code(), Some(0));
+    let clean = cases
+        .iter()
+        .find(|c| c["defect"] == "clean")
+        .expect("a clean case");
+    assert_eq!(clean["failed"], Value::Array(Vec::new()));
+    let calibrated = cases
+        .iter()
+        .filter(|c| c["ok"] == true && c["defect"] != "clean")
+        .count();
+    assert!(calibrated >= 32, "only {calibrated} defects calibrated");
+}
