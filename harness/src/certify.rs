@@ -39,6 +39,8 @@ pub struct CertifyPlan {
     pub only: Vec<String>,
     pub concurrency: usize,
     pub progress: bool,
+    /// Print a line saying what is being certified once the target answers.
+    pub announce: bool,
 }
 
 /// Loaded inputs shared by certify and calibrate.
@@ -112,6 +114,17 @@ pub async fn certify(plan: &CertifyPlan) -> Result<RunReport, CannotRun> {
     prepare_out(&plan.out)?;
 
     let target = reach_target(plan, &inputs).await?;
+    if plan.announce {
+        eprintln!(
+            "duxue certify: {} ({}), policy {}, seed {}, clock ×{}, output {}",
+            target.meta.platform_name,
+            target.url,
+            inputs.policy.id,
+            plan.seed,
+            plan.clock_scale,
+            plan.out.display()
+        );
+    }
     let result = run_probes(plan, &inputs, &target, started_at, started).await;
     target.shutdown().await;
     let report = result?;

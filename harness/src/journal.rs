@@ -85,6 +85,9 @@ impl Journal {
             "path": exchange.path,
             "status": exchange.status,
             "started_at": exchange.started_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "virtual_at": exchange
+                .virtual_at
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
             "elapsed_ms": (exchange.elapsed.as_secs_f64() * 1e6).round() / 1e3,
             "request": exchange.request_body.map(redact_body),
             "response": redact_body(exchange.response_body),

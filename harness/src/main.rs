@@ -143,6 +143,7 @@ fn template(args: &cli::RunOptions, out: PathBuf) -> certify::CertifyPlan {
         only: args.only.clone(),
         concurrency: args.concurrency,
         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        announce: false,
     }
 }
 
@@ -156,16 +157,7 @@ async fn certify_command(args: CertifyArgs) -> Result<ExitCode, CannotRun> {
     plan.application = args.application;
     plan.learners = args.learners;
     plan.defects = target::parse_defects(&args.defects)?;
-    eprintln!(
-        "duxue certify: target {}, policy {}, seed {}, clock ×{}, output {}",
-        plan.target
-            .as_deref()
-            .unwrap_or("bundled reference platform"),
-        plan.policy,
-        plan.seed,
-        plan.clock_scale,
-        plan.out.display()
-    );
+    plan.announce = true;
     let report = certify::certify(&plan).await?;
     certify::print_summary(&report, &plan.out);
     Ok(match report.verdict {

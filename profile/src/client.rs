@@ -87,9 +87,14 @@ pub struct Exchange<'a> {
     pub status: Option<u16>,
     pub response_body: &'a [u8],
     pub started_at: DateTime<Utc>,
+    /// The caller's own estimate of the platform clock (a cohort clock) when it was sent.
+    pub virtual_at: Option<DateTime<Utc>>,
     pub elapsed: Duration,
     pub transport_error: Option<&'a str>,
 }
+
+/// The caller's model of the platform clock its requests run on (for evidence).
+pub type VirtualClock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 /// Sees every exchange the client makes (a harness's evidence journal).
 pub trait Observer: Send + Sync {
@@ -145,6 +150,7 @@ pub struct ProfileClient {
     base: Arc<str>,
     conformance_token: Option<Arc<str>>,
     observer: Option<Arc<dyn Observer>>,
+    virtual_clock: Option<VirtualClock>,
 }
 
 impl std::fmt::Debug for ProfileClient {
@@ -183,6 +189,7 @@ impl ProfileClient {
             base: base.into(),
             conformance_token: config.conformance_token.map(Into::into),
             observer: None,
+            virtual_clock: None,
         }
     }
 
@@ -190,6 +197,14 @@ impl ProfileClient {
     pub fn observed(&self, observer: Arc<dyn Observer>) -> Self {
         ProfileClient {
             observer: Some(observer),
+            ..self.clone()
+        }
+    }
+
+    /// A clone whose exchanges carry `clock()` as their virtual send time.
+    pub fn with_virtual_clock(&self, clock: VirtualClock) -> Self {
+        ProfileClient {
+            virtual_clock: Some(clock),
             ..self.clone()
         }
     }
@@ -259,6 +274,7 @@ impl ProfileClient {
                 .body(body.clone());
         }
         let started_at = Utc::now();
+        let virtual_at = self.virtual_clock.as_ref().map(|clock| clock());
         let started = Instant::now();
         let outcome = async {
             let response = request.send().await?;
@@ -287,6 +303,7 @@ impl ProfileClient {
                 status: outcome.as_ref().ok().map(|a| a.status),
                 response_body: outcome.as_ref().map(|a| a.body.as_slice()).unwrap_or(&[]),
                 started_at,
+                virtual_at,
                 elapsed,
                 transport_error: transport_error.as_deref(),
             });

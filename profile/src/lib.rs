@@ -15,7 +15,9 @@ pub mod types;
 
 pub use application::ApplicationForm;
 pub use catalog::{Catalog, Requirement, Verdict};
-pub use client::{Auth, ClientConfig, ClientError, Exchange, Observer, ProfileClient, RawAnswer};
+pub use client::{
+    Auth, ClientConfig, ClientError, Exchange, Observer, ProfileClient, RawAnswer, VirtualClock,
+};
 pub use datafile::DataFileError;
 pub use operations::{OPERATIONS, Operation, Security, operation};
 pub use policy::Policy;

@@ -68,7 +68,7 @@ impl Fixture {
         let scale = ctx.clock_scale * scale_factor;
         let cohort = client
             .create_cohort(&CohortRequest {
-                label: format!("duxue {} {label}", ctx.requirement),
+                label: format!("duxue {label} (seed {})", ctx.seed),
                 clock_scale: scale,
                 start_at: None,
             })
@@ -78,6 +78,8 @@ impl Fixture {
             scale,
             cohort.clock.virtual_now,
         ));
+        let model = clock.clone();
+        let client = client.with_virtual_clock(Arc::new(move || model.now()));
         let enterprise = organisation(
             &client,
             &cohort,
