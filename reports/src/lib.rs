@@ -57,3 +57,110 @@ pub fn render_run(dir: &Path) -> Result<RunReport, RenderError> {
     std::fs::write(&junit_path, xml).map_err(|e| io(&junit_path, e))?;
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use duxue_profile::Verdict;
+
+    use super::*;
+    use crate::model::{RequirementResult, RunIdentity, TargetInfo};
+
+    fn requirement(id: &str, verdict: Verdict) -> RequirementResult {
+        RequirementResult {
+            id: id.into(),
+            area: "playback".into(),
+            source: "§三".into(),
+            text_zh: "不得快进".into(),
+            text_en: "No seeking".into(),
+            mandatory: true,
+            verdict,
+            reason: format!("{id} reason <&>"),
+            figures: BTreeMap::new(),
+            checks: Vec::new(),
+            evidence: Vec::new(),
+            wall_seconds: 1.5,
+        }
+    }
+
+    fn report(requirements: Vec<RequirementResult>) -> RunReport {
+        let now = chrono::Utc::now();
+        RunReport {
+            schema: REPORT_SCHEMA.into(),
+            verdict: RunReport::decide(&requirements),
+            counts: RunReport::count(&requirements),
+            run: RunIdentity {
+                run_id: "r".into(),
+                started_at: now,
+                finished_at: now,
+                wall_seconds: 3.0,
+                seed: 1,
+                clock_scale: 60.0,
+                learners: 0,
+                target: TargetInfo {
+                    url: "http://127.0.0.1:1".into(),
+                    embedded: true,
+                    platform_name: "p".into(),
+                    operator: "o".into(),
+                    profile_version: "v1".into(),
+                    defects: Vec::new(),
+                },
+                harness_version: "0".into(),
+                profile_version: "v1".into(),
+                catalog_version: "1".into(),
+                catalog_sha256: "ab".into(),
+                policy_id: "xuchang-2022".into(),
+                policy_sha256: "cd".into(),
+                application: serde_json::Value::Null,
+                requests: 0,
+                evidence_journal: "evidence/journal.jsonl".into(),
+            },
+            requirements,
+        }
+    }
+
+    #[test]
+    fn a_failure_or_an_inconclusive_blocks_certification() {
+        let pass = vec![
+            requirement("PB-1", Verdict::Pass),
+            requirement("SC-1", Verdict::Skipped),
+        ];
+        assert_eq!(report(pass).verdict, RunVerdict::Certified);
+        let inconclusive = vec![
+            requirement("PB-1", Verdict::Pass),
+            requirement("LD-1", Verdict::Inconclusive),
+        ];
+        assert_eq!(report(inconclusive).verdict, RunVerdict::NotCertified);
+        assert_eq!(RunReport::decide(&[]), RunVerdict::NotCertified);
+    }
+
+    #[test]
+    fn junit_has_one_case_per_requirement_and_failure_messages() {
+        let r = report(vec![
+            requirement("PB-1", Verdict::Fail),
+            requirement("PB-2", Verdict::Pass),
+            requirement("LD-1", Verdict::Inconclusive),
+        ]);
+        let xml = junit::render(&r).expect("renders");
+        assert_eq!(xml.matches("<testcase ").count(), 3);
+        assert!(
+            xml.contains("failures=\"1\"") && xml.contains("errors=\"1\""),
+            "{xml}"
+        );
+        assert!(xml.contains("PB-1 reason &lt;&amp;&gt;"), "{xml}");
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(
+            dir.path().join("report.json"),
+            serde_json::to_vec(&r).expect("json"),
+        )
+        .expect("write");
+        let again = render_run(dir.path()).expect("renders from the folder alone");
+        assert_eq!(again, r);
+        let summary = std::fs::read_to_string(dir.path().join("summary.md")).expect("summary");
+        assert!(
+            summary.contains("NOT CERTIFIED") && summary.contains("1 FAIL"),
+            "{summary}"
+        );
+    }
+}

@@ -453,6 +453,19 @@ impl Platform {
         }
     }
 
+    /// Finds the actor's own playback, brings its deadlines up to now, and returns the cohort
+    /// time of that moment.
+    fn enter_playback(&self, w: &mut World, actor: &Actor, playback_id: &str) -> Outcome<f64> {
+        let pb = w
+            .playbacks
+            .get(playback_id)
+            .ok_or_else(|| Refusal::not_found("no such playback"))?;
+        self.check_owner(w, actor, pb)?;
+        let now = w.cohort_now(&pb.cohort_id);
+        self.tick(w, playback_id, now);
+        Ok(now)
+    }
+
     /// Refuses a heartbeat (seek or speed-up): the interval earns nothing, the playback is
     /// re-anchored at this moment and the refusal goes into the trajectory.
     fn refuse_heartbeat(
@@ -496,13 +509,7 @@ impl Platform {
         }
         let busy = self.has(Defect::FailOpenUnderLoad) && self.load.busy();
         let mut w = self.world.lock();
-        let pb = w
-            .playbacks
-            .get(playback_id)
-            .ok_or_else(|| Refusal::not_found("no such playback"))?;
-        self.check_owner(&w, actor, pb)?;
-        let now = w.cohort_now(&pb.cohort_id);
-        self.tick(&mut w, playback_id, now);
+        let now = self.enter_playback(&mut w, actor, playback_id)?;
         let mut pb = w
             .playbacks
             .get(playback_id)
@@ -945,13 +952,7 @@ impl Platform {
     /// Stops a playback at the learner's request; stopping a stopped one answers it unchanged.
     pub fn stop_playback(&self, actor: &Actor, playback_id: &str) -> Outcome<Playback> {
         let mut w = self.world.lock();
-        let pb = w
-            .playbacks
-            .get(playback_id)
-            .ok_or_else(|| Refusal::not_found("no such playback"))?;
-        self.check_owner(&w, actor, pb)?;
-        let now = w.cohort_now(&pb.cohort_id);
-        self.tick(&mut w, playback_id, now);
+        let now = self.enter_playback(&mut w, actor, playback_id)?;
         self.stop_playback_in(&mut w, playback_id, StopReason::Learner, now);
         w.playbacks
             .get(playback_id)
