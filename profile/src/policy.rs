@@ -278,44 +278,13 @@ impl Policy {
                 ));
             }
         }
-        let shares = [
-            (
-                "rules",
-                "blended_online_share_max",
-                self.rules.blended_online_share_max.value,
-            ),
-            (
-                "rules",
-                "general_share_min",
-                self.rules.general_share_min.value,
-            ),
-            (
-                "rules",
-                "general_share_max",
-                self.rules.general_share_max.value,
-            ),
-            (
-                "judging",
-                "self_check_honest_flag_share_max",
-                self.judging.self_check_honest_flag_share_max.value,
-            ),
-            (
-                "judging",
-                "capture_offset_stddev_share_min",
-                self.judging.capture_offset_stddev_share_min.value,
-            ),
-            (
-                "judging",
-                "capture_offset_same_share_max",
-                self.judging.capture_offset_same_share_max.value,
-            ),
-            (
-                "budgets",
-                "error_rate_max",
-                self.budgets.error_rate_max.value,
-            ),
-        ];
-        for (table, key, value) in shares {
+        // Fractions are named `*share*` or `*rate*` by convention; they lie in (0, 1].
+        let fractions = self
+            .rule_views()
+            .into_iter()
+            .filter(|v| v.key.contains("share") || v.key.contains("rate"));
+        for view in fractions {
+            let (table, key, value) = (view.table, view.key, view.value);
             if value > 1.0 {
                 return Err(src.invalid(
                     table,

@@ -409,6 +409,32 @@ pub enum LivenessAction {
     Nod,
 }
 
+impl LivenessAction {
+    pub const ALL: [LivenessAction; 5] = [
+        LivenessAction::Blink,
+        LivenessAction::TurnLeft,
+        LivenessAction::TurnRight,
+        LivenessAction::OpenMouth,
+        LivenessAction::Nod,
+    ];
+
+    /// The wire name, as in `openapi.yaml`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LivenessAction::Blink => "blink",
+            LivenessAction::TurnLeft => "turn_left",
+            LivenessAction::TurnRight => "turn_right",
+            LivenessAction::OpenMouth => "open_mouth",
+            LivenessAction::Nod => "nod",
+        }
+    }
+
+    /// The action with this wire name.
+    pub fn from_name(name: &str) -> Option<LivenessAction> {
+        LivenessAction::ALL.into_iter().find(|a| a.name() == name)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LivenessChallenge {
     pub challenge_id: String,

@@ -110,27 +110,23 @@ pub fn judge_capture(image: &[u8], registered: &[u8]) -> Result<CaptureJudgement
 /// A new liveness challenge (nonce and actions) from the platform's random source.
 pub fn new_challenge(rng: &mut impl Rng) -> (String, Vec<LivenessAction>) {
     let c = duxue_media::new_challenge(rng);
-    let actions = c.actions.iter().map(|a| to_profile(*a)).collect();
+    let actions = c.actions.iter().filter_map(|a| to_profile(*a)).collect();
     (c.nonce, actions)
 }
 
-fn to_profile(a: Action) -> LivenessAction {
-    match a {
-        Action::Blink => LivenessAction::Blink,
-        Action::TurnLeft => LivenessAction::TurnLeft,
-        Action::TurnRight => LivenessAction::TurnRight,
-        Action::OpenMouth => LivenessAction::OpenMouth,
-        Action::Nod => LivenessAction::Nod,
-    }
+fn to_profile(a: Action) -> Option<LivenessAction> {
+    LivenessAction::from_name(a.name())
 }
 
-fn to_media(a: LivenessAction) -> Action {
-    match a {
-        LivenessAction::Blink => Action::Blink,
-        LivenessAction::TurnLeft => Action::TurnLeft,
-        LivenessAction::TurnRight => Action::TurnRight,
-        LivenessAction::OpenMouth => Action::OpenMouth,
-        LivenessAction::Nod => Action::Nod,
+/// A profile challenge in the media crate's terms (both speak the profile's wire names; an
+/// action the verifier does not know is left out, so no answer can satisfy it).
+pub fn media_challenge(nonce: &str, actions: &[LivenessAction]) -> Challenge {
+    Challenge {
+        nonce: nonce.to_owned(),
+        actions: actions
+            .iter()
+            .filter_map(|a| Action::from_name(a.name()))
+            .collect(),
     }
 }
 
@@ -163,10 +159,7 @@ pub fn judge_liveness(
         require_image(f, &format!("frames[{i}]"))?;
     }
     let reference = template_from_bytes(registered)?;
-    let challenge = Challenge {
-        nonce: nonce.to_owned(),
-        actions: actions.iter().map(|a| to_media(*a)).collect(),
-    };
+    let challenge = media_challenge(nonce, actions);
     let decision = match duxue_media::check_liveness(frames, &challenge, &reference) {
         Ok(d) => d,
         Err(MediaError::NoFace(m)) => {
@@ -260,5 +253,22 @@ mod tests {
             assert!(id_number_valid(&duxue_media::identity(seed).id_number));
         }
         assert_eq!(mask_id_number("11010519491231002X"), "110105********002X");
+    }
+}
+
+#[cfg(test)]
+mod names {
+    use super::*;
+
+    #[test]
+    fn profile_and_media_actions_are_the_same_set() {
+        for a in LivenessAction::ALL {
+            let media = Action::from_name(a.name()).expect("media knows every profile action");
+            assert_eq!(to_profile(media), Some(a));
+        }
+        assert_eq!(Action::ALL.len(), LivenessAction::ALL.len());
+        let wire = serde_json::to_value(LivenessAction::ALL).expect("json");
+        let names: Vec<&str> = LivenessAction::ALL.iter().map(|a| a.name()).collect();
+        assert_eq!(wire, serde_json::json!(names));
     }
 }

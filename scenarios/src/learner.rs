@@ -11,8 +11,8 @@ use base64::engine::general_purpose::STANDARD as B64;
 use duxue_media::{Identity, Species};
 use duxue_profile::{
     ClientError, Enrolment, ErrorCode, EventKind, HeartbeatAck, HeartbeatRequest, Learner,
-    LearnerSession, LivenessAction, LivenessChallenge, LoginRequest, Playback, PlaybackRequest,
-    PlaybackState, Policy, ProfileClient, RegistrationRequest,
+    LearnerSession, LivenessChallenge, LoginRequest, Playback, PlaybackRequest, PlaybackState,
+    Policy, ProfileClient, RegistrationRequest,
 };
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -326,10 +326,7 @@ impl SimLearner {
         challenge: &LivenessChallenge,
         how: Presentation,
     ) -> Vec<Vec<u8>> {
-        let media_challenge = duxue_media::Challenge {
-            nonce: challenge.nonce.clone(),
-            actions: challenge.actions.iter().map(|a| media_action(*a)).collect(),
-        };
+        let media_challenge = media_challenge(challenge);
         let shot = self.next_shot();
         let who = self.identity.clone();
         off_runtime(move || match how {
@@ -712,13 +709,17 @@ pub fn popup_code(prompt: &str) -> String {
         .to_owned()
 }
 
-fn media_action(action: LivenessAction) -> duxue_media::Action {
-    match action {
-        LivenessAction::Blink => duxue_media::Action::Blink,
-        LivenessAction::TurnLeft => duxue_media::Action::TurnLeft,
-        LivenessAction::TurnRight => duxue_media::Action::TurnRight,
-        LivenessAction::OpenMouth => duxue_media::Action::OpenMouth,
-        LivenessAction::Nod => duxue_media::Action::Nod,
+/// The platform's challenge in the media crate's terms (both use the profile's wire names;
+/// an action neither knows is left out, so the answer fails as it should).
+fn media_challenge(challenge: &LivenessChallenge) -> duxue_media::Challenge {
+    let actions = challenge
+        .actions
+        .iter()
+        .filter_map(|a| duxue_media::Action::from_name(a.name()))
+        .collect();
+    duxue_media::Challenge {
+        nonce: challenge.nonce.clone(),
+        actions,
     }
 }
 

@@ -29,6 +29,22 @@ pub enum Action {
 }
 
 impl Action {
+    /// The wire name (as serialised; the same names as profile v1's `LivenessAction`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Blink => "blink",
+            Action::TurnLeft => "turn_left",
+            Action::TurnRight => "turn_right",
+            Action::OpenMouth => "open_mouth",
+            Action::Nod => "nod",
+        }
+    }
+
+    /// The action with this wire name.
+    pub fn from_name(name: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.name() == name)
+    }
+
     /// All actions, in a fixed order.
     pub const ALL: [Action; 5] = [
         Action::Blink,

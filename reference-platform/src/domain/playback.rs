@@ -718,13 +718,7 @@ impl Platform {
         event_id: &str,
         kind: EventKind,
     ) -> Outcome<(PlaybackRec, EventRec, f64)> {
-        let pb = w
-            .playbacks
-            .get(playback_id)
-            .ok_or_else(|| Refusal::not_found("no such playback"))?;
-        self.check_owner(w, actor, pb)?;
-        let now = w.cohort_now(&pb.cohort_id);
-        self.tick(w, playback_id, now);
+        let now = self.enter_playback(w, actor, playback_id)?;
         let pb = w
             .playbacks
             .get(playback_id)

@@ -189,21 +189,7 @@ pub fn registration(who: &Identity, org: &str) -> RegistrationRequest {
 }
 
 pub fn media_challenge(ch: &LivenessChallenge) -> duxue_media::Challenge {
-    let actions = ch
-        .actions
-        .iter()
-        .map(|a| match a {
-            LivenessAction::Blink => duxue_media::Action::Blink,
-            LivenessAction::TurnLeft => duxue_media::Action::TurnLeft,
-            LivenessAction::TurnRight => duxue_media::Action::TurnRight,
-            LivenessAction::OpenMouth => duxue_media::Action::OpenMouth,
-            LivenessAction::Nod => duxue_media::Action::Nod,
-        })
-        .collect();
-    duxue_media::Challenge {
-        nonce: ch.nonce.clone(),
-        actions,
-    }
+    duxue_platform::biometrics::media_challenge(&ch.nonce, &ch.actions)
 }
 
 pub async fn login(c: &ProfileClient, who: &Identity) -> Result<LearnerSession, ClientError> {
