@@ -119,19 +119,35 @@ pub async fn calibrate(plan: &CalibratePlan) -> Result<Calibration, CannotRun> {
         cases.len(),
         plan.parallel
     );
-    let runs = cases.into_iter().map(|(defect, expected)| {
+    // Cases that load the platform (the clean one and the load defects) run the population
+    // phase, one at a time after the others, so no two peaks share the machine; every other
+    // case runs its probes only, several at once.
+    let loads = |d: &Option<Defect>| {
+        d.is_none_or(|d| matches!(d, Defect::SlowUnderLoad | Defect::FailOpenUnderLoad))
+    };
+    let case_run = |(defect, expected): Case, with_population: bool| {
         let mut run = plan.template.clone();
         run.out = case_dir(&plan.out, defect);
         run.defects = defect.into_iter().collect();
         run.target = None;
         run.progress = false;
+        if !with_population {
+            run.population = None;
+        }
         async move {
             let result = certify(&run).await;
             (defect, expected, run.out, result)
         }
-    });
+    };
+    let (loaded, probes_only): (Vec<Case>, Vec<Case>) = cases
+        .into_iter()
+        .partition(|(d, _)| loads(d) && plan.template.population.is_some());
+    let probe_runs = futures::stream::iter(probes_only.into_iter().map(|c| case_run(c, false)))
+        .buffer_unordered(plan.parallel.max(1));
+    let load_runs =
+        futures::stream::iter(loaded.into_iter().map(|c| case_run(c, true))).buffered(1);
     let mut results = Vec::new();
-    let mut stream = futures::stream::iter(runs).buffer_unordered(plan.parallel.max(1));
+    let mut stream = probe_runs.chain(load_runs);
     while let Some((defect, expected, out, result)) = stream.next().await {
         let report = result?;
         let with = |v: Verdict| -> Vec<String> {

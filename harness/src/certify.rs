@@ -41,6 +41,18 @@ pub struct CertifyPlan {
     pub progress: bool,
     /// Print a line saying what is being certified once the target answers.
     pub announce: bool,
+    /// The population phase; `None` runs the probes only (LD-1 and LD-2 INCONCLUSIVE).
+    pub population: Option<PopulationOptions>,
+}
+
+/// The population phase's options, from the command line.
+#[derive(Clone, Debug)]
+pub struct PopulationOptions {
+    pub clock_scale: f64,
+    pub shape: crate::population::LoadShape,
+    pub mix: crate::population::Mix,
+    pub client_mode: crate::population::ClientMode,
+    pub shard: (u64, u64),
 }
 
 /// Loaded inputs shared by certify and calibrate.
@@ -245,6 +257,48 @@ async fn run_probes(
         }
     }
     progress.finish_and_clear();
+
+    let mut population = None;
+    if let Some(options) = plan.population.as_ref().filter(|_| plan.learners > 0) {
+        let began = Instant::now();
+        let verdicts = outcomes
+            .iter()
+            .map(|(id, (o, _))| (id.clone(), o.verdict))
+            .collect();
+        let ctx = ProbeContext {
+            requirement: "LD-1",
+            client: client.observed(journal.tagged("population")),
+            policy: inputs.policy.clone(),
+            application: inputs.application.clone(),
+            clock_scale: plan.clock_scale,
+            seed: seeds::named(plan.seed, "population"),
+            target_url: target.url.clone(),
+        };
+        let population_plan = crate::population::PopulationPlan {
+            learners: plan.learners,
+            clock_scale: options.clock_scale,
+            shape: options.shape,
+            mix: options.mix.clone(),
+            client_mode: options.client_mode,
+            shard: options.shard,
+            progress: plan.progress,
+            out: plan.out.clone(),
+        };
+        let result = crate::population::run(&population_plan, &ctx, &target.url, &verdicts).await?;
+        let took = began.elapsed();
+        for outcome in [result.load, result.controls] {
+            if plan.progress {
+                eprintln!(
+                    "  {:<5} {:<12} {}",
+                    outcome.requirement,
+                    outcome.verdict.as_str(),
+                    truncate(&outcome.reason, 90)
+                );
+            }
+            outcomes.insert(outcome.requirement.to_owned(), (outcome, took));
+        }
+        population = Some(result.section);
+    }
     journal.flush().map_err(|e| {
         CannotRun::new(
             format!("cannot write the evidence journal: {e}"),
@@ -289,6 +343,7 @@ async fn run_probes(
             evidence_journal: JOURNAL_PATH.to_owned(),
         },
         requirements,
+        population,
     })
 }
 
@@ -311,7 +366,7 @@ fn judge_catalog(
                     let (verdict, reason) = if req.area == "load" {
                         (
                             Verdict::Inconclusive,
-                            "population phase not built".to_owned(),
+                            "no population phase in this run (--learners 0)".to_owned(),
                         )
                     } else if !plan.only.is_empty() && !plan.only.contains(&req.id) {
                         (Verdict::Skipped, "not selected by --only".to_owned())
@@ -361,7 +416,7 @@ fn judge_catalog(
         .collect()
 }
 
-fn write_report(out: &Path, report: &RunReport) -> Result<(), CannotRun> {
+pub fn write_report(out: &Path, report: &RunReport) -> Result<(), CannotRun> {
     let json = serde_json::to_vec_pretty(report).map_err(|e| {
         CannotRun::new(
             format!("cannot encode report.json: {e}"),

@@ -40,6 +40,22 @@ pub enum Command {
     /// Re-render a finished run folder from its files.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Merge the run folders of the shards of one run (`certify --shard I/N`) into one run:
+    /// histograms added, evidence concatenated, LD-1 and LD-2 judged on the merged data.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shards' run folders.
+    #[arg(required = true, num_args = 2.., value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Output folder of the merged run.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// The policy the shards ran with.
+    #[arg(long, default_value = "xuchang-2022", value_name = "FILE|NAME")]
+    pub policy: String,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -59,6 +75,40 @@ pub struct RunOptions {
     /// Run only these requirement IDs (comma-separated), e.g. PB-1,PB-2.
     #[arg(long, value_delimiter = ',', value_name = "IDS")]
     pub only: Vec<String>,
+    #[command(flatten)]
+    pub population: PopulationArgs,
+}
+
+/// The population phase (LD-1, LD-2): learners of a behaviour mix ramped like a morning peak.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Population phase")]
+pub struct PopulationArgs {
+    /// Peak concurrent learners (0: no population phase; LD-1 and LD-2 stay INCONCLUSIVE).
+    #[arg(long, default_value_t = 200, value_name = "N")]
+    pub learners: u64,
+    /// Cohort-clock scale of the population's cohort (each studying learner sends one
+    /// heartbeat per 10 cohort seconds: scale/10 per wall second).
+    #[arg(long, default_value_t = 20.0, value_name = "X")]
+    pub population_clock_scale: f64,
+    /// Wall seconds over which logins ramp up to the peak.
+    #[arg(long, default_value_t = 20, value_name = "S")]
+    pub ramp_up: u64,
+    /// Wall seconds the peak is held (LD-1 and LD-2 are judged on this stretch).
+    #[arg(long, default_value_t = 40, value_name = "S")]
+    pub hold: u64,
+    /// Wall seconds over which learners leave.
+    #[arg(long, default_value_t = 10, value_name = "S")]
+    pub ramp_down: u64,
+    /// Behaviour mix: `honest=58,seeker=3,...` or a TOML file with a [mix] table
+    /// (default: 58% honest, 3% of each of the 14 cheats).
+    #[arg(long, value_name = "SPEC|FILE")]
+    pub mix: Option<String>,
+    /// How learners' connections are made: one shared pool, or a client per learner.
+    #[arg(long, value_enum, default_value = "shared")]
+    pub client_mode: crate::population::ClientMode,
+    /// Run shard I of N (learners I, I+N, I+2N, ...); merge shard runs with `duxue merge`.
+    #[arg(long, default_value = "0/1", value_name = "I/N")]
+    pub shard: String,
 }
 
 #[derive(Debug, Args)]
@@ -77,9 +127,6 @@ pub struct CertifyArgs {
     /// The application form (附件2) as TOML; absent: the reference platform's form.
     #[arg(long, value_name = "FILE")]
     pub application: Option<PathBuf>,
-    /// Peak concurrent learners of the population phase.
-    #[arg(long, default_value_t = 0, value_name = "N")]
-    pub learners: u64,
     /// Output folder for the run (must not hold a run already).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -161,9 +208,30 @@ pub enum MediaCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {
-    /// Render summary.md and junit.xml of a run folder again from its report.json.
+    /// Render report.html, summary.md and junit.xml of a run folder again from its
+    /// report.json, and seal it: manifest.json (SHA-256 of every file) signed in manifest.sig.
     Render {
         #[arg(value_name = "DIR")]
         dir: PathBuf,
+        /// ed25519 signing key (64 hex characters or PKCS#8 PEM); absent: a key made for this
+        /// run only, recorded as self-signed, its private half never written.
+        #[arg(long, value_name = "FILE")]
+        signing_key: Option<PathBuf>,
+    },
+    /// Check a sealed run folder: every file against manifest.json, and manifest.sig.
+    /// Exit 0 intact, 1 changed (naming the first file), 2 unreadable.
+    Verify {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+        /// The public key the manifest must be signed with (64 hex characters or PEM);
+        /// absent: the key recorded in the manifest (proves only that nothing changed since
+        /// whoever sealed it).
+        #[arg(long, value_name = "FILE")]
+        public_key: Option<PathBuf>,
+    },
+    /// Write a new ed25519 signing key to FILE (owner-only) and its public key to FILE.pub.
+    Keygen {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
     },
 }

@@ -6,6 +6,8 @@ mod certify;
 mod cli;
 mod error;
 mod journal;
+mod merge;
+mod population;
 mod target;
 
 use std::path::PathBuf;
@@ -75,6 +77,14 @@ async fn run(command: Command) -> Result<ExitCode, CannotRun> {
     match command {
         Command::Certify(args) => certify_command(args).await,
         Command::Calibrate(args) => calibrate_command(args).await,
+        Command::Merge(args) => {
+            let report = merge::merge(&args.dirs, &args.out, &args.policy)?;
+            certify::print_summary(&report, &args.out);
+            Ok(match report.verdict {
+                RunVerdict::Certified => ExitCode::SUCCESS,
+                RunVerdict::NotCertified => ExitCode::from(1),
+            })
+        }
         Command::Platform(PlatformCommand::Serve(args)) => serve(args).await,
         Command::Platform(PlatformCommand::Defects) => {
             for defect in duxue_platform::Defect::ALL {
@@ -105,18 +115,101 @@ async fn run(command: Command) -> Result<ExitCode, CannotRun> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Report(ReportCommand::Render { dir }) => {
-            let report = duxue_reports::render_run(&dir).map_err(|e| {
-                CannotRun::new(
+        Command::Report(command) => report_command(command),
+    }
+}
+
+/// `duxue report render|verify|keygen`.
+fn report_command(command: ReportCommand) -> Result<ExitCode, CannotRun> {
+    match command {
+        ReportCommand::Render { dir, signing_key } => {
+            let key = match signing_key {
+                Some(path) => duxue_reports::SigningKeySource::File(path),
+                None => duxue_reports::SigningKeySource::Ephemeral,
+            };
+            let sealed = duxue_reports::seal_run(&dir, key).map_err(|e| match e {
+                duxue_reports::SealError::Key(e) => CannotRun::new(
+                    e.to_string(),
+                    "give --signing-key a key file from `duxue report keygen FILE`",
+                ),
+                e => CannotRun::new(
                     e.to_string(),
                     "give a run folder written by `duxue certify`",
-                )
+                ),
             })?;
             println!(
-                "{}: {} (summary.md and junit.xml rendered)",
+                "{}: {} (report.html, summary.md, junit.xml rendered; {} files sealed in manifest.json, public key {}{})",
                 dir.display(),
-                report.verdict.as_str()
+                sealed.verdict.as_str(),
+                sealed.files,
+                sealed.public_key,
+                if sealed.self_signed {
+                    ", self-signed"
+                } else {
+                    ""
+                }
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        ReportCommand::Verify { dir, public_key } => {
+            let trusted = match &public_key {
+                Some(path) => Some(duxue_reports::read_public_key(path).map_err(|e| {
+                    CannotRun::new(
+                        e.to_string(),
+                        "give --public-key the FILE.pub written by `duxue report keygen FILE`",
+                    )
+                })?),
+                None => None,
+            };
+            let outcome = duxue_reports::verify_run(&dir, trusted.as_ref()).map_err(|e| {
+                CannotRun::new(
+                    e.to_string(),
+                    "give the folder of a run written by `duxue certify`",
+                )
+            })?;
+            match outcome.first_problem() {
+                None => {
+                    println!(
+                        "{}: intact — {} files and the signature hold (public key {}{})",
+                        dir.display(),
+                        outcome.files_checked,
+                        outcome.public_key,
+                        if outcome.key_trusted {
+                            ", as given"
+                        } else if outcome.self_signed {
+                            ", self-signed: pass --public-key to check who sealed it"
+                        } else {
+                            ", from the manifest: pass --public-key to check who sealed it"
+                        }
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some(problem) => {
+                    let more = outcome.problems.len() - 1;
+                    println!(
+                        "{}: NOT INTACT — {problem}{}",
+                        dir.display(),
+                        if more > 0 {
+                            format!(" (and {more} more)")
+                        } else {
+                            String::new()
+                        }
+                    );
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        ReportCommand::Keygen { file } => {
+            let public = duxue_reports::generate_key_file(&file).map_err(|e| {
+                CannotRun::new(e.to_string(), "choose a new file name in a writable folder")
+            })?;
+            let public = hex::encode(public.as_bytes());
+            eprintln!(
+                "wrote the signing key to {} (keep it secret) and its public key to {}",
+                file.display(),
+                duxue_reports::bundle::pub_path(&file).display()
+            );
+            println!("{public}");
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -129,13 +222,74 @@ fn default_out(kind: &str) -> PathBuf {
     ))
 }
 
+fn population_options(
+    args: &cli::PopulationArgs,
+) -> Result<Option<certify::PopulationOptions>, CannotRun> {
+    if args.learners == 0 {
+        return Ok(None);
+    }
+    let scale = args.population_clock_scale;
+    if !(scale.is_finite() && scale > 0.0 && scale <= 1_000.0) {
+        return Err(CannotRun::new(
+            format!("--population-clock-scale {scale} is out of range"),
+            "use a value between 1 and 1000",
+        ));
+    }
+    if args.learners > 100_000 {
+        return Err(CannotRun::new(
+            format!(
+                "--learners {} is more than one process holds",
+                args.learners
+            ),
+            "split the run with --shard I/N (see deploy/)",
+        ));
+    }
+    let mix = match &args.mix {
+        Some(spec) => population::Mix::parse(spec).map_err(|e| {
+            CannotRun::new(
+                format!("bad --mix: {e}"),
+                "give name=weight pairs or a TOML file with a [mix] table",
+            )
+        })?,
+        None => population::Mix::default(),
+    };
+    let shard = args
+        .shard
+        .split_once('/')
+        .and_then(|(i, n)| Some((i.trim().parse::<u64>().ok()?, n.trim().parse::<u64>().ok()?)))
+        .filter(|(i, n)| *n > 0 && i < n)
+        .ok_or_else(|| {
+            CannotRun::new(
+                format!("bad --shard `{}`", args.shard),
+                "give I/N with 0 <= I < N, e.g. --shard 0/4",
+            )
+        })?;
+    if args.hold == 0 {
+        return Err(CannotRun::new(
+            "--hold 0 leaves no peak to judge",
+            "give --hold of at least a few seconds",
+        ));
+    }
+    Ok(Some(certify::PopulationOptions {
+        clock_scale: scale,
+        shape: population::LoadShape {
+            ramp_up: std::time::Duration::from_secs(args.ramp_up),
+            hold: std::time::Duration::from_secs(args.hold),
+            ramp_down: std::time::Duration::from_secs(args.ramp_down),
+        },
+        mix,
+        client_mode: args.client_mode,
+        shard,
+    }))
+}
+
 fn template(args: &cli::RunOptions, out: PathBuf) -> certify::CertifyPlan {
     certify::CertifyPlan {
         target: None,
         token: None,
         application: None,
         policy: args.policy.clone(),
-        learners: 0,
+        learners: args.population.learners,
         clock_scale: args.clock_scale,
         seed: args.seed.unwrap_or_else(rand::random),
         out,
@@ -144,6 +298,7 @@ fn template(args: &cli::RunOptions, out: PathBuf) -> certify::CertifyPlan {
         concurrency: args.concurrency,
         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
         announce: false,
+        population: None,
     }
 }
 
@@ -155,7 +310,7 @@ async fn certify_command(args: CertifyArgs) -> Result<ExitCode, CannotRun> {
     plan.target = args.target;
     plan.token = args.token;
     plan.application = args.application;
-    plan.learners = args.learners;
+    plan.population = population_options(&args.run.population)?;
     plan.defects = target::parse_defects(&args.defects)?;
     plan.announce = true;
     let report = certify::certify(&plan).await?;
@@ -170,6 +325,7 @@ async fn calibrate_command(args: CalibrateArgs) -> Result<ExitCode, CannotRun> {
     let out = args.out.unwrap_or_else(|| default_out("calibrate"));
     let mut template = template(&args.run, out.clone());
     template.progress = false;
+    template.population = population_options(&args.run.population)?;
     let plan = calibrate::CalibratePlan {
         out: out.clone(),
         template,

@@ -9,6 +9,12 @@
 //!    answers the popups it gets; reports heartbeats/s and p50/p99/max latency;
 //! 3. with `--wrk`, runs `wrk` against `GET /profile/v1/meta` of the same server as the ceiling.
 //!
+//! The load generator shares the machine with the platform, so it is kept lean: one shared
+//! profile client for setup; in the timed phase each player uses its own keep-alive connection
+//! (like `wrk`) for its playback, heartbeats, popup answers and captures; capture images are
+//! rendered during setup. The CPU time of the heartbeat phase (this process, per thread kind, and the whole
+//! machine) is reported so that runs on a busy machine can be judged.
+//!
 //! Every loop is bounded in count and time; only loopback addresses are used.
 //!
 //! `cargo run --release -p duxue-platform --example bench -- --learners 1000 --scale 50 --seconds 20 --wrk`
@@ -66,8 +72,163 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
+/// CPU seconds used so far by this process, in total and per thread name (live threads only).
+fn cpu_seconds() -> (f64, std::collections::BTreeMap<String, f64>) {
+    fn ticks(stat: &str) -> Option<(String, f64)> {
+        let (head, tail) = stat.rsplit_once(')')?;
+        let comm = head.split_once('(')?.1.to_owned();
+        let f: Vec<&str> = tail.split_whitespace().collect();
+        let t = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+        Some((comm, t / 100.0))
+    }
+    let total = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| ticks(&s))
+        .map_or(0.0, |(_, t)| t);
+    let mut by_name = std::collections::BTreeMap::new();
+    if let Ok(dir) = std::fs::read_dir("/proc/self/task") {
+        for task in dir.flatten() {
+            if let Some((comm, t)) = std::fs::read_to_string(task.path().join("stat"))
+                .ok()
+                .and_then(|s| ticks(&s))
+            {
+                *by_name.entry(comm).or_insert(0.0) += t;
+            }
+        }
+    }
+    (total, by_name)
+}
+
+/// Busy and total jiffies of the whole machine (`/proc/stat`).
+fn machine_jiffies() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let v: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let total: f64 = v.iter().take(8).sum();
+    let idle = v.get(3).copied().unwrap_or(0.0) + v.get(4).copied().unwrap_or(0.0);
+    (total - idle, total)
+}
+
 fn media_challenge(ch: &LivenessChallenge) -> duxue_media::Challenge {
     duxue_platform::biometrics::media_challenge(&ch.nonce, &ch.actions)
+}
+
+/// Heartbeat errors printed so far (the first few are shown).
+static PRINTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A player's own keep-alive HTTP/1.1 connection (like `wrk`, one connection per simulated
+/// player) for everything it does while playing: start, heartbeats, popup answers, captures.
+/// Request heads are prepared once; answers are read by their `Content-Length`. Reconnects
+/// once when the server closed the connection.
+struct PlayerConn {
+    addr: std::net::SocketAddr,
+    auth: String,
+    stream: Option<tokio::io::BufReader<tokio::net::TcpStream>>,
+    out: Vec<u8>,
+    body: Vec<u8>,
+}
+
+impl PlayerConn {
+    fn new(addr: std::net::SocketAddr, token: &str) -> Self {
+        PlayerConn {
+            addr,
+            auth: format!("host: {addr}\r\nauthorization: Bearer {token}\r\n"),
+            stream: None,
+            out: Vec::with_capacity(512),
+            body: Vec::with_capacity(1024),
+        }
+    }
+
+    async fn connect(&mut self) -> std::io::Result<()> {
+        let s = tokio::net::TcpStream::connect(self.addr).await?;
+        s.set_nodelay(true)?;
+        self.stream = Some(tokio::io::BufReader::new(s));
+        Ok(())
+    }
+
+    /// `POST {BASE_PATH}{path}` with a JSON body; the answer when its status is `expect`.
+    async fn post<Req: serde::Serialize, Resp: serde::de::DeserializeOwned>(
+        &mut self,
+        path: &str,
+        req: &Req,
+        expect: u16,
+    ) -> Result<Resp, String> {
+        let json = serde_json::to_vec(req).map_err(|e| e.to_string())?;
+        self.out.clear();
+        self.out.extend_from_slice(
+            format!(
+                "POST {BASE_PATH}{path} HTTP/1.1\r\n{}content-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                self.auth,
+                json.len()
+            )
+            .as_bytes(),
+        );
+        self.out.extend_from_slice(&json);
+        let status = match self.exchange().await {
+            Ok(status) => status,
+            Err(_) => {
+                // the server may have closed an idle connection: retry once on a new one
+                self.stream = None;
+                self.exchange().await.map_err(|e| e.to_string())?
+            }
+        };
+        if status != expect {
+            return Err(format!(
+                "HTTP {status}: {}",
+                String::from_utf8_lossy(&self.body)
+            ));
+        }
+        serde_json::from_slice(&self.body).map_err(|e| e.to_string())
+    }
+
+    async fn exchange(&mut self) -> std::io::Result<u16> {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+        let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_owned());
+        if self.stream.is_none() {
+            self.connect().await?;
+        }
+        let Some(stream) = self.stream.as_mut() else {
+            return Err(bad("no connection"));
+        };
+        stream.get_mut().write_all(&self.out).await?;
+        let mut line = String::new();
+        if stream.read_line(&mut line).await? == 0 {
+            return Err(bad("connection closed"));
+        }
+        let status: u16 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| bad("bad status line"))?;
+        let mut length = 0usize;
+        loop {
+            line.clear();
+            if stream.read_line(&mut line).await? == 0 {
+                return Err(bad("connection closed"));
+            }
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = l.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| bad("bad content-length"))?;
+            }
+        }
+        self.body.resize(length, 0);
+        stream.read_exact(&mut self.body).await?;
+        Ok(status)
+    }
 }
 
 #[tokio::main]
@@ -186,9 +347,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let Ok(e) = c.enrol(&s.token, &class_id).await else {
                     continue;
                 };
+                // the learner's camera frame for captures, rendered before the timed phase
+                let capture = b64(&duxue_media::capture_image(&who, 7));
                 sessions
                     .lock()
-                    .push((s.token, e.enrolment_id, lesson.clone(), who.clone()));
+                    .push((s.token, e.enrolment_id, lesson.clone(), capture));
             }
             spent
         }));
@@ -216,36 +379,49 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // -- heartbeats: one playback per learner, open loop --------------------------------------------
+    // Each player's connection is opened before the timed phase (the playback itself starts in
+    // the timed phase, right before its first heartbeat: a silent playback would be stopped).
+    let addr = platform.local_addr();
+    let mut players = Vec::new();
+    for (token, enrolment, lesson, capture) in sessions {
+        let mut conn = PlayerConn::new(addr, &token);
+        if conn.connect().await.is_ok() {
+            players.push((conn, enrolment, lesson, capture));
+        }
+    }
     let interval = Duration::from_secs_f64(10.0 / a.scale);
     println!(
         "{} playbacks, one heartbeat every {:.0} ms each: offered {:.0} heartbeats/s for {} s",
-        sessions.len(),
+        players.len(),
         interval.as_secs_f64() * 1e3,
-        sessions.len() as f64 / interval.as_secs_f64(),
+        players.len() as f64 / interval.as_secs_f64(),
         a.seconds
     );
     let deadline = Instant::now() + Duration::from_secs_f64(a.seconds) + interval;
+    let (cpu_before, threads_before) = cpu_seconds();
+    let machine_before = machine_jiffies();
+    let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let n = players.len().max(1);
     let mut tasks = Vec::new();
-    for (i, (token, enrolment, lesson, who)) in sessions.into_iter().enumerate() {
-        let c = c.clone();
+    for (i, (mut conn, enrolment, lesson, capture)) in players.into_iter().enumerate() {
         let scale = a.scale;
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut errors = 0u64;
-            let Ok(pb) = c
-                .start_playback(
-                    &token,
-                    &PlaybackRequest {
-                        enrolment_id: enrolment,
-                        lesson_id: lesson,
-                    },
-                )
-                .await
-            else {
-                return (lat, 1);
-            };
             // spread the playbacks over one interval
-            tokio::time::sleep(interval.mul_f64((i % 1000) as f64 / 1000.0)).await;
+            tokio::time::sleep(interval.mul_f64(i as f64 / n as f64)).await;
+            let request = PlaybackRequest {
+                enrolment_id: enrolment,
+                lesson_id: lesson,
+            };
+            let pb: Playback = match conn.post("/playbacks", &request, 201).await {
+                Ok(pb) => pb,
+                Err(e) => {
+                    eprintln!("start playback: {e}");
+                    return (lat, 1);
+                }
+            };
+            let heartbeats = format!("/playbacks/{}/heartbeats", pb.playback_id);
             let mut ticker = tokio::time::interval(interval);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut pos = 0.0f64;
@@ -255,23 +431,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 if Instant::now() > deadline {
                     break;
                 }
+                // the player plays on from the position the platform last accepted
                 pos += last.elapsed().as_secs_f64() * scale;
-                last = Instant::now();
                 let req = HeartbeatRequest {
                     position_seconds: pos.min(pb.lesson_seconds),
                     rate: 1.0,
                     focused: true,
                     client_time: None,
                 };
-                let r = c.heartbeat(&token, &pb.playback_id, &req).await;
+                let r: Result<HeartbeatAck, String> = conn.post(&heartbeats, &req, 200).await;
                 lat.push(tick.elapsed());
+                last = Instant::now();
                 match r {
                     Ok(ack) => {
                         pos = ack.accepted_position;
                         for ev in ack.events {
-                            let ok = match ev.kind {
+                            let r: Result<EventOutcome, String> = match ev.kind {
                                 EventKind::Popup => {
-                                    let code: String = ev
+                                    let answer: String = ev
                                         .prompt
                                         .unwrap_or_default()
                                         .split_whitespace()
@@ -280,25 +457,32 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                                         })
                                         .unwrap_or("")
                                         .into();
-                                    c.answer_popup(&token, &pb.playback_id, &ev.event_id, &code)
-                                        .await
-                                        .is_ok()
+                                    let path = format!(
+                                        "/playbacks/{}/popups/{}",
+                                        pb.playback_id, ev.event_id
+                                    );
+                                    conn.post(&path, &PopupAnswer { answer }, 200).await
                                 }
                                 EventKind::Capture => {
-                                    let image = b64(&duxue_media::capture_image(&who, 7));
-                                    c.upload_capture(&token, &pb.playback_id, &ev.event_id, image)
-                                        .await
-                                        .is_ok()
+                                    let path = format!(
+                                        "/playbacks/{}/captures/{}",
+                                        pb.playback_id, ev.event_id
+                                    );
+                                    let image = capture.clone();
+                                    conn.post(&path, &CaptureUpload { image }, 200).await
                                 }
                             };
-                            if !ok {
+                            if let Err(e) = r {
                                 errors += 1;
+                                if PRINTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 5 {
+                                    eprintln!("event answer error: {e}");
+                                }
                             }
                         }
                     }
                     Err(e) => {
                         errors += 1;
-                        if errors == 1 && i % 100 == 0 {
+                        if PRINTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 5 {
                             eprintln!("heartbeat error: {e}");
                         }
                     }
@@ -326,6 +510,38 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         all.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
         errors
     );
+
+    let (cpu_after, threads_after) = cpu_seconds();
+    let machine_after = machine_jiffies();
+    let load_after = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let cpu = cpu_after - cpu_before;
+    let machine_busy =
+        (machine_after.0 - machine_before.0) / (machine_after.1 - machine_before.1).max(1.0);
+    println!(
+        "  CPU of this process in the heartbeat phase: {cpu:.1} s ({:.0} µs per heartbeat, {:.2} cores); machine busy {:.0}% of {} cores; loadavg {} → {}",
+        cpu * 1e6 / (all.len() as f64).max(1.0),
+        cpu / a.seconds,
+        machine_busy * 100.0,
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        load_before.split_whitespace().next().unwrap_or("?"),
+        load_after.split_whitespace().next().unwrap_or("?"),
+    );
+    let mut by_kind: Vec<(String, f64)> = threads_after
+        .iter()
+        .map(|(name, t)| {
+            (
+                name.clone(),
+                t - threads_before.get(name).copied().unwrap_or(0.0),
+            )
+        })
+        .filter(|(_, t)| *t > 0.05)
+        .collect();
+    by_kind.sort_by(|x, y| y.1.total_cmp(&x.1));
+    let by_kind: Vec<String> = by_kind
+        .iter()
+        .map(|(name, t)| format!("{name} {t:.1} s"))
+        .collect();
+    println!("  by thread (live threads): {}", by_kind.join(", "));
 
     if a.wrk {
         let url = format!("{base}/profile/v1/meta");

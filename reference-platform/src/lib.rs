@@ -27,7 +27,8 @@
 //! ## How it works
 //! - **Memory first, SQLite always.** Every entity lives in memory behind one lock (answers,
 //!   heartbeats included, come from memory) and every change goes to a single writer thread
-//!   that commits whatever arrived in one transaction every few milliseconds. Startup rebuilds
+//!   that encodes documents off the lock and group-commits what arrived within 50 ms in one
+//!   transaction (a read's write barrier commits at once). Startup rebuilds
 //!   memory from the database; shutdown flushes every pending write and checkpoints the WAL.
 //!   Trajectories, captures, liveness attempts and images are read from the database through a
 //!   small pool of read connections, after a write barrier (read-your-writes).

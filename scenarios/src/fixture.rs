@@ -139,6 +139,18 @@ impl Fixture {
         )
     }
 
+    /// Learner number `n` of a population on this fixture: the same `n` under the same seed is
+    /// the same person, whichever process (shard) makes it.
+    pub fn learner_numbered(&self, n: u64) -> SimLearner {
+        SimLearner::new(
+            self.client.clone(),
+            self.clock.clone(),
+            self.policy.clone(),
+            crate::seeds::mix(crate::seeds::named(self.seed, "population"), n),
+            self.enterprise.organisation_id.clone(),
+        )
+    }
+
     /// A learner registered, logged in with a genuine liveness answer, and enrolled in the class.
     pub async fn enrolled_learner(&self) -> Result<(SimLearner, String), ProbeError> {
         let mut learner = self.learner();

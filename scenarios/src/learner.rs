@@ -144,6 +144,16 @@ impl StudyLog {
     pub fn refused_with(&self, code: &ErrorCode) -> bool {
         self.refusals.iter().any(|(_, c)| c == code)
     }
+
+    /// The slack a comparison of credit with the ledger allows: one heartbeat interval plus 1%
+    /// of the study (the harness's and the platform's clock estimates differ by that much).
+    pub fn credit_slack(&self) -> f64 {
+        let interval = self
+            .playback
+            .as_ref()
+            .map_or(10.0, |p| p.heartbeat_interval_seconds);
+        interval + 0.01 * self.elapsed
+    }
 }
 
 /// A synthetic learner driving the platform through the profile client.
@@ -163,6 +173,29 @@ pub struct SimLearner {
     seed: u64,
     rng: ChaCha8Rng,
     shots: u64,
+    pacer: Option<Arc<Pacer>>,
+}
+
+/// When a learner meant to send its next paced request (a heartbeat). A load recorder reads it
+/// to measure latency from the intended send time, so a request that goes out late because the
+/// platform was slow counts its lateness (no coordinated omission).
+#[derive(Debug, Default)]
+pub struct Pacer {
+    intended: std::sync::Mutex<Option<tokio::time::Instant>>,
+}
+
+impl Pacer {
+    pub fn intend(&self, at: tokio::time::Instant) {
+        *self.intended.lock().unwrap_or_else(|e| e.into_inner()) = Some(at);
+    }
+
+    /// The intended send time of the request going out now, if it was paced.
+    pub fn take(&self) -> Option<tokio::time::Instant> {
+        self.intended
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
 }
 
 impl SimLearner {
@@ -188,7 +221,16 @@ impl SimLearner {
             seed,
             rng: seeds::rng(seed, "learner"),
             shots: 0,
+            pacer: None,
         }
+    }
+
+    /// The same learner talking through `client` (a load phase's own client), its paced
+    /// requests announced to `pacer`.
+    pub fn paced(mut self, client: ProfileClient, pacer: Arc<Pacer>) -> Self {
+        self.client = client;
+        self.pacer = Some(pacer);
+        self
     }
 
     /// The same person with the same session in a second window or device.
@@ -207,6 +249,7 @@ impl SimLearner {
             seed: seeds::mix(self.seed, 0x7717),
             rng: seeds::rng(self.seed, "twin"),
             shots: 1_000_000,
+            pacer: self.pacer.clone(),
         }
     }
 
@@ -357,6 +400,20 @@ impl SimLearner {
         self.client.login(&request).await
     }
 
+    /// The platform's credited seconds of one lesson now.
+    pub async fn lesson_credit(&self, enrolment_id: &str, lesson_id: &str) -> Option<f64> {
+        let progress = self
+            .client
+            .get_progress(self.token().ok()?, enrolment_id)
+            .await
+            .ok()?;
+        progress
+            .lessons
+            .iter()
+            .find(|l| l.lesson_id == lesson_id)
+            .map(|l| l.credited_seconds)
+    }
+
     pub async fn enrol(&self, class_id: &str) -> Result<Enrolment, ProbeError> {
         Ok(self.client.enrol(self.token()?, class_id).await?)
     }
@@ -431,15 +488,19 @@ impl SimLearner {
 
         // A script beats on a fixed wall-clock timer (like setInterval); a person does not.
         let scripted = plan.jitter <= 0.0;
-        let mut next_tick = tokio::time::Instant::now();
+        // Beats are due on the player's schedule, not after the previous answer: when an
+        // answer comes late, the next beat is already due and goes at once.
+        let mut due = tokio::time::Instant::now();
         loop {
-            if scripted {
-                next_tick += self.clock.wall(interval);
-                tokio::time::sleep_until(next_tick).await;
-            } else if !beat_now {
+            due = if scripted {
+                due + self.clock.wall(interval)
+            } else if beat_now {
+                tokio::time::Instant::now()
+            } else {
                 let jitter = 1.0 - self.rng.random_range(0.0..plan.jitter);
-                self.clock.sleep(interval * jitter).await;
-            }
+                due + self.clock.wall(interval * jitter)
+            };
+            tokio::time::sleep_until(due).await;
             let resumed_from_pause = std::mem::take(&mut beat_now);
             let mut now = self.clock.elapsed();
             if let Some((after, length)) = plan.silence
@@ -448,6 +509,7 @@ impl SimLearner {
             {
                 silenced = true;
                 self.clock.sleep(length).await;
+                due = tokio::time::Instant::now();
                 now = self.clock.elapsed();
             }
             let dt = now - last_beat;
@@ -481,6 +543,9 @@ impl SimLearner {
                 client_time: Some(chrono::Utc::now()),
             };
             log.heartbeats_sent += 1;
+            if let Some(pacer) = &self.pacer {
+                pacer.intend(due);
+            }
             let answer = self
                 .client
                 .heartbeat(token, &playback.playback_id, &beat)
@@ -582,13 +647,11 @@ impl SimLearner {
             .stop_playback(token, &playback.playback_id)
             .await;
         // The platform's own account after the study ends (withholding may follow the last beat).
-        if let Ok(progress) = self.client.get_progress(token, &plan.enrolment_id).await
-            && let Some(lesson) = progress
-                .lessons
-                .iter()
-                .find(|l| l.lesson_id == plan.lesson_id)
+        if let Some(credited) = self
+            .lesson_credit(&plan.enrolment_id, &plan.lesson_id)
+            .await
         {
-            log.credited = lesson.credited_seconds;
+            log.credited = credited;
         }
         Ok(log)
     }

@@ -13,6 +13,7 @@ pub mod context;
 pub mod fixture;
 pub mod learner;
 pub mod outcome;
+pub mod population;
 pub mod probes;
 pub mod seeds;
 

@@ -40,7 +40,7 @@ use crate::defects::{Defect, DefectSet};
 use crate::error::{PlatformError, Refusal};
 use crate::load::LoadMeter;
 use crate::store::read::ReadPool;
-use crate::store::writer::{DocWrite, EventWrite, ImageWrite, WriteOp, Writer};
+use crate::store::writer::{DocWrite, EventWrite, ImageWrite, Record, WriteOp, Writer};
 
 /// Heartbeat interval the platform asks for, in cohort-clock seconds (a constant of the
 /// reference platform; the policy's `heartbeat_max_gap_seconds` is six of them).
@@ -50,8 +50,31 @@ pub const HEARTBEAT_INTERVAL_SECONDS: f64 = 10.0;
 // Records
 // ---------------------------------------------------------------------------------------------
 
+impl<T: Doc> Record for T {
+    fn record_key(&self) -> (&'static str, &str) {
+        (T::KIND, self.id())
+    }
+
+    fn encode(&self) -> Option<DocWrite> {
+        match serde_json::to_string(self) {
+            Ok(body) => Some(DocWrite {
+                kind: T::KIND,
+                id: self.id().to_owned(),
+                cohort_id: self.cohort().to_owned(),
+                owner: self.owner().to_owned(),
+                at: self.at(),
+                body,
+            }),
+            Err(e) => {
+                tracing::error!(kind = T::KIND, error = %e, "cannot serialise a record");
+                None
+            }
+        }
+    }
+}
+
 /// A stored entity: its kind, id, cohort, owner and time for the `documents` table.
-pub trait Doc: Serialize + DeserializeOwned {
+pub trait Doc: Serialize + DeserializeOwned + Clone + Send + 'static {
     const KIND: &'static str;
     fn id(&self) -> &str;
     fn cohort(&self) -> &str;
@@ -619,19 +642,9 @@ impl Platform {
         self.defects.has(defect)
     }
 
-    /// Persists a document (through the batching writer).
+    /// Persists a document (through the batching writer, which encodes it off the world lock).
     pub fn save<T: Doc>(&self, doc: &T) {
-        match serde_json::to_string(doc) {
-            Ok(body) => self.writer.send(WriteOp::Doc(DocWrite {
-                kind: T::KIND,
-                id: doc.id().to_owned(),
-                cohort_id: doc.cohort().to_owned(),
-                owner: doc.owner().to_owned(),
-                at: doc.at(),
-                body,
-            })),
-            Err(e) => tracing::error!(kind = T::KIND, error = %e, "cannot serialise a record"),
-        }
+        self.writer.send(WriteOp::Record(Box::new(doc.clone())));
     }
 
     /// Appends a trajectory event.

@@ -242,7 +242,7 @@ pub async fn failed_capture_withholds(ctx: &ProbeContext, j: &mut Judge) -> Resu
             j.undecided(who, "no capture was requested, so it could not fail");
             continue;
         }
-        let slack = super::credit_slack(log);
+        let slack = log.credit_slack();
         j.check(
             format!("{who} is credited nothing"),
             log.credited <= slack,

@@ -100,13 +100,6 @@ pub(crate) fn round(x: f64) -> f64 {
 }
 
 /// Slack for credit comparisons: one heartbeat interval plus 1% (clock estimates, latency).
-pub(crate) fn credit_slack(log: &crate::learner::StudyLog) -> f64 {
-    let interval = log
-        .playback
-        .as_ref()
-        .map_or(10.0, |p| p.heartbeat_interval_seconds);
-    interval + 0.01 * log.elapsed
-}
 
 /// Checks that a cheating learner was credited no more than its ledger allows.
 pub(crate) fn check_not_overcredited(
@@ -118,7 +111,7 @@ pub(crate) fn check_not_overcredited(
         judge.undecided(format!("{who} credit"), "no heartbeat was answered");
         return false;
     }
-    let slack = credit_slack(log);
+    let slack = log.credit_slack();
     judge.check(
         format!("{who} is credited no more than it legitimately played"),
         log.credited <= log.creditable + slack,

@@ -57,7 +57,7 @@ pub async fn no_speed_up(ctx: &ProbeContext, j: &mut Judge) -> Result<(), ProbeE
     for (who, log) in [("a ×2 speeder", &d), ("a ×4 speeder", &q)] {
         check_not_overcredited(j, who, log);
         if log.acks > 0 || !log.refusals.is_empty() {
-            let slack = super::credit_slack(log);
+            let slack = log.credit_slack();
             j.check(
                 format!("{who} is credited no more than the elapsed time"),
                 log.credited <= log.elapsed + slack,
@@ -116,7 +116,7 @@ pub async fn no_multi_window(ctx: &ProbeContext, j: &mut Judge) -> Result<(), Pr
         ),
     );
     let total = a.credited + b.credited;
-    let slack = super::credit_slack(&a) + super::credit_slack(&b);
+    let slack = a.credit_slack() + b.credit_slack();
     j.figure("total_credited_seconds", super::round(total));
     j.figure("wall_elapsed_cohort_seconds", super::round(elapsed));
     j.check(

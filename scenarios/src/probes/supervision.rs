@@ -662,7 +662,7 @@ pub async fn completion_export_agrees(ctx: &ProbeContext, j: &mut Judge) -> Resu
             ),
         );
         if log.creditable > 0.0 {
-            let slack = super::credit_slack(log);
+            let slack = log.credit_slack();
             j.check(
                 format!("{who}'s exported credit is no more than it legitimately studied"),
                 line.credited_seconds <= log.creditable + slack,
