@@ -43,6 +43,8 @@ pub struct CertifyPlan {
     pub announce: bool,
     /// The population phase; `None` runs the probes only (LD-1 and LD-2 INCONCLUSIVE).
     pub population: Option<PopulationOptions>,
+    /// Key that signs the bundle's manifest; `None`: a per-run key (self-signed).
+    pub signing_key: Option<PathBuf>,
 }
 
 /// The population phase's options, from the command line.
@@ -53,6 +55,65 @@ pub struct PopulationOptions {
     pub mix: crate::population::Mix,
     pub client_mode: crate::population::ClientMode,
     pub shard: (u64, u64),
+    /// Step the population up from `learners` until a budget breaks.
+    pub find_capacity: bool,
+}
+
+/// Most steps `--find-capacity` takes (doubling each time).
+const CAPACITY_STEPS: u32 = 6;
+
+/// `--find-capacity`: runs the population at `learners`, 2×, 4×, … (each step in its own
+/// folder `capacity/<learners>/` and its own cohort) until LD-1 fails or the steps run out.
+/// The result is the largest step that held (or the first step when none did), with every
+/// step's outcome among LD-1's figures.
+async fn find_capacity(
+    plan: &crate::population::PopulationPlan,
+    ctx: &ProbeContext,
+    url: &str,
+    verdicts: &BTreeMap<String, Verdict>,
+) -> Result<crate::population::PopulationResult, CannotRun> {
+    let mut held: Option<crate::population::PopulationResult> = None;
+    let mut first_failed = None;
+    let mut steps = Vec::new();
+    let mut learners = plan.learners;
+    for _ in 0..CAPACITY_STEPS {
+        let folder = format!("capacity/{learners}");
+        let step = crate::population::PopulationPlan {
+            learners,
+            out: plan.out.join(&folder),
+            ..plan.clone()
+        };
+        let mut result = crate::population::run(&step, ctx, url, verdicts).await?;
+        result.section.histogram_log =
+            Some(format!("{folder}/{}", crate::population::HISTOGRAM_LOG));
+        let verdict = result.load.verdict;
+        eprintln!(
+            "  capacity: {learners} learners: LD-1 {} ({})",
+            verdict.as_str(),
+            truncate(&result.load.reason, 80)
+        );
+        steps.push(serde_json::json!({"learners": learners, "ld1": verdict.as_str(), "reason": result.load.reason}));
+        if verdict == Verdict::Pass {
+            held = Some(result);
+            learners = learners.saturating_mul(2);
+        } else {
+            first_failed = Some(result);
+            break;
+        }
+    }
+    let capacity = held.as_ref().map(|r| r.section.learners_peak);
+    let mut result = match (held, first_failed) {
+        (Some(held), _) => held,
+        (None, Some(failed)) => failed,
+        (None, None) => unreachable!("at least one capacity step runs"),
+    };
+    let figures = &mut result.load.figures;
+    figures.insert("capacity_steps".into(), serde_json::Value::from(steps));
+    figures.insert(
+        "capacity_learners".into(),
+        capacity.map_or(serde_json::Value::Null, serde_json::Value::from),
+    );
+    Ok(result)
 }
 
 /// Loaded inputs shared by certify and calibrate.
@@ -123,6 +184,14 @@ pub async fn certify(plan: &CertifyPlan) -> Result<RunReport, CannotRun> {
             ));
         }
     }
+    if let Some(path) = &plan.signing_key {
+        duxue_reports::read_signing_key(path).map_err(|e| {
+            CannotRun::new(
+                format!("bad --signing-key: {e}"),
+                "give a key written by `duxue report keygen FILE`",
+            )
+        })?;
+    }
     prepare_out(&plan.out)?;
 
     let target = reach_target(plan, &inputs).await?;
@@ -140,7 +209,7 @@ pub async fn certify(plan: &CertifyPlan) -> Result<RunReport, CannotRun> {
     let result = run_probes(plan, &inputs, &target, started_at, started).await;
     target.shutdown().await;
     let report = result?;
-    write_report(&plan.out, &report)?;
+    write_report(&plan.out, &report, plan.signing_key.as_deref())?;
     Ok(report)
 }
 
@@ -284,7 +353,11 @@ async fn run_probes(
             progress: plan.progress,
             out: plan.out.clone(),
         };
-        let result = crate::population::run(&population_plan, &ctx, &target.url, &verdicts).await?;
+        let result = if options.find_capacity {
+            find_capacity(&population_plan, &ctx, &target.url, &verdicts).await?
+        } else {
+            crate::population::run(&population_plan, &ctx, &target.url, &verdicts).await?
+        };
         let took = began.elapsed();
         for outcome in [result.load, result.controls] {
             if plan.progress {
@@ -369,7 +442,11 @@ fn judge_catalog(
                             "no population phase in this run (--learners 0)".to_owned(),
                         )
                     } else if !plan.only.is_empty() && !plan.only.contains(&req.id) {
-                        (Verdict::Skipped, "not selected by --only".to_owned())
+                        // Not judged is not met: a partial run is never CERTIFIED.
+                        (
+                            Verdict::Inconclusive,
+                            "not run: not selected by --only".to_owned(),
+                        )
                     } else {
                         (
                             Verdict::Inconclusive,
@@ -416,7 +493,13 @@ fn judge_catalog(
         .collect()
 }
 
-pub fn write_report(out: &Path, report: &RunReport) -> Result<(), CannotRun> {
+/// Writes `report.json`, renders the report files from it and seals the folder (manifest of
+/// every file's SHA-256, signed with `signing_key` or a per-run key).
+pub fn write_report(
+    out: &Path,
+    report: &RunReport,
+    signing_key: Option<&Path>,
+) -> Result<(), CannotRun> {
     let json = serde_json::to_vec_pretty(report).map_err(|e| {
         CannotRun::new(
             format!("cannot encode report.json: {e}"),
@@ -429,10 +512,14 @@ pub fn write_report(out: &Path, report: &RunReport) -> Result<(), CannotRun> {
             "check free disk space",
         )
     })?;
-    duxue_reports::render_run(out).map_err(|e| {
+    let key = match signing_key {
+        Some(path) => duxue_reports::SigningKeySource::File(path.to_owned()),
+        None => duxue_reports::SigningKeySource::Ephemeral,
+    };
+    duxue_reports::seal_run(out, key).map_err(|e| {
         CannotRun::new(
-            format!("cannot render the report: {e}"),
-            "report this as a bug",
+            format!("cannot render or seal the report: {e}"),
+            "check free disk space; report it if it persists",
         )
     })?;
     Ok(())

@@ -109,6 +109,10 @@ pub struct PopulationArgs {
     /// Run shard I of N (learners I, I+N, I+2N, ...); merge shard runs with `duxue merge`.
     #[arg(long, default_value = "0/1", value_name = "I/N")]
     pub shard: String,
+    /// Step the population up from --learners (doubling, at most 6 steps) until a LD-1 budget
+    /// breaks; report the largest population held.
+    #[arg(long)]
+    pub find_capacity: bool,
 }
 
 #[derive(Debug, Args)]
@@ -133,6 +137,10 @@ pub struct CertifyArgs {
     /// Switch on a defect of the embedded reference platform (repeatable; for demonstrations).
     #[arg(long = "defect", value_name = "NAME")]
     pub defects: Vec<String>,
+    /// Ed25519 key that signs the run's manifest (`duxue report keygen FILE` makes one);
+    /// absent: a per-run key, recorded as self-signed.
+    #[arg(long, value_name = "FILE")]
+    pub signing_key: Option<PathBuf>,
     #[command(flatten)]
     pub run: RunOptions,
 }

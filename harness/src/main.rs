@@ -280,6 +280,7 @@ fn population_options(
         mix,
         client_mode: args.client_mode,
         shard,
+        find_capacity: args.find_capacity,
     }))
 }
 
@@ -299,6 +300,7 @@ fn template(args: &cli::RunOptions, out: PathBuf) -> certify::CertifyPlan {
         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
         announce: false,
         population: None,
+        signing_key: None,
     }
 }
 
@@ -311,6 +313,7 @@ async fn certify_command(args: CertifyArgs) -> Result<ExitCode, CannotRun> {
     plan.token = args.token;
     plan.application = args.application;
     plan.population = population_options(&args.run.population)?;
+    plan.signing_key = args.signing_key;
     plan.defects = target::parse_defects(&args.defects)?;
     plan.announce = true;
     let report = certify::certify(&plan).await?;

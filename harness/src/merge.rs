@@ -313,6 +313,6 @@ pub fn merge(dirs: &[PathBuf], out: &Path, policy: &str) -> Result<RunReport, Ca
         requirements,
         population,
     };
-    crate::certify::write_report(out, &report)?;
+    crate::certify::write_report(out, &report, None)?;
     Ok(report)
 }

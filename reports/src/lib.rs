@@ -1,13 +1,30 @@
-//! duxue-reports: renders a finished run folder from its files alone, so any old run can be
-//! rendered again. The harness decides; this crate only renders.
+//! duxue-reports: renders a finished run folder from its files alone (and the built-in
+//! catalog), so any old run can be rendered again; seals the folder into a signed evidence
+//! bundle and verifies one. The harness decides; this crate only renders and seals.
+//!
+//! - [`render_run`]: `report.html`, `summary.md`, `junit.xml` from `report.json`;
+//! - [`seal_run`]: render, then `manifest.json` (SHA-256 of every file) and `manifest.sig`;
+//! - [`verify_run`]: check a sealed folder's hashes and signature.
 
+pub mod bundle;
+pub mod hlog;
+pub mod html;
 pub mod junit;
 pub mod model;
+pub mod schema;
 pub mod summary;
+pub mod svg;
 
 use std::path::Path;
 
+pub use bundle::{
+    KeyError, MANIFEST_FILE, Manifest, Problem, SIGNATURE_FILE, SealError, Sealed,
+    SigningKeySource, VerifyError, VerifyOutcome, find_secrets, generate_key_file, read_public_key,
+    read_signing_key, seal_run, verify_run,
+};
+pub use ed25519_dalek::{SigningKey, VerifyingKey};
 pub use model::{REPORT_SCHEMA, RunReport, RunVerdict};
+pub use schema::{REPORT_JSON_SCHEMA, validate_report_json};
 
 /// A run folder could not be read or rendered.
 #[derive(Debug, thiserror::Error)]
@@ -47,7 +64,8 @@ pub fn read_report(dir: &Path) -> Result<RunReport, RenderError> {
     Ok(report)
 }
 
-/// Writes `summary.md` and `junit.xml` of a run folder from its `report.json`.
+/// Writes `summary.md`, `junit.xml` and `report.html` of a run folder from its `report.json`
+/// (and the population's histogram log, when there is one). Does not seal: see [`seal_run`].
 pub fn render_run(dir: &Path) -> Result<RunReport, RenderError> {
     let report = read_report(dir)?;
     let summary = dir.join("summary.md");
@@ -55,7 +73,42 @@ pub fn render_run(dir: &Path) -> Result<RunReport, RenderError> {
     let junit_path = dir.join("junit.xml");
     let xml = junit::render(&report).map_err(|e| RenderError::Junit(e.to_string()))?;
     std::fs::write(&junit_path, xml).map_err(|e| io(&junit_path, e))?;
+    let html_path = dir.join(HTML_FILE);
+    let context = html_context(dir, &report)?;
+    std::fs::write(&html_path, html::render(&report, &context)).map_err(|e| io(&html_path, e))?;
     Ok(report)
+}
+
+/// The HTML report's file name in the run folder.
+pub const HTML_FILE: &str = "report.html";
+
+/// The folder's files (for the evidence index), the latency log and the catalog.
+fn html_context(dir: &Path, report: &RunReport) -> Result<html::HtmlContext, RenderError> {
+    let mut files = Vec::new();
+    for path in bundle::list_files(dir).map_err(|e| io(dir, e))? {
+        if path == HTML_FILE {
+            continue;
+        }
+        let full = dir.join(&path);
+        let size = std::fs::metadata(&full).map_err(|e| io(&full, e))?.len();
+        files.push((path, size));
+    }
+    let latency = report
+        .population
+        .as_ref()
+        .and_then(|p| p.histogram_log.as_deref())
+        .map(|log| {
+            let Some(path) = bundle::safe_join(dir, log) else {
+                return Err(format!("{log} is not a path inside the run folder"));
+            };
+            let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
+            hlog::read(&bytes).map_err(|e| e.to_string())
+        });
+    Ok(html::HtmlContext {
+        files,
+        latency,
+        catalog: duxue_profile::Catalog::builtin().ok(),
+    })
 }
 
 #[cfg(test)]
@@ -117,6 +170,7 @@ mod tests {
                 evidence_journal: "evidence/journal.jsonl".into(),
             },
             requirements,
+            population: None,
         }
     }
 

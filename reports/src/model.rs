@@ -34,6 +34,9 @@ pub struct RunReport {
     pub run: RunIdentity,
     pub counts: BTreeMap<String, usize>,
     pub requirements: Vec<RequirementResult>,
+    /// The population phase (many simulated learners at once), when the run had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub population: Option<PopulationReport>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -136,4 +139,118 @@ impl RunReport {
         }
         counts
     }
+}
+
+/// The population phase: many learners of a behaviour mix at once, and what the platform
+/// credited and refused. All times in milliseconds unless the name says seconds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PopulationReport {
+    pub learners_peak: u64,
+    pub client_mode: ClientMode,
+    /// Cohort-clock scale of the population's cohort, when it differs from the run's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_scale: Option<f64>,
+    pub shape: LoadShape,
+    /// Weight of each behaviour name in the mix.
+    pub mix: BTreeMap<String, f64>,
+    pub wall_seconds: f64,
+    pub requests: u64,
+    pub errors: u64,
+    /// One row per behaviour: what its learners attempted and what got credited.
+    pub ledger: Vec<LedgerRow>,
+    /// Latency percentiles per operation over the whole phase.
+    pub operations: Vec<OperationLatency>,
+    /// Errors by kind (`timeout`, `http_503`, …).
+    pub error_kinds: BTreeMap<String, u64>,
+    /// One point per second of the phase.
+    pub timeline: Vec<TimelinePoint>,
+    pub supervisor_freshness: Freshness,
+    /// Liveness spoofs tried during the phase, per species.
+    pub spoofing: Vec<SpoofRow>,
+    /// HdrHistogram V2 interval log (microseconds, one interval per second, tag = operation),
+    /// relative to the run folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub histogram_log: Option<String>,
+}
+
+/// Whether the learners share one HTTP client (connection pool) or each has its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientMode {
+    Shared,
+    PerLearner,
+}
+
+impl ClientMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientMode::Shared => "shared",
+            ClientMode::PerLearner => "per-learner",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoadShape {
+    pub ramp_up_s: f64,
+    pub hold_s: f64,
+    pub ramp_down_s: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LedgerRow {
+    pub behaviour: String,
+    /// Whether this behaviour cheats (its refused attempts are the platform's true positives).
+    pub cheat: bool,
+    pub learners: u64,
+    pub cheat_attempts: u64,
+    pub attempts_refused: u64,
+    /// Seconds an honest learner would have earned for what was actually played in order.
+    pub creditable_seconds: f64,
+    pub credited_seconds: f64,
+    /// Seconds credited for cheating (content skipped, sped up, doubled, idled).
+    pub cheating_seconds_credited: f64,
+    /// Honest seconds the platform did not credit (beyond nothing: the tolerance is judged elsewhere).
+    pub honest_seconds_denied: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OperationLatency {
+    pub operation: String,
+    pub count: u64,
+    pub errors: u64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimelinePoint {
+    /// Seconds since the phase started.
+    pub t_s: f64,
+    /// Learners active in this second.
+    pub active: u64,
+    pub requests: u64,
+    pub errors: u64,
+}
+
+/// How long a learner event took to become visible to a supervisor.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Freshness {
+    pub samples: u64,
+    pub bound_ms: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SpoofRow {
+    /// `print`, `screen`, `replay` or `other-person`.
+    pub species: String,
+    pub attempts: u64,
+    pub refused: u64,
 }

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use duxue_profile::Verdict;
 
-use crate::model::{RunReport, RunVerdict};
+use crate::model::{PopulationReport, RunReport, RunVerdict};
 
 pub fn render(report: &RunReport) -> String {
     let mut out = String::new();
@@ -72,7 +72,84 @@ pub fn render(report: &RunReport) -> String {
             escape(&r.reason)
         );
     }
+    if let Some(p) = &report.population {
+        population(&mut out, p);
+    }
     out
+}
+
+/// The population phase: shape, throughput, the ledger and the per-operation latencies.
+fn population(out: &mut String, p: &PopulationReport) {
+    let _ = writeln!(out, "\n## population 群体阶段\n");
+    let _ = writeln!(
+        out,
+        "{} learners at peak ({} client), ramp {}/{}/{} s; {} requests, {} errors in {:.1} s\n",
+        p.learners_peak,
+        p.client_mode.as_str(),
+        p.shape.ramp_up_s,
+        p.shape.hold_s,
+        p.shape.ramp_down_s,
+        p.requests,
+        p.errors,
+        p.wall_seconds
+    );
+    let _ = writeln!(
+        out,
+        "| behaviour 行为 | learners | cheat attempts | refused | credited s | cheating credited s | honest denied s |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    for r in &p.ledger {
+        let _ = writeln!(
+            out,
+            "| {}{} | {} | {} | {} | {:.1} | {:.1} | {:.1} |",
+            escape(&r.behaviour),
+            if r.cheat { " (cheat)" } else { "" },
+            r.learners,
+            r.cheat_attempts,
+            r.attempts_refused,
+            r.credited_seconds,
+            r.cheating_seconds_credited,
+            r.honest_seconds_denied
+        );
+    }
+    if !p.operations.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n| operation 操作 | count | errors | p50 ms | p99 ms | max ms |\n| --- | ---: | ---: | ---: | ---: | ---: |"
+        );
+        for o in &p.operations {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {:.1} | {:.1} | {:.1} |",
+                escape(&o.operation),
+                o.count,
+                o.errors,
+                o.p50_ms,
+                o.p99_ms,
+                o.max_ms
+            );
+        }
+    }
+    let f = &p.supervisor_freshness;
+    let _ = writeln!(
+        out,
+        "\nsupervisor freshness 监管实时性: {} samples, p99 {:.0} ms, max {:.0} ms (bound {:.0} ms)",
+        f.samples, f.p99_ms, f.max_ms, f.bound_ms
+    );
+    if !p.spoofing.is_empty() {
+        let spoofs: Vec<String> = p
+            .spoofing
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} {}/{} refused",
+                    escape(&s.species),
+                    s.refused,
+                    s.attempts
+                )
+            })
+            .collect();
+        let _ = writeln!(out, "\nspoofs 假体攻击: {}", spoofs.join(" · "));
+    }
 }
 
 /// "31 PASS · 1 SKIPPED …": the verdicts that occurred, with their counts.

@@ -396,6 +396,7 @@ async fn ticker(
         }
     };
     let started = Instant::now();
+    let mut usage = HarnessUsage::default();
     let peak_from = plan.shape.ramp_up;
     let peak_to = plan.shape.ramp_up + plan.shape.hold;
     let mut timeline = Vec::new();
@@ -416,6 +417,7 @@ async fn ticker(
         let requests = shared.recorder.interval_requests.swap(0, Ordering::Relaxed);
         let errors = shared.recorder.interval_errors.swap(0, Ordering::Relaxed);
         let active = shared.active.load(Ordering::Relaxed);
+        usage.tick(now >= peak_from && now < peak_to, requests);
         timeline.push(Tick {
             t_s: (now.as_secs_f64() * 10.0).round() / 10.0,
             active,
@@ -437,6 +439,7 @@ async fn ticker(
         }
     }
     line.finish_and_clear();
+    usage.write(&plan.out.join("load/harness.json"), plan.learners);
     drop(writer);
     use std::io::Write as _;
     let _ = file.flush();
@@ -613,4 +616,70 @@ fn write_tallies(path: &Path, tallies: &[Tally]) {
     if let Err(e) = std::fs::write(path, text) {
         tracing::error!("cannot write {}: {e}", path.display());
     }
+}
+
+/// The harness's own cost (for the population benchmark): process CPU time over the hold and
+/// over the phase, requests in the hold, peak RSS. On Linux, from /proc/self.
+#[derive(Default)]
+struct HarnessUsage {
+    cpu_at_start: Option<f64>,
+    cpu_at_hold_start: Option<f64>,
+    cpu_at_hold_end: Option<f64>,
+    hold_requests: u64,
+}
+
+impl HarnessUsage {
+    fn tick(&mut self, in_hold: bool, requests: u64) {
+        let cpu = process_cpu_seconds();
+        self.cpu_at_start.get_or_insert(cpu);
+        if in_hold {
+            self.cpu_at_hold_start.get_or_insert(cpu);
+            self.cpu_at_hold_end = Some(cpu);
+            self.hold_requests += requests;
+        }
+    }
+
+    fn write(&self, path: &Path, learners: u64) {
+        let end = process_cpu_seconds();
+        let hold_cpu = match (self.cpu_at_hold_start, self.cpu_at_hold_end) {
+            (Some(a), Some(b)) => b - a,
+            _ => 0.0,
+        };
+        let json = serde_json::json!({
+            "learners": learners,
+            "cpu_seconds_phase": end - self.cpu_at_start.unwrap_or(end),
+            "cpu_seconds_hold": hold_cpu,
+            "requests_hold": self.hold_requests,
+            "cpu_us_per_request_hold": hold_cpu * 1e6 / self.hold_requests.max(1) as f64,
+            "peak_rss_kb": peak_rss_kb(),
+            "note": "process-wide: includes an embedded platform when there is no --target",
+        });
+        let _ = std::fs::write(path, serde_json::to_vec_pretty(&json).unwrap_or_default());
+    }
+}
+
+/// User plus system CPU seconds of this process (0 where /proc is absent).
+fn process_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of stat, 11 and 12 after the name; 100 ticks/s.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
