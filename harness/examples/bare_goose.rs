@@ -45,7 +45,6 @@ async fn main() -> Result<(), GooseError> {
     let mut config = GooseConfiguration::default();
     config.host = Some(host);
     config.no_telnet = true;
-    config.no_websocket = true;
     config.no_print_metrics = true;
     config.no_error_summary = true;
     config.quiet = 1;

@@ -117,6 +117,12 @@ pub struct Member {
     /// The platform's credit per lesson after the last sitting (credit is per lesson, so a
     /// sitting earns the difference).
     credited_so_far: BTreeMap<String, f64>,
+    /// When the load phase ends: no sitting or pause runs past it.
+    deadline: tokio::time::Instant,
+    popup_window: f64,
+    /// Bounds how many members make images (registration, liveness, captures) at once, so
+    /// a ramp of thousands does not hold thousands of frame sets in memory.
+    media_gate: Arc<tokio::sync::Semaphore>,
     pub tally: Tally,
 }
 
@@ -129,6 +135,8 @@ impl Member {
         behaviour: Behaviour,
         client: ProfileClient,
         pacer: Arc<Pacer>,
+        deadline: tokio::time::Instant,
+        media_gate: Arc<tokio::sync::Semaphore>,
     ) -> Member {
         let learner = world.fixture.learner_numbered(number).paced(client, pacer);
         Member {
@@ -138,6 +146,9 @@ impl Member {
             next_lesson: 0,
             class_hour: world.fixture.policy.class_hour_seconds(),
             credited_so_far: BTreeMap::new(),
+            deadline,
+            popup_window: f64::from(world.fixture.policy.rules.popup_answer_window_seconds.value),
+            media_gate,
             tally: Tally {
                 behaviour: behaviour_name(behaviour),
                 ..Tally::default()
@@ -149,6 +160,8 @@ impl Member {
     /// as the behaviour presents itself, and enrols. A cooldown violator then tries a second
     /// class at once.
     pub async fn arrive(&mut self, world: &PopulationWorld) -> Result<(), ProbeError> {
+        let gate = self.media_gate.clone();
+        let _permit = gate.acquire_owned().await;
         let registered = self.learner.register().await.map(|_| ());
         self.note(registered)?;
         self.tally.learner_id = self.learner.learner.as_ref().map(|l| l.learner_id.clone());
@@ -207,8 +220,15 @@ impl Member {
                 return Ok(());
             }
             // Kept out: wait a while, then try the spoof again.
-            self.learner.clock().sleep(120.0).await;
-            if self.log_in().await? {
+            self.pause(120.0).await;
+            if self.left_cohort_seconds() < 1.0 {
+                return Ok(());
+            }
+            let gate = self.media_gate.clone();
+            let permit = gate.acquire_owned().await;
+            let admitted = self.log_in().await?;
+            drop(permit);
+            if admitted {
                 let enrolment = self.learner.enrol(&world.fixture.class.class_id).await?;
                 self.enrolment = Some(enrolment.enrolment_id);
             }
@@ -219,16 +239,18 @@ impl Member {
         };
         let Some(lesson) = world.lessons.get(self.next_lesson).cloned() else {
             // Course finished: rest, as a learner between courses would.
-            self.learner.clock().sleep(600.0).await;
+            self.pause(600.0).await;
             return Ok(());
         };
         if self.behaviour == Behaviour::OutOfOrder {
             self.try_out_of_order(world, &enrolment).await?;
         }
         let lesson_seconds = f64::from(LESSON_MINUTES) * 60.0;
-        let plan = self
-            .behaviour
-            .plan(&enrolment, &lesson, lesson_seconds * 1.5);
+        let budget = (lesson_seconds * 1.5).min(self.left_cohort_seconds());
+        if budget < 1.0 {
+            return Ok(());
+        }
+        let plan = self.behaviour.plan(&enrolment, &lesson, budget);
         let started = self.learner.clock().elapsed();
         let (log, extra_creditable_cap) = match self.behaviour {
             Behaviour::MultiWindow => self.study_in_two_windows(&plan).await?,
@@ -245,6 +267,20 @@ impl Member {
             self.next_lesson += 1;
         }
         Ok(())
+    }
+
+    /// Cohort seconds left until the load phase ends.
+    fn left_cohort_seconds(&self) -> f64 {
+        let left = self
+            .deadline
+            .saturating_duration_since(tokio::time::Instant::now());
+        left.as_secs_f64() * self.learner.clock().scale
+    }
+
+    /// Sleeps `cohort_seconds`, or until the phase ends if that is sooner.
+    async fn pause(&self, cohort_seconds: f64) {
+        let seconds = cohort_seconds.min(self.left_cohort_seconds()).max(0.0);
+        self.learner.clock().sleep(seconds).await;
     }
 
     /// Logs out; the tally is final after this.
@@ -355,7 +391,7 @@ impl Member {
             Err(e) if e.is(&ErrorCode::SessionConflict) => {
                 self.refused(&ErrorCode::SessionConflict);
                 self.account(&first, &half, None);
-                return Ok(self.learner.study(plan).await?);
+                return self.learner.study(plan).await;
             }
             Err(e) => return Err(e.into()),
             Ok(_) => {}
@@ -368,7 +404,7 @@ impl Member {
         }
         self.learner.session = device_b.session.clone();
         self.account(&first, &half, None);
-        Ok(self.learner.study(plan).await?)
+        self.learner.study(plan).await
     }
 
     /// Adds a sitting's log to the tally: the ledger, refusals, popups and captures.
@@ -408,7 +444,13 @@ impl Member {
                 t.attempts_refused += 1;
             }
         }
-        if self.behaviour == Behaviour::Idler && log.popups().any(|p| !p.answered) {
+        // An idler has cheated once a popup's answer window ran out while it kept playing.
+        let window = self.popup_window + log.credit_slack();
+        if self.behaviour == Behaviour::Idler
+            && log
+                .popups()
+                .any(|p| !p.answered && log.elapsed - p.seen_at > window)
+        {
             t.cheat_attempts += 1;
             let stopped = log.refused_with(&ErrorCode::PlaybackStopped)
                 || log.final_state == Some(PlaybackState::Stopped);

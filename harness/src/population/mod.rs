@@ -55,6 +55,10 @@ pub fn write_single_interval(path: &Path, tag: &str, h: &hdrhistogram::Histogram
     }
 }
 
+/// Members making images (registration photos, liveness frames) at once: a few per core keeps
+/// the cores busy while a ramp of thousands holds only this many frame sets in memory.
+const MEDIA_GATE: usize = 16;
+
 /// How members reach the platform.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ClientMode {
@@ -115,6 +119,9 @@ struct Shared {
     http: reqwest::Client,
     mode: ClientMode,
     shard: (u64, u64),
+    /// When the load shape ends; members stop studying then.
+    deadline: tokio::time::Instant,
+    media_gate: Arc<tokio::sync::Semaphore>,
 }
 
 impl Shared {
@@ -185,6 +192,11 @@ pub async fn run(
         http: http.clone(),
         mode: plan.client_mode,
         shard: plan.shard,
+        deadline: tokio::time::Instant::now()
+            + plan.shape.ramp_up
+            + plan.shape.hold
+            + plan.shape.ramp_down,
+        media_gate: Arc::new(tokio::sync::Semaphore::new(MEDIA_GATE)),
     });
 
     let attack = goose_attack(plan, target_url, shared.clone())?;
@@ -255,7 +267,6 @@ fn goose_attack(
     let mut config = GooseConfiguration::default();
     config.host = Some(target_url.to_owned());
     config.no_telnet = true;
-    config.no_websocket = true;
     config.no_autostart = false;
     config.no_print_metrics = true;
     config.no_error_summary = true;
@@ -311,7 +322,15 @@ fn arrive(shared: Arc<Shared>, behaviour: Behaviour) -> Transaction {
                 .map_err(transaction_error)?;
             let (index, count) = shared.shard;
             let number = user.weighted_users_index as u64 * count + index;
-            let member = Member::new(&shared.world, number, behaviour, client, pacer);
+            let member = Member::new(
+                &shared.world,
+                number,
+                behaviour,
+                client,
+                pacer,
+                shared.deadline,
+                shared.media_gate.clone(),
+            );
             let cell: MemberCell = Arc::new(tokio::sync::Mutex::new(member));
             user.set_session_data(cell.clone());
             shared.active.fetch_add(1, Ordering::Relaxed);
@@ -424,9 +443,9 @@ async fn ticker(
             requests,
             errors,
         });
-        let refused: u64 = count_refused(&shared);
+        let refused = shared.recorder.refusals.load(Ordering::Relaxed);
         line.set_message(format!(
-            "population: {active}/{} learners, {requests} req/s, heartbeat p99 {}, {errors} errors/s, cheats refused so far {refused}",
+            "population: {active}/{} learners, {requests} req/s, heartbeat p99 {}, {errors} errors/s, {refused} refusals so far",
             plan.learners,
             shared
                 .recorder
@@ -444,16 +463,6 @@ async fn ticker(
     use std::io::Write as _;
     let _ = file.flush();
     timeline
-}
-
-fn count_refused(shared: &Shared) -> u64 {
-    shared
-        .tallies
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .map(|t| u64::from(t.attempts_refused))
-        .sum()
 }
 
 fn progress_line(enabled: bool) -> ProgressBar {

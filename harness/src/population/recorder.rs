@@ -62,6 +62,8 @@ pub struct Recorder {
     at_peak: AtomicBool,
     pub interval_requests: AtomicU64,
     pub interval_errors: AtomicU64,
+    /// Answers refusing a request (4xx): the controls at work, shown live.
+    pub refusals: AtomicU64,
 }
 
 impl Recorder {
@@ -163,6 +165,12 @@ impl Observer for MemberObserver {
         let answered = tokio::time::Instant::now();
         let sent = answered.checked_sub(exchange.elapsed).unwrap_or(answered);
         let intended = self.pacer.take().filter(|at| *at <= sent).unwrap_or(sent);
+        if exchange
+            .status
+            .is_some_and(|s| (400..500).contains(&s) && s != 429)
+        {
+            self.recorder.refusals.fetch_add(1, Ordering::Relaxed);
+        }
         self.recorder.record(
             exchange.operation,
             answered.saturating_duration_since(intended),

@@ -99,8 +99,6 @@ pub(crate) fn round(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
-/// Slack for credit comparisons: one heartbeat interval plus 1% (clock estimates, latency).
-
 /// Checks that a cheating learner was credited no more than its ledger allows.
 pub(crate) fn check_not_overcredited(
     judge: &mut Judge,
