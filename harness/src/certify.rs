@@ -23,6 +23,8 @@ use crate::target::{self, Target};
 /// The longest a single probe may run before it is judged INCONCLUSIVE.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(600);
 pub const JOURNAL_PATH: &str = "evidence/journal.jsonl";
+/// How the reason of a requirement a run did not judge at all begins.
+pub const NOT_RUN: &str = "not run:";
 
 /// Everything a certification run needs, resolved from the command line.
 #[derive(Clone, Debug)]
@@ -445,7 +447,7 @@ fn judge_catalog(
                         // Not judged is not met: a partial run is never CERTIFIED.
                         (
                             Verdict::Inconclusive,
-                            "not run: not selected by --only".to_owned(),
+                            format!("{NOT_RUN} not selected by --only"),
                         )
                     } else {
                         (

@@ -15,6 +15,7 @@ use duxue_scenarios::population::Tally;
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 
+use crate::certify::NOT_RUN;
 use crate::error::CannotRun;
 use crate::population::recorder::{OperationHistograms, histogram};
 use crate::population::{self, HISTOGRAM_LOG, PopulationSection, TALLIES, Tick};
@@ -42,9 +43,13 @@ fn read_shard(dir: &Path) -> Result<Shard, CannotRun> {
     })
 }
 
-/// How bad a verdict is, for picking the worst of several shards' verdicts.
-fn severity(v: Verdict) -> u8 {
-    match v {
+/// How bad a shard's result is, for picking the worst of several shards' verdicts. A
+/// requirement a shard did not run at all (`--only`) counts for nothing.
+fn severity(r: &RequirementResult) -> u8 {
+    if r.checks.is_empty() && r.evidence.is_empty() && r.reason.starts_with(NOT_RUN) {
+        return 0;
+    }
+    match r.verdict {
         Verdict::Skipped => 0,
         Verdict::Pass => 1,
         Verdict::Warning => 2,
@@ -169,7 +174,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, policy: &str) -> Result<RunReport, Ca
                 })
                 .collect();
             match requirements.iter_mut().find(|x| x.id == r.id) {
-                Some(existing) if severity(r.verdict) > severity(existing.verdict) => {
+                Some(existing) if severity(&r) > severity(existing) => {
                     *existing = r;
                 }
                 Some(existing) => existing.evidence.extend(r.evidence),

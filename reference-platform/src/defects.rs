@@ -95,7 +95,7 @@ defects! {
     ShortRetention => "short-retention", ["RT-1"],
         "records and images older than one year (cohort clock) are purged";
     SlowUnderLoad => "slow-under-load", ["LD-1"],
-        "every request is delayed in proportion to the requests in flight";
+        "when busy, every request is delayed (300 ms and more with the requests in flight)";
     FailOpenUnderLoad => "fail-open-under-load", ["LD-2"],
         "when busy, heartbeats issue no popups or captures and refuse no seek or speed-up";
     LogoutKeepsToken => "logout-keeps-token", ["SC-2"],

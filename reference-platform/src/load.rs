@@ -1,6 +1,7 @@
 //! A load meter: requests in flight and requests per wall second. The load defects use it:
-//! `slow-under-load` delays each request by 10 ms per request in flight beyond 4 plus 1 ms per
-//! 10 requests per second beyond 200 (at most 3 s);
+//! `slow-under-load` delays every request while the platform is busy by 300 ms plus 10 ms per
+//! request in flight beyond [`BUSY_IN_FLIGHT`] (at most 3 s), and not at all otherwise, so the
+//! probe phase's light load keeps its timing and only the peak suffers;
 //! `fail-open-under-load` stops popups, captures and cheat refusals while the platform is busy,
 //! meaning more than [`BUSY_IN_FLIGHT`] requests in flight or more than [`BUSY_PER_SECOND`]
 //! requests in the last wall second.
@@ -67,8 +68,10 @@ impl LoadMeter {
 
     /// The delay `slow-under-load` adds to a request.
     pub fn slow_delay(&self) -> Duration {
-        let extra = self.in_flight().saturating_sub(4) as u64;
-        let rate = self.per_second().saturating_sub(200) / 10;
-        Duration::from_millis((extra * 10 + rate).min(3_000))
+        if !self.busy() {
+            return Duration::ZERO;
+        }
+        let extra = self.in_flight().saturating_sub(BUSY_IN_FLIGHT) as u64;
+        Duration::from_millis((300 + extra * 10).min(3_000))
     }
 }

@@ -202,16 +202,19 @@ pub async fn run(
     let attack = goose_attack(plan, target_url, shared.clone())?;
     let stop = Arc::new(AtomicBool::new(false));
     let supervisors = start_supervisors(&shared, &http, stop.clone(), ctx).await;
+    // The ticker stops last, so its final interval holds every request the phase made.
+    let ticker_stop = Arc::new(AtomicBool::new(false));
     let ticker = tokio::spawn(ticker(
         shared.clone(),
         plan.clone(),
-        stop.clone(),
+        ticker_stop.clone(),
         progress_line(plan.progress),
     ));
     let goose_result = attack.execute().await;
     stop.store(true, Ordering::Relaxed);
-    let timeline = ticker.await.unwrap_or_default();
     let staleness = supervisors.finish().await;
+    ticker_stop.store(true, Ordering::Relaxed);
+    let timeline = ticker.await.unwrap_or_default();
     write_single_interval(&plan.out.join(FRESHNESS_LOG), "freshness", &staleness);
     let freshness = section::freshness(
         &staleness,
@@ -424,6 +427,9 @@ async fn ticker(
     let mut last = Duration::ZERO;
     loop {
         interval.tick().await;
+        // Everything recording stops before `stop` is set: the round that sees it takes all
+        // that is left.
+        let last_round = stop.load(Ordering::Relaxed);
         let now = started.elapsed();
         shared.recorder.set_peak(now >= peak_from && now < peak_to);
         for (operation, histogram) in shared.recorder.take_intervals() {
@@ -453,7 +459,7 @@ async fn ticker(
                 .map_or("-".to_owned(), |ms| format!("{ms:.1} ms")),
         ));
         last = now;
-        if stop.load(Ordering::Relaxed) {
+        if last_round {
             break;
         }
     }
