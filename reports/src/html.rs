@@ -735,6 +735,21 @@ fn ledger(out: &mut String, p: &PopulationReport) {
 
 // ---------------------------------------------------------------- load
 
+/// LD-1 and LD-2 verdict lines, linked to their rows of the requirement table.
+fn load_verdicts(out: &mut String, report: &RunReport) {
+    for id in ["LD-1", "LD-2"] {
+        if let Some(r) = report.requirements.iter().find(|r| r.id == id) {
+            let _ = write!(
+                out,
+                r##"<p><a href="#req-{id}">{id}</a> {} — {}</p>"##,
+                verdict_badge(r.verdict),
+                esc(&r.reason),
+                id = esc(id)
+            );
+        }
+    }
+}
+
 fn load(out: &mut String, report: &RunReport, ctx: &HtmlContext) {
     section(out, "load", "负载", "Load");
     let Some(p) = &report.population else {
@@ -743,17 +758,7 @@ fn load(out: &mut String, report: &RunReport, ctx: &HtmlContext) {
             "本次运行没有群体阶段。",
             "No population phase in this run.",
         );
-        for id in ["LD-1", "LD-2"] {
-            if let Some(r) = report.requirements.iter().find(|r| r.id == id) {
-                let _ = write!(
-                    out,
-                    r##"<p><a href="#req-{id}">{id}</a> {} — {}</p>"##,
-                    verdict_badge(r.verdict),
-                    esc(&r.reason),
-                    id = esc(id)
-                );
-            }
-        }
+        load_verdicts(out, report);
         out.push_str("</section>");
         return;
     };
@@ -789,17 +794,7 @@ fn load(out: &mut String, report: &RunReport, ctx: &HtmlContext) {
         bi("行为组合（权重）", "Behaviour mix (weights)"),
         mix.join(" · ")
     );
-    for id in ["LD-1", "LD-2"] {
-        if let Some(r) = report.requirements.iter().find(|r| r.id == id) {
-            let _ = write!(
-                out,
-                r##"<p><a href="#req-{id}">{id}</a> {} — {}</p>"##,
-                verdict_badge(r.verdict),
-                esc(&r.reason),
-                id = esc(id)
-            );
-        }
-    }
+    load_verdicts(out, report);
     let active: Vec<(f64, f64)> = p
         .timeline
         .iter()
