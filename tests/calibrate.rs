@@ -17,7 +17,7 @@ fn calibration_is_calibrated() {
             "--seed",
             "20221109",
             "--parallel",
-            "3",
+            "6",
             "--ramp-up",
             "15",
             "--hold",

@@ -63,7 +63,7 @@ pub struct Judging {
     pub supervisor_freshness_seconds: Rule<f64>,
     pub self_check_honest_flag_share_max: Rule<f64>,
     pub capture_offset_stddev_share_min: Rule<f64>,
-    pub capture_offset_same_share_max: Rule<f64>,
+    pub capture_offset_repeat_chance_min: Rule<f64>,
 }
 
 /// Latency and error budgets at peak load (LD-1).
@@ -213,7 +213,7 @@ impl Policy {
                 supervisor_freshness_seconds,
                 self_check_honest_flag_share_max,
                 capture_offset_stddev_share_min,
-                capture_offset_same_share_max,
+                capture_offset_repeat_chance_min,
             ]
         );
         let b = &self.budgets;
@@ -278,11 +278,12 @@ impl Policy {
                 ));
             }
         }
-        // Fractions are named `*share*` or `*rate*` by convention; they lie in (0, 1].
-        let fractions = self
-            .rule_views()
-            .into_iter()
-            .filter(|v| v.key.contains("share") || v.key.contains("rate"));
+        // Fractions are named `*share*`, `*rate*` or `*chance*` by convention; they lie in (0, 1].
+        let fractions = self.rule_views().into_iter().filter(|v| {
+            ["share", "rate", "chance"]
+                .iter()
+                .any(|word| v.key.contains(word))
+        });
         for view in fractions {
             let (table, key, value) = (view.table, view.key, view.value);
             if value > 1.0 {

@@ -749,8 +749,18 @@ impl SimLearner {
     }
 }
 
-/// Runs image work on the blocking pool so heartbeats of other learners are never held up.
+/// Runs image work on the blocking pool so heartbeats of other learners are never held up,
+/// a few jobs per core at a time: each holds several megabytes of canvases while it runs, and
+/// the blocking pool would otherwise start up to 512 of them when thousands of learners are
+/// asked for captures at once.
 async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    static MEDIA_JOBS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let jobs = MEDIA_JOBS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        tokio::sync::Semaphore::new(2 * cores)
+    });
+    // The semaphore is never closed, so acquiring cannot fail.
+    let _permit = jobs.acquire().await;
     match tokio::task::spawn_blocking(work).await {
         Ok(value) => value,
         Err(e) => std::panic::resume_unwind(e.into_panic()),

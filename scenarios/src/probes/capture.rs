@@ -142,18 +142,24 @@ pub async fn capture_times_random(ctx: &ProbeContext, j: &mut Judge) -> Result<(
             Ok::<_, ProbeError>(logs)
         }
     });
+    // Offsets as shares of the class hour; a capture is seen at the first heartbeat at or
+    // after its time, so the harness resolves offsets to one heartbeat interval.
     let mut offsets = Vec::new();
+    let mut resolution: f64 = 0.0;
     let hour = ctx.policy.class_hour_seconds();
     for logs in futures::future::join_all(runs).await {
         for (lesson, log) in lessons.iter().zip(logs?) {
             let hour_length = (f64::from(lesson.minutes) * 60.0).min(hour);
+            if let Some(playback) = &log.playback {
+                resolution = resolution.max(playback.heartbeat_interval_seconds / hour_length);
+            }
             for capture in log.captures() {
                 offsets.push((capture.position % hour) / hour_length);
             }
         }
     }
     j.figure("captures", offsets.len());
-    if offsets.len() < 6 {
+    if offsets.len() < 6 || resolution <= 0.0 {
         j.undecided(
             "capture randomness",
             format!("only {} captures observed", offsets.len()),
@@ -163,18 +169,8 @@ pub async fn capture_times_random(ctx: &ProbeContext, j: &mut Judge) -> Result<(
     let mean = offsets.iter().sum::<f64>() / offsets.len() as f64;
     let sd =
         (offsets.iter().map(|o| (o - mean).powi(2)).sum::<f64>() / offsets.len() as f64).sqrt();
-    let mut counts = std::collections::BTreeMap::new();
-    for o in &offsets {
-        *counts.entry((o * 100.0).round() as i64).or_insert(0usize) += 1;
-    }
-    let most_common = counts.values().copied().max().unwrap_or(0) as f64 / offsets.len() as f64;
     let sd_min = ctx.policy.judging.capture_offset_stddev_share_min.value;
-    let same_max = ctx.policy.judging.capture_offset_same_share_max.value;
     j.figure("offset_stddev_share", round(sd * 1_000.0) / 1_000.0);
-    j.figure(
-        "most_common_offset_share",
-        round(most_common * 1_000.0) / 1_000.0,
-    );
     j.check(
         "capture offsets within class hours are spread",
         sd >= sd_min,
@@ -183,16 +179,79 @@ pub async fn capture_times_random(ctx: &ProbeContext, j: &mut Judge) -> Result<(
             sd
         ),
     );
+    // The narrowest uniform draw the spread check still passes covers sd_min·√12 of the hour.
+    let repeat = offset_repeat(&offsets, resolution, sd_min * 12f64.sqrt());
+    let chance_min = ctx.policy.judging.capture_offset_repeat_chance_min.value;
+    j.figure("most_captures_at_one_offset", repeat.most);
+    j.figure("chance_of_such_a_repeat", repeat.chance);
     j.check(
-        "no capture offset repeats across learners and class hours",
-        most_common <= same_max,
+        "no capture offset repeats across learners and class hours more than chance allows",
+        repeat.chance >= chance_min,
         format!(
-            "the most common offset carries {:.0}% of captures (at most {:.0}%)",
-            most_common * 100.0,
-            same_max * 100.0
+            "{} of {} captures fell within one heartbeat ({:.1}% of a class hour) of each other; \
+             random times would do that with probability at most {} (at least {chance_min} \
+             passes)",
+            repeat.most,
+            offsets.len(),
+            resolution * 100.0,
+            if repeat.chance >= 0.01 {
+                format!("{:.2}", repeat.chance)
+            } else {
+                format!("{:.1e}", repeat.chance)
+            }
         ),
     );
     Ok(())
+}
+
+/// How often one capture offset repeats, and how likely that is if times are random.
+#[derive(Debug)]
+struct OffsetRepeat {
+    /// The most offsets within one window of `width`.
+    most: usize,
+    /// An upper bound on the chance that `n` random offsets put `most` in one such window.
+    chance: f64,
+}
+
+/// A scan statistic: the most offsets (shares of a class hour) within any window of `width`,
+/// and a bound on its chance under random times. Random times are taken as uniform over the
+/// span the offsets themselves cover, but at least `min_span` (so a platform drawing from part
+/// of the hour is not blamed for that, which the spread check judges); a window anchored at
+/// each offset gives the union bound `n · P(Binomial(n − 1, p) ≥ most − 1)` with `p` the
+/// window's share of that span.
+fn offset_repeat(offsets: &[f64], width: f64, min_span: f64) -> OffsetRepeat {
+    let mut sorted = offsets.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    let most = (0..n)
+        .map(|i| {
+            sorted[i..]
+                .iter()
+                .take_while(|o| **o <= sorted[i] + width)
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
+    let (Some(first), Some(last)) = (sorted.first(), sorted.last()) else {
+        return OffsetRepeat { most, chance: 1.0 };
+    };
+    let p = (width / (last - first + width).max(min_span)).min(1.0);
+    let tail = binomial_tail(n.saturating_sub(1), p, most.saturating_sub(1));
+    OffsetRepeat {
+        most,
+        chance: (n as f64 * tail).min(1.0),
+    }
+}
+
+/// P(Binomial(n, p) ≥ k).
+fn binomial_tail(n: usize, p: f64, k: usize) -> f64 {
+    let mut term = (1.0 - p).powi(n as i32); // P(X = 0)
+    let mut below = 0.0;
+    for x in 0..k.min(n + 1) {
+        below += term;
+        term *= (n - x) as f64 / (x + 1) as f64 * p / (1.0 - p).max(f64::MIN_POSITIVE);
+    }
+    if k > n { 0.0 } else { (1.0 - below).max(0.0) }
 }
 
 /// BC-3: 抓拍失败或未抓拍的课时不计学时并标记 — a failed or missed capture withholds the class hour.
@@ -270,4 +329,30 @@ pub async fn failed_capture_withholds(ctx: &ProbeContext, j: &mut Judge) -> Resu
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binomial_tail_matches_small_cases() {
+        assert!((binomial_tail(3, 0.5, 0) - 1.0).abs() < 1e-12);
+        assert!((binomial_tail(3, 0.5, 2) - 0.5).abs() < 1e-12);
+        assert!((binomial_tail(3, 0.5, 3) - 0.125).abs() < 1e-12);
+        assert_eq!(binomial_tail(3, 0.5, 4), 0.0);
+    }
+
+    #[test]
+    fn a_fixed_offset_is_beyond_chance_and_random_offsets_are_not() {
+        let fixed = vec![0.25; 16];
+        assert!(offset_repeat(&fixed, 10.0 / 600.0, 0.35).chance < 1e-12);
+        // 16 offsets spread over the hour with four of them within one heartbeat: the case a
+        // share threshold of 20% failed, by chance, on a conforming platform.
+        let mut spread: Vec<f64> = (0..12).map(|i| 0.03 + 0.08 * f64::from(i)).collect();
+        spread.extend([0.6, 0.605, 0.61, 0.615]);
+        let repeat = offset_repeat(&spread, 10.0 / 600.0, 0.35);
+        assert_eq!(repeat.most, 4);
+        assert!(repeat.chance > 0.001, "{repeat:?}");
+    }
 }

@@ -5,6 +5,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use duxue_media::Species;
 use duxue_media::id_number::InvalidIdKind;
+use duxue_profile::ErrorCode;
 
 use super::{round, setup};
 use crate::context::ProbeContext;
@@ -12,8 +13,12 @@ use crate::fixture::{CourseShape, Fixture};
 use crate::learner::Presentation;
 use crate::outcome::{Judge, ProbeError};
 
+/// Identity probes judge no elapsed time except across explicit clock jumps, so their cohort
+/// runs at wall speed: on a loaded machine the harness's own slow answer must not outlive a
+/// liveness challenge's TTL (120 s is 2 wall seconds at the default clock scale).
 async fn fixture(ctx: &ProbeContext, label: &str) -> Result<Fixture, ProbeError> {
-    Fixture::new(ctx, label, 1.0, &CourseShape::pure_online(8, 3)).await
+    let wall_speed = 1.0 / ctx.clock_scale;
+    Fixture::new(ctx, label, wall_speed, &CourseShape::pure_online(8, 3)).await
 }
 
 /// Spoils one field of an otherwise genuine registration.
@@ -128,15 +133,40 @@ pub async fn liveness_before_every_login(
         .await;
     j.expect_refused("a login without liveness frames is refused", &no_frames);
 
-    let challenge = setup(
-        "request a challenge",
-        fx.client.request_challenge(&id_number).await,
-    )?;
-    let frames = learner.frames_for(&challenge, Presentation::Genuine).await;
-    let first = learner
-        .login_with_frames(&challenge.challenge_id, frames.clone())
-        .await;
-    j.expect_ok("a genuine live answer logs in", &first);
+    // A liveness check refuses some genuine answers (its error rate is not zero); a person
+    // tries again, so the probe allows three attempts, each with a new challenge.
+    const GENUINE_ATTEMPTS: usize = 3;
+    let mut refusals = Vec::new();
+    let (challenge, frames, first) = loop {
+        let challenge = setup(
+            "request a challenge",
+            fx.client.request_challenge(&id_number).await,
+        )?;
+        let frames = learner.frames_for(&challenge, Presentation::Genuine).await;
+        let answer = learner
+            .login_with_frames(&challenge.challenge_id, frames.clone())
+            .await;
+        match answer {
+            Err(e)
+                if refusals.len() + 1 < GENUINE_ATTEMPTS
+                    && (e.is(&ErrorCode::LivenessFailed) || e.is(&ErrorCode::FaceMismatch)) =>
+            {
+                refusals.push(e.to_string());
+            }
+            answer => break (challenge, frames, answer),
+        }
+    };
+    j.figure("genuine_attempts", refusals.len() + 1);
+    if !refusals.is_empty() {
+        j.warn(format!(
+            "genuine answers refused before one was accepted: {}",
+            refusals.join("; ")
+        ));
+    }
+    j.expect_ok(
+        &format!("a genuine live answer logs in (within {GENUINE_ATTEMPTS} attempts)"),
+        &first,
+    );
     let reused = learner
         .login_with_frames(&challenge.challenge_id, frames)
         .await;
