@@ -429,6 +429,20 @@ impl Member {
         t.credited_seconds += credited;
         t.excess_seconds += (credited - creditable - slack).max(0.0);
         t.denied_seconds += (creditable - credited - slack).max(0.0);
+        if (credited - creditable).abs() > slack {
+            tracing::info!(
+                behaviour = %t.behaviour,
+                learner = t.learner_id.as_deref().unwrap_or("-"),
+                lesson = %plan.lesson_id,
+                credited,
+                creditable,
+                slack,
+                heartbeats = log.heartbeats_sent,
+                acks = log.acks,
+                refusals = ?log.refusals,
+                "a sitting's credit is off the ledger by more than the slack"
+            );
+        }
 
         let cheat = match self.behaviour {
             Behaviour::Seeker => plan.seek.is_some().then_some(ErrorCode::SeekForbidden),
