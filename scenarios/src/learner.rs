@@ -174,6 +174,10 @@ pub struct SimLearner {
     rng: ChaCha8Rng,
     shots: u64,
     pacer: Option<Arc<Pacer>>,
+    /// Class hours (per lesson id) whose capture failed: the notice withholds them, so what is
+    /// watched in them again is creditable only once a new capture there passes. The seconds
+    /// watched meanwhile wait here, across sittings.
+    recapture: BTreeMap<String, BTreeMap<u32, f64>>,
 }
 
 /// When a learner meant to send its next paced request (a heartbeat). A load recorder reads it
@@ -222,6 +226,7 @@ impl SimLearner {
             rng: seeds::rng(seed, "learner"),
             shots: 0,
             pacer: None,
+            recapture: BTreeMap::new(),
         }
     }
 
@@ -250,6 +255,7 @@ impl SimLearner {
             rng: seeds::rng(self.seed, "twin"),
             shots: 1_000_000,
             pacer: self.pacer.clone(),
+            recapture: BTreeMap::new(),
         }
     }
 
@@ -481,7 +487,8 @@ impl SimLearner {
         let mut seen: HashSet<String> = HashSet::new();
         let mut seeked = false;
         let mut silenced = false;
-        let mut failed_hours: HashSet<String> = HashSet::new();
+        let mut failed_captures: HashSet<String> = HashSet::new();
+        let mut passed_captures: HashSet<String> = HashSet::new();
         // After answering a popup or capture the learner beats at once with the paused
         // position, so that the pause and the study are in separate intervals.
         let mut beat_now = false;
@@ -523,9 +530,17 @@ impl SimLearner {
             let new_content = (position - watched_from.max(furthest)).max(0.0);
             if present {
                 let earned = new_content.min(dt);
-                log.creditable += earned;
                 let class_hour = (watched_from.max(furthest) / hour).floor() as u32;
-                *log.creditable_by_hour.entry(class_hour).or_default() += earned;
+                let awaiting = self
+                    .recapture
+                    .get_mut(&plan.lesson_id)
+                    .and_then(|hours| hours.get_mut(&class_hour));
+                if let Some(waiting) = awaiting {
+                    *waiting += earned;
+                } else {
+                    log.creditable += earned;
+                    *log.creditable_by_hour.entry(class_hour).or_default() += earned;
+                }
             }
             furthest = furthest.max(position);
             if let Some((at, jump)) = plan.seek
@@ -592,16 +607,29 @@ impl SimLearner {
                     beat_now = answered > 0 && !scripted;
                     let mut capture_failed = false;
                     for e in &log.events {
-                        if e.kind == EventKind::Capture
-                            && e.passed == Some(false)
-                            && failed_hours.insert(e.event_id.clone())
-                        {
+                        if e.kind != EventKind::Capture {
+                            continue;
+                        }
+                        let class_hour = (e.position / hour).floor() as u32;
+                        if e.passed == Some(false) && failed_captures.insert(e.event_id.clone()) {
                             capture_failed = true;
-                            let class_hour = (e.position / hour).floor() as u32;
                             if let Some(earned) = log.creditable_by_hour.get_mut(&class_hour) {
                                 log.creditable -= *earned;
                                 *earned = 0.0;
                             }
+                            self.recapture
+                                .entry(plan.lesson_id.clone())
+                                .or_default()
+                                .insert(class_hour, 0.0);
+                        } else if e.passed == Some(true)
+                            && passed_captures.insert(e.event_id.clone())
+                            && let Some(released) = self
+                                .recapture
+                                .get_mut(&plan.lesson_id)
+                                .and_then(|hours| hours.remove(&class_hour))
+                        {
+                            log.creditable += released;
+                            *log.creditable_by_hour.entry(class_hour).or_default() += released;
                         }
                     }
                     if capture_failed && plan.captures != CaptureStyle::Genuine {
@@ -749,6 +777,31 @@ impl SimLearner {
     }
 }
 
+static MEDIA_CPU_NANOS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// CPU seconds this process has spent making synthetic media (registration photos, liveness
+/// frames, captures) so far: the population benchmark reports load generation without it.
+pub fn media_cpu_seconds() -> f64 {
+    MEDIA_CPU_NANOS.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e9
+}
+
+/// CPU time of the calling thread, in nanoseconds (0 where it cannot be read).
+fn thread_cpu_nanos() -> u64 {
+    #[cfg(unix)]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
+        let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+        if rc == 0 {
+            return (ts.tv_sec as u64) * 1_000_000_000 + ts.tv_nsec as u64;
+        }
+    }
+    0
+}
+
 /// Runs image work on the blocking pool so heartbeats of other learners are never held up,
 /// a few jobs per core at a time: each holds several megabytes of canvases while it runs, and
 /// the blocking pool would otherwise start up to 512 of them when thousands of learners are
@@ -761,7 +814,16 @@ async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'stati
     });
     // The semaphore is never closed, so acquiring cannot fail.
     let _permit = jobs.acquire().await;
-    match tokio::task::spawn_blocking(work).await {
+    let measured = move || {
+        let before = thread_cpu_nanos();
+        let value = work();
+        MEDIA_CPU_NANOS.fetch_add(
+            thread_cpu_nanos().saturating_sub(before),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        value
+    };
+    match tokio::task::spawn_blocking(measured).await {
         Ok(value) => value,
         Err(e) => std::panic::resume_unwind(e.into_panic()),
     }

@@ -23,6 +23,9 @@ use crate::outcome::ProbeError;
 /// load shape asks a learner to leave).
 pub const LESSON_MINUTES: u32 = 10;
 
+/// The shortest sitting, in cohort seconds: one refused at once is followed by a pause.
+const MIN_SITTING_SECONDS: f64 = 60.0;
+
 /// The population's shared world on the target: one cohort, a course of short lessons
 /// (a quarter general), the class every member enrols in, and a second class of the same
 /// course a cooldown violator tries to join at once.
@@ -214,9 +217,27 @@ impl Member {
     /// learner logging in on a second device half-way, an out-of-order learner first trying
     /// the last lesson. Returns after at most about one and a half lessons of cohort time.
     pub async fn sitting(&mut self, world: &PopulationWorld) -> Result<(), ProbeError> {
+        let started = self.learner.clock().elapsed();
+        let result = self.sit(world).await;
+        // A person refused at the start of a lesson does not try again within the minute;
+        // goose calls this in a loop, so a sitting that ended at once must not spin either.
+        let took = self.learner.clock().elapsed() - started;
+        if took < MIN_SITTING_SECONDS {
+            self.pause(MIN_SITTING_SECONDS - took).await;
+        }
+        result
+    }
+
+    async fn sit(&mut self, world: &PopulationWorld) -> Result<(), ProbeError> {
+        if self.left_cohort_seconds() < 1.0 {
+            self.wait_out_phase().await;
+            return Ok(());
+        }
         self.tally.sittings += 1;
         if !self.tally.admitted {
             if self.tally.learner_id.is_none() {
+                // Never registered: nothing to do in this phase.
+                self.wait_out_phase().await;
                 return Ok(());
             }
             // Kept out: wait a while, then try the spoof again.
@@ -235,6 +256,7 @@ impl Member {
             return Ok(());
         }
         let Some(enrolment) = self.enrolment.clone() else {
+            self.wait_out_phase().await;
             return Ok(());
         };
         let Some(lesson) = world.lessons.get(self.next_lesson).cloned() else {
@@ -248,6 +270,7 @@ impl Member {
         let lesson_seconds = f64::from(LESSON_MINUTES) * 60.0;
         let budget = (lesson_seconds * 1.5).min(self.left_cohort_seconds());
         if budget < 1.0 {
+            self.wait_out_phase().await;
             return Ok(());
         }
         let plan = self.behaviour.plan(&enrolment, &lesson, budget);
@@ -275,6 +298,13 @@ impl Member {
             .deadline
             .saturating_duration_since(tokio::time::Instant::now());
         left.as_secs_f64() * self.learner.clock().scale
+    }
+
+    /// Waits until the load phase ends, or a second once it has: goose calls `sitting` in a
+    /// loop, and a member with nothing to do must not spin.
+    async fn wait_out_phase(&self) {
+        let now = tokio::time::Instant::now();
+        tokio::time::sleep_until(self.deadline.max(now + std::time::Duration::from_secs(1))).await;
     }
 
     /// Sleeps `cohort_seconds`, or until the phase ends if that is sooner.

@@ -203,7 +203,7 @@ impl Canvas {
         let mut g = XorShift::new(seed);
         let mut v = Vec::with_capacity(self.px.len());
         for &p in &self.px {
-            v.push((p + sigma * g.gauss()).round().clamp(0.0, 255.0) as u8);
+            v.push(to_byte(p + sigma * g.gauss()));
         }
         let img = RgbImage::from_raw(self.w as u32, self.h as u32, v).unwrap_or_default();
         encode_jpeg(&img, quality)
@@ -213,7 +213,7 @@ impl Canvas {
     pub(crate) fn to_image(&self) -> RgbImage {
         let mut v = Vec::with_capacity(self.px.len());
         for &p in &self.px {
-            v.push(p.round().clamp(0.0, 255.0) as u8);
+            v.push(to_byte(p));
         }
         // The buffer has exactly w*h*3 bytes, so this cannot fail.
         RgbImage::from_raw(self.w as u32, self.h as u32, v).unwrap_or_default()
@@ -223,6 +223,14 @@ impl Canvas {
     pub(crate) fn to_jpeg(&self, quality: u8) -> Vec<u8> {
         encode_jpeg(&self.to_image(), quality)
     }
+}
+
+/// Rounds to the nearest byte, clamped: `x.round().clamp(0.0, 255.0) as u8` (but for values
+/// within an ulp below a half, which go up), without the `roundf` call baseline x86-64 makes
+/// for `round` (a fifth of the time of making a noisy frame).
+#[inline]
+fn to_byte(x: f32) -> u8 {
+    (x + 0.5).clamp(0.0, 255.0) as u8
 }
 
 /// The x range (relative to the centre) that a rotated ellipse covers at height `dy`.
@@ -283,4 +291,16 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<RgbImage, MediaError> {
     let img = image::load_from_memory_with_format(bytes, fmt)
         .map_err(|e| MediaError::NotAnImage(e.to_string()))?;
     Ok(img.to_rgb8())
+}
+
+#[cfg(test)]
+mod byte_tests {
+    #[test]
+    fn to_byte_rounds_like_round_then_clamp() {
+        let mut x = -3.0f32;
+        while x < 258.0 {
+            assert_eq!(super::to_byte(x), x.round().clamp(0.0, 255.0) as u8, "{x}");
+            x += 0.03125;
+        }
+    }
 }

@@ -635,37 +635,58 @@ fn write_tallies(path: &Path, tallies: &[Tally]) {
 
 /// The harness's own cost (for the population benchmark): process CPU time over the hold and
 /// over the phase, requests in the hold, peak RSS. On Linux, from /proc/self.
+/// Process CPU seconds and the part of them spent making synthetic media, at one moment.
+#[derive(Clone, Copy)]
+struct CpuReading {
+    total: f64,
+    media: f64,
+}
+
+impl CpuReading {
+    fn now() -> Self {
+        CpuReading {
+            total: process_cpu_seconds(),
+            media: duxue_scenarios::learner::media_cpu_seconds(),
+        }
+    }
+}
+
 #[derive(Default)]
 struct HarnessUsage {
-    cpu_at_start: Option<f64>,
-    cpu_at_hold_start: Option<f64>,
-    cpu_at_hold_end: Option<f64>,
+    at_start: Option<CpuReading>,
+    at_hold_start: Option<CpuReading>,
+    at_hold_end: Option<CpuReading>,
     hold_requests: u64,
 }
 
 impl HarnessUsage {
     fn tick(&mut self, in_hold: bool, requests: u64) {
-        let cpu = process_cpu_seconds();
-        self.cpu_at_start.get_or_insert(cpu);
+        let cpu = CpuReading::now();
+        self.at_start.get_or_insert(cpu);
         if in_hold {
-            self.cpu_at_hold_start.get_or_insert(cpu);
-            self.cpu_at_hold_end = Some(cpu);
+            self.at_hold_start.get_or_insert(cpu);
+            self.at_hold_end = Some(cpu);
             self.hold_requests += requests;
         }
     }
 
     fn write(&self, path: &Path, learners: u64) {
-        let end = process_cpu_seconds();
-        let hold_cpu = match (self.cpu_at_hold_start, self.cpu_at_hold_end) {
-            (Some(a), Some(b)) => b - a,
-            _ => 0.0,
+        let end = CpuReading::now();
+        let (hold_cpu, hold_media) = match (self.at_hold_start, self.at_hold_end) {
+            (Some(a), Some(b)) => (b.total - a.total, b.media - a.media),
+            _ => (0.0, 0.0),
         };
+        let start = self.at_start.unwrap_or(end);
+        let per_request = |seconds: f64| seconds * 1e6 / self.hold_requests.max(1) as f64;
         let json = serde_json::json!({
             "learners": learners,
-            "cpu_seconds_phase": end - self.cpu_at_start.unwrap_or(end),
+            "cpu_seconds_phase": end.total - start.total,
+            "media_cpu_seconds_phase": end.media - start.media,
             "cpu_seconds_hold": hold_cpu,
+            "media_cpu_seconds_hold": hold_media,
             "requests_hold": self.hold_requests,
-            "cpu_us_per_request_hold": hold_cpu * 1e6 / self.hold_requests.max(1) as f64,
+            "cpu_us_per_request_hold": per_request(hold_cpu),
+            "cpu_us_per_request_hold_without_media": per_request(hold_cpu - hold_media),
             "peak_rss_kb": peak_rss_kb(),
             "note": "process-wide: includes an embedded platform when there is no --target",
         });
