@@ -393,14 +393,19 @@ impl Member {
         self.tally.errors += b.errors.len() as u32;
         let mut merged = a;
         merged.creditable += b.creditable;
-        // Both windows played the same lesson: its credit once both are done.
-        if let Some(credited) = self
+        // Both windows played the same lesson: its credit once both are done, or else the
+        // later window's last word on it (credit is per lesson).
+        merged.credited = match self
             .learner
             .lesson_credit(&plan.enrolment_id, &plan.lesson_id)
             .await
         {
-            merged.credited = credited;
-        }
+            Some(credited) => credited,
+            None => {
+                self.tally.errors += 1;
+                merged.credited.max(b.credited)
+            }
+        };
         Ok((merged, Some(f64::INFINITY)))
     }
 
