@@ -764,7 +764,10 @@ impl SimLearner {
             match outcome {
                 Ok(result) => seen_event.passed = Some(result.passed),
                 Err(e) => {
-                    seen_event.passed = e.is_refusal().then_some(false);
+                    // An answer refused because another window took the playback over was
+                    // not judged, and nothing is withheld for it: the event is not failed.
+                    let superseded = e.is(&ErrorCode::PlaybackSuperseded);
+                    seen_event.passed = (e.is_refusal() && !superseded).then_some(false);
                     if let Some(code) = e.code() {
                         log.refusals.push((at, code.clone()));
                     } else {
