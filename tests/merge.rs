@@ -80,29 +80,12 @@ fn shards_merge_into_one_run_and_foreign_shards_are_refused() {
     let r = report(&merged);
     let population = &r["population"];
     assert_eq!(population["learners_peak"], 80, "both shards' learners");
-    let learners: u64 = population["ledger"]
-        .as_array()
-        .expect("ledger")
-        .iter()
-        .filter_map(|row| row["learners"].as_u64())
-        .sum();
+    let learners = column_sum(&population["ledger"], "learners");
     assert_eq!(learners, 80, "every learner of both shards in the ledger");
-    let requests: u64 = population["operations"]
-        .as_array()
-        .expect("operations")
-        .iter()
-        .filter_map(|o| o["count"].as_u64())
-        .sum();
+    let requests = column_sum(&population["operations"], "count");
     let shard_requests: u64 = [&a, &b]
         .iter()
-        .map(|d| {
-            report(d)["population"]["operations"]
-                .as_array()
-                .expect("operations")
-                .iter()
-                .filter_map(|o| o["count"].as_u64())
-                .sum::<u64>()
-        })
+        .map(|d| column_sum(&report(d)["population"]["operations"], "count"))
         .sum();
     assert_eq!(requests, shard_requests, "histograms added, nothing lost");
     for id in ["LD-1", "LD-2"] {
@@ -131,4 +114,13 @@ fn shards_merge_into_one_run_and_foreign_shards_are_refused() {
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
     assert!(stderr.contains("seed"), "{stderr}");
+}
+
+/// The sum of one numeric field over the rows of a JSON array.
+fn column_sum(rows: &Value, field: &str) -> u64 {
+    rows.as_array()
+        .unwrap_or_else(|| panic!("an array of rows with `{field}`"))
+        .iter()
+        .filter_map(|row| row[field].as_u64())
+        .sum()
 }

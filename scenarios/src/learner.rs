@@ -356,11 +356,7 @@ impl SimLearner {
                 .await
             {
                 Err(e) if attempts < 3 && e.is(&ErrorCode::ChallengeExpired) => continue,
-                Err(e)
-                    if attempts < 3
-                        && retry_genuine
-                        && (e.is(&ErrorCode::LivenessFailed) || e.is(&ErrorCode::FaceMismatch)) =>
-                {
+                Err(e) if attempts < 3 && retry_genuine && refuses_the_person(&e) => {
                     continue;
                 }
                 other => break other?,
@@ -830,6 +826,12 @@ async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'stati
         Ok(value) => value,
         Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
+}
+
+/// Whether a login refusal judged the person's face or liveness (which a genuine person may
+/// meet now and then, and answers by trying again).
+pub fn refuses_the_person(e: &ClientError) -> bool {
+    e.is(&ErrorCode::LivenessFailed) || e.is(&ErrorCode::FaceMismatch)
 }
 
 /// Hex SHA-256 of some bytes.

@@ -5,12 +5,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use duxue_media::Species;
 use duxue_media::id_number::InvalidIdKind;
-use duxue_profile::ErrorCode;
 
 use super::{round, setup};
 use crate::context::ProbeContext;
 use crate::fixture::{CourseShape, Fixture};
-use crate::learner::Presentation;
+use crate::learner::{Presentation, refuses_the_person};
 use crate::outcome::{Judge, ProbeError};
 
 /// Identity probes judge no elapsed time except across explicit clock jumps, so their cohort
@@ -147,10 +146,7 @@ pub async fn liveness_before_every_login(
             .login_with_frames(&challenge.challenge_id, frames.clone())
             .await;
         match answer {
-            Err(e)
-                if refusals.len() + 1 < GENUINE_ATTEMPTS
-                    && (e.is(&ErrorCode::LivenessFailed) || e.is(&ErrorCode::FaceMismatch)) =>
-            {
+            Err(e) if refusals.len() + 1 < GENUINE_ATTEMPTS && refuses_the_person(&e) => {
                 refusals.push(e.to_string());
             }
             answer => break (challenge, frames, answer),
