@@ -130,6 +130,10 @@ pub struct StudyLog {
     pub final_state: Option<PlaybackState>,
     /// Transport failures and malformed answers (the target erred).
     pub errors: Vec<String>,
+    /// When the platform's answer accepting the playback start arrived.
+    pub start_accepted_at: Option<tokio::time::Instant>,
+    /// When the last heartbeat went out.
+    pub last_beat_sent_at: Option<tokio::time::Instant>,
 }
 
 impl StudyLog {
@@ -460,6 +464,7 @@ impl SimLearner {
             },
         };
         log.playback = Some(playback.clone());
+        log.start_accepted_at = Some(tokio::time::Instant::now());
         self.run_playback(&token, &playback, plan, log).await
     }
 
@@ -557,6 +562,7 @@ impl SimLearner {
             if let Some(pacer) = &self.pacer {
                 pacer.intend(due);
             }
+            log.last_beat_sent_at = Some(tokio::time::Instant::now());
             let answer = self
                 .client
                 .heartbeat(token, &playback.playback_id, &beat)
@@ -777,11 +783,18 @@ impl SimLearner {
 }
 
 static MEDIA_CPU_NANOS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static MEDIA_JOBS_DONE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// CPU seconds this process has spent making synthetic media (registration photos, liveness
 /// frames, captures) so far: the population benchmark reports load generation without it.
 pub fn media_cpu_seconds() -> f64 {
     MEDIA_CPU_NANOS.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e9
+}
+
+/// How many media jobs (one registration, one liveness answer or one capture each) this
+/// process has run so far.
+pub fn media_jobs() -> u64 {
+    MEDIA_JOBS_DONE.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// CPU time of the calling thread, in nanoseconds (0 where it cannot be read).
@@ -820,6 +833,7 @@ async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'stati
             thread_cpu_nanos().saturating_sub(before),
             std::sync::atomic::Ordering::Relaxed,
         );
+        MEDIA_JOBS_DONE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         value
     };
     match tokio::task::spawn_blocking(measured).await {

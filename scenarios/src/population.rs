@@ -379,7 +379,6 @@ impl Member {
         let Some(b) = b? else {
             return Ok((a, None));
         };
-        self.tally.cheat_attempts += 1;
         let refused = [ErrorCode::ConcurrentPlayback, ErrorCode::PlaybackSuperseded]
             .iter()
             .find(|code| {
@@ -387,6 +386,18 @@ impl Member {
                     || a.refused_with(code)
                     || b.refused_with(code)
             });
+        // Unrefused, the attempt only counts when the first window beat again after the
+        // platform had accepted the second: a first window whose sitting ended just as the
+        // second opened gave the platform nothing to refuse.
+        let both_played = matches!(
+            (b.start_accepted_at, a.last_beat_sent_at),
+            (Some(second_started), Some(first_beat)) if first_beat > second_started
+        );
+        if refused.is_none() && !both_played {
+            tracing::debug!("the first window ended as the second opened: no attempt");
+        } else {
+            self.tally.cheat_attempts += 1;
+        }
         if let Some(code) = refused {
             self.refused(code);
         }

@@ -16,6 +16,12 @@ fn generators(c: &mut Criterion) {
             black_box(face_image(&people[i], i as u64))
         })
     });
+    g.bench_function("capture_image_256x192", |b| {
+        b.iter(|| {
+            i = (i + 1) % people.len();
+            black_box(capture_image(&people[i], i as u64))
+        })
+    });
     let ch = new_challenge(&mut rand_chacha::ChaCha8Rng::seed_from_u64(1));
     g.bench_function("liveness_answer", |b| {
         b.iter(|| {
@@ -23,6 +29,14 @@ fn generators(c: &mut Criterion) {
             black_box(liveness_frames(&people[i], &ch, 1))
         })
     });
+    for species in Species::ALL {
+        g.bench_function(format!("attack_{}", species.as_str()), |b| {
+            b.iter(|| {
+                i = (i + 1) % people.len();
+                black_box(attack_frames(species, &people[i], &ch, 1))
+            })
+        });
+    }
     g.finish();
 }
 

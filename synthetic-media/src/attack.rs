@@ -91,8 +91,7 @@ fn print_frames(victim: &Identity, challenge: &Challenge, seed: u64) -> Vec<Vec<
     let photo = face::render(&victim.face, &photo_shot);
     let size = crate::FRAME_SIZE as usize;
     let room = Background::random(&mut r, size as f32, size as f32);
-    let mut bg = Canvas::new(size, size, room.top);
-    room.paint(&mut bg);
+    let bg = room.canvas(size, size);
     let scale = r.random_range(0.58..0.66); // frame pixels per photo pixel
     let angle = r.random_range(-4.0f32..4.0).to_radians();
     let (cx, cy) = (
@@ -103,6 +102,28 @@ fn print_frames(victim: &Identity, challenge: &Challenge, seed: u64) -> Vec<Vec<
     let tex_seed: u64 = r.random();
     let gain = r.random_range(0.85..1.1);
     let quality = r.random_range(80..=92);
+    // The printed sheet in paper coordinates (photo pixels, the margin included): each frame
+    // only looks at it from a slightly different angle.
+    let side = (256.0 + 2.0 * border) as usize;
+    let mut sheet = Canvas::new(side, side, [0.0; 3]);
+    for (j, row) in sheet.px.chunks_exact_mut(side * 3).enumerate() {
+        let v = j as f32 + 0.5 - border;
+        for (i, out) in row.chunks_exact_mut(3).enumerate() {
+            let u = i as f32 + 0.5 - border;
+            let ink = if (0.0..256.0).contains(&u) && (0.0..256.0).contains(&v) {
+                photo.sample(u, v)
+            } else {
+                [235.0, 235.0, 230.0]
+            };
+            // ink on paper: compressed contrast, less saturation, fibre texture
+            let m = (ink[0] + ink[1] + ink[2]) / 3.0;
+            let sat = lerp([m; 3], ink, 0.85);
+            let fib = paper_fibre(tex_seed, u, v);
+            for ch in 0..3 {
+                out[ch] = (22.0 + 0.86 * sat[ch]) * fib;
+            }
+        }
+    }
     let n = 1 + 3 * challenge.actions.len();
     (0..n)
         .map(|i| {
@@ -121,24 +142,15 @@ fn print_frames(victim: &Identity, challenge: &Challenge, seed: u64) -> Vec<Vec<
                     if u < -border || v < -border || u > 256.0 + border || v > 256.0 + border {
                         continue;
                     }
-                    let ink = if (0.0..256.0).contains(&u) && (0.0..256.0).contains(&v) {
-                        photo.sample(u, v)
-                    } else {
-                        [235.0, 235.0, 230.0]
-                    };
-                    // ink on paper: compressed contrast, less saturation, fibre texture
-                    let m = (ink[0] + ink[1] + ink[2]) / 3.0;
-                    let sat = lerp([m; 3], ink, 0.85);
-                    let fib = paper_fibre(tex_seed, u, v);
+                    let paper = sheet.sample(u + border, v + border);
                     let idx = (y * size + x) * 3;
                     for ch in 0..3 {
-                        c.px[idx + ch] = (22.0 + 0.86 * sat[ch]) * fib * flash[ch];
+                        c.px[idx + ch] = paper[ch] * flash[ch];
                     }
                 }
             }
             c.light([gain * (1.0 + r.random_range(-0.01..0.01)); 3], 0.0, 0.0);
-            c.noise(r.random_range(1.5..3.0), r.random());
-            c.to_jpeg(quality)
+            c.noisy_jpeg(r.random_range(1.5..3.0), r.random(), quality)
         })
         .collect()
 }
@@ -158,8 +170,7 @@ fn screen_frames(victim: &Identity, challenge: &Challenge, seed: u64) -> Vec<Vec
     let mut r = rng::rng(rng::mix(victim.seed, seed), "screen");
     let size = crate::FRAME_SIZE as usize;
     let room = Background::random(&mut r, size as f32, size as f32);
-    let mut bg = Canvas::new(size, size, room.top);
-    room.paint(&mut bg);
+    let bg = room.canvas(size, size);
     let scale = r.random_range(0.9..0.97);
     let angle = r.random_range(-3.0f32..3.0).to_radians();
     let period = r.random_range(4.0..7.0);
@@ -181,11 +192,19 @@ fn screen_frames(victim: &Identity, challenge: &Challenge, seed: u64) -> Vec<Vec
             let ty = half + r.random_range(-1.5..1.5);
             let phase = r.random_range(0.0..tau);
             let band_phase = r.random_range(0.0..tau);
+            // The moiré sin(tau (x kx + y ky) + phase) split by the angle-sum identity into a
+            // column part and a row part, so that no pixel needs a sine of its own.
+            let column: Vec<(f32, f32)> = (0..size)
+                .map(|x| (tau * (x as f32 + 0.5) * kx).sin_cos())
+                .collect();
             let mut c = bg.clone();
             for y in 0..size {
-                for x in 0..size {
+                let fy = y as f32 + 0.5;
+                let (row_sin, row_cos) = (tau * fy * ky + phase).sin_cos();
+                let band = 1.0 + 0.02 * (tau * fy / band_period + band_phase).sin();
+                for (x, &(col_sin, col_cos)) in column.iter().enumerate() {
                     let dx = x as f32 + 0.5 - tx;
-                    let dy = y as f32 + 0.5 - ty;
+                    let dy = fy - ty;
                     let u = (dx * co + dy * sn) / scale + half;
                     let v = (-dx * sn + dy * co) / scale + half;
                     let lim = size as f32;
@@ -198,10 +217,7 @@ fn screen_frames(victim: &Identity, challenge: &Challenge, seed: u64) -> Vec<Vec
                         continue;
                     }
                     let p = src.sample(u, v);
-                    let fx = x as f32 + 0.5;
-                    let fy = y as f32 + 0.5;
-                    let moire = 1.0 + amp * (tau * (fx * kx + fy * ky) + phase).sin();
-                    let band = 1.0 + 0.02 * (tau * fy / band_period + band_phase).sin();
+                    let moire = 1.0 + amp * (col_sin * row_cos + col_cos * row_sin);
                     let k = moire * band;
                     c.px[idx] = (10.0 + 0.92 * p[0] * 0.96) * k;
                     c.px[idx + 1] = (10.0 + 0.92 * p[1]) * k;
@@ -209,8 +225,7 @@ fn screen_frames(victim: &Identity, challenge: &Challenge, seed: u64) -> Vec<Vec
                 }
             }
             c.light([gain; 3], 0.0, 0.0);
-            c.noise(r.random_range(1.5..3.0), r.random());
-            c.to_jpeg(quality)
+            c.noisy_jpeg(r.random_range(1.5..3.0), r.random(), quality)
         })
         .collect()
 }

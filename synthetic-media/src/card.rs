@@ -134,6 +134,9 @@ pub fn id_card_image(who: &Identity, shot_seed: u64) -> Vec<u8> {
         r.random_range(-0.15..0.15),
         r.random_range(-0.1..0.1),
     );
-    c.noise(r.random_range(1.5..3.5), r.random());
-    c.to_jpeg(r.random_range(85..=95))
+    c.noisy_jpeg(
+        r.random_range(1.5..3.5),
+        r.random(),
+        r.random_range(85..=95),
+    )
 }

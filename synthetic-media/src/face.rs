@@ -176,11 +176,14 @@ impl Background {
         Background { top, bottom, rects }
     }
 
-    pub(crate) fn paint(&self, c: &mut Canvas) {
+    /// A canvas showing this background.
+    pub(crate) fn canvas(&self, w: usize, h: usize) -> Canvas {
+        let mut c = Canvas::new(w, h, [0.0; 3]);
         c.vertical_gradient(self.top, self.bottom);
         for (rc, col) in &self.rects {
             c.fill_rect(rc[0], rc[1], rc[2], rc[3], *col, 1.0);
         }
+        c
     }
 }
 
@@ -261,8 +264,12 @@ fn place(g: &Geometry, w: usize, h: usize, ied: f32) -> (f32, f32) {
 
 /// Draws the face of `p` as seen in `s` (without sensor noise).
 pub(crate) fn render(p: &FaceParams, s: &Shot) -> Canvas {
-    let mut c = Canvas::new(s.w, s.h, s.background.top);
-    s.background.paint(&mut c);
+    render_over(s.background.canvas(s.w, s.h), p, s)
+}
+
+/// Draws the face of `p` as seen in `s` over `c`, a canvas already showing `s.background` (so
+/// that the frames of one sequence can share it).
+pub(crate) fn render_over(mut c: Canvas, p: &FaceParams, s: &Shot) -> Canvas {
     draw_person(&mut c, p, s);
     c.light(s.gain, s.grad.0, s.grad.1);
     c
@@ -340,6 +347,7 @@ pub(crate) fn draw_person(c: &mut Canvas, p: &FaceParams, s: &Shot) {
             crate::raster::ellipse_row(y - fy, fa + 1.0, fb + 1.0, co, sn)
                 .map(|(l, r)| (fx + l, fx + r))
         },
+        |_| None,
         |x, y| {
             let dx = x - cx;
             let dy = y - cy;

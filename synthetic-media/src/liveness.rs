@@ -161,6 +161,7 @@ pub(crate) fn render_answer(
     session.roll = r.random_range(-3.0f32..3.0).to_radians();
     session.quality = r.random_range(80..=92);
     let steps = plan(&mut r, &challenge.actions);
+    let scene = session.background.canvas(size, size);
     steps
         .iter()
         .enumerate()
@@ -177,7 +178,7 @@ pub(crate) fn render_answer(
             s.flash = flash_vector(flash_colour(&challenge.nonce, i));
             s.noise_seed = r.random();
             pose(&mut s, step);
-            (face::render(&who.face, &s), s)
+            (face::render_over(scene.clone(), &who.face, &s), s)
         })
         .collect()
 }

@@ -633,13 +633,13 @@ fn write_tallies(path: &Path, tallies: &[Tally]) {
     }
 }
 
-/// The harness's own cost (for the population benchmark): process CPU time over the hold and
-/// over the phase, requests in the hold, peak RSS. On Linux, from /proc/self.
-/// Process CPU seconds and the part of them spent making synthetic media, at one moment.
+/// Process CPU seconds, the part of them spent making synthetic media and the media jobs run,
+/// at one moment.
 #[derive(Clone, Copy)]
 struct CpuReading {
     total: f64,
     media: f64,
+    media_jobs: u64,
 }
 
 impl CpuReading {
@@ -647,10 +647,13 @@ impl CpuReading {
         CpuReading {
             total: process_cpu_seconds(),
             media: duxue_scenarios::learner::media_cpu_seconds(),
+            media_jobs: duxue_scenarios::learner::media_jobs(),
         }
     }
 }
 
+/// The harness's own cost (for the population benchmark): process CPU time over the hold and
+/// over the phase, requests in the hold, peak RSS. On Linux, from /proc/self.
 #[derive(Default)]
 struct HarnessUsage {
     at_start: Option<CpuReading>,
@@ -672,9 +675,13 @@ impl HarnessUsage {
 
     fn write(&self, path: &Path, learners: u64) {
         let end = CpuReading::now();
-        let (hold_cpu, hold_media) = match (self.at_hold_start, self.at_hold_end) {
-            (Some(a), Some(b)) => (b.total - a.total, b.media - a.media),
-            _ => (0.0, 0.0),
+        let (hold_cpu, hold_media, hold_media_jobs) = match (self.at_hold_start, self.at_hold_end) {
+            (Some(a), Some(b)) => (
+                b.total - a.total,
+                b.media - a.media,
+                b.media_jobs - a.media_jobs,
+            ),
+            _ => (0.0, 0.0, 0),
         };
         let start = self.at_start.unwrap_or(end);
         let per_request = |seconds: f64| seconds * 1e6 / self.hold_requests.max(1) as f64;
@@ -684,6 +691,8 @@ impl HarnessUsage {
             "media_cpu_seconds_phase": end.media - start.media,
             "cpu_seconds_hold": hold_cpu,
             "media_cpu_seconds_hold": hold_media,
+            "media_jobs_hold": hold_media_jobs,
+            "media_cpu_ms_per_job_hold": hold_media * 1e3 / hold_media_jobs.max(1) as f64,
             "requests_hold": self.hold_requests,
             "cpu_us_per_request_hold": per_request(hold_cpu),
             "cpu_us_per_request_hold_without_media": per_request(hold_cpu - hold_media),
