@@ -7,7 +7,7 @@ use super::{check_honest_credited, check_not_overcredited, study_figures};
 use crate::behaviour::Behaviour;
 use crate::context::ProbeContext;
 use crate::fixture::{CourseShape, Fixture};
-use crate::learner::StudyPlan;
+use crate::learner::{CaptureStyle, StudyPlan};
 use crate::outcome::{Judge, ProbeError};
 
 /// PB-1: 不允许快进拖拽 — skipped content earns nothing.
@@ -191,7 +191,13 @@ pub async fn no_idle_credit(ctx: &ProbeContext, j: &mut Judge) -> Result<(), Pro
     let (mut honest, e0) = fx.enrolled_learner().await?;
     let (mut idler, e1) = fx.enrolled_learner().await?;
     let (mut silent, e2) = fx.enrolled_learner().await?;
-    let idle_plan = Behaviour::Idler.plan(&e1, &lesson, 800.0);
+    // This idler stays in front of the camera, so captures pass and only popups stand between
+    // it and credit: one that also ignored a capture could be stopped by it before any popup
+    // came, and the popup check would go undecided.
+    let idle_plan = StudyPlan {
+        captures: CaptureStyle::Genuine,
+        ..Behaviour::Idler.plan(&e1, &lesson, 800.0)
+    };
     let silent_plan = StudyPlan {
         silence: Some((120.0, max_gap * 3.0)),
         until_complete: false,
