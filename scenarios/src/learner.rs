@@ -132,8 +132,8 @@ pub struct StudyLog {
     pub errors: Vec<String>,
     /// When the platform's answer accepting the playback start arrived.
     pub start_accepted_at: Option<tokio::time::Instant>,
-    /// When the last heartbeat went out.
-    pub last_beat_sent_at: Option<tokio::time::Instant>,
+    /// When the last heartbeat the platform acknowledged went out.
+    pub last_acked_beat_sent_at: Option<tokio::time::Instant>,
 }
 
 impl StudyLog {
@@ -562,7 +562,7 @@ impl SimLearner {
             if let Some(pacer) = &self.pacer {
                 pacer.intend(due);
             }
-            log.last_beat_sent_at = Some(tokio::time::Instant::now());
+            let beat_sent_at = tokio::time::Instant::now();
             let answer = self
                 .client
                 .heartbeat(token, &playback.playback_id, &beat)
@@ -572,6 +572,7 @@ impl SimLearner {
             match answer {
                 Ok(ack) => {
                     log.acks += 1;
+                    log.last_acked_beat_sent_at = Some(beat_sent_at);
                     log.credited = ack.credited_seconds;
                     log.final_state = Some(ack.state);
                     let sent = beat.position_seconds;
@@ -839,6 +840,42 @@ async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'stati
     match tokio::task::spawn_blocking(measured).await {
         Ok(value) => value,
         Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+/// What a platform did when one learner played in two windows at once.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TwoWindows {
+    /// One window was refused for playing alongside the other.
+    Refused(ErrorCode),
+    /// Both played: the platform acknowledged a heartbeat of the first window sent after it had
+    /// accepted the second's start, and refused neither.
+    BothPlayed,
+    /// They never overlapped, so there was nothing to refuse: the second did not start, or the
+    /// first sent no acknowledged heartbeat after the second had started (its study ended just
+    /// then, say).
+    NotOverlapped,
+}
+
+/// How two windows of one learner ended, `first` opened before `second`.
+pub fn two_windows(first: &StudyLog, second: &StudyLog) -> TwoWindows {
+    let refusal = [ErrorCode::ConcurrentPlayback, ErrorCode::PlaybackSuperseded]
+        .into_iter()
+        .find(|code| {
+            second.start_refused.as_ref() == Some(code)
+                || first.refused_with(code)
+                || second.refused_with(code)
+        });
+    match (
+        refusal,
+        second.start_accepted_at,
+        first.last_acked_beat_sent_at,
+    ) {
+        (Some(code), _, _) => TwoWindows::Refused(code),
+        (None, Some(second_started), Some(first_beat)) if first_beat > second_started => {
+            TwoWindows::BothPlayed
+        }
+        _ => TwoWindows::NotOverlapped,
     }
 }
 

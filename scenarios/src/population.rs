@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 use crate::behaviour::Behaviour;
 use crate::context::ProbeContext;
 use crate::fixture::{CourseShape, Fixture};
-use crate::learner::{CaptureStyle, Pacer, SimLearner, StudyLog, StudyPlan};
+use crate::learner::{
+    CaptureStyle, Pacer, SimLearner, StudyLog, StudyPlan, TwoWindows, two_windows,
+};
 use crate::outcome::ProbeError;
 
 /// Minutes per lesson of the population's course (short, so a sitting ends soon after the
@@ -379,27 +381,14 @@ impl Member {
         let Some(b) = b? else {
             return Ok((a, None));
         };
-        let refused = [ErrorCode::ConcurrentPlayback, ErrorCode::PlaybackSuperseded]
-            .iter()
-            .find(|code| {
-                b.start_refused.as_ref() == Some(code)
-                    || a.refused_with(code)
-                    || b.refused_with(code)
-            });
-        // Unrefused, the attempt only counts when the first window beat again after the
-        // platform had accepted the second: a first window whose sitting ended just as the
-        // second opened gave the platform nothing to refuse.
-        let both_played = matches!(
-            (b.start_accepted_at, a.last_beat_sent_at),
-            (Some(second_started), Some(first_beat)) if first_beat > second_started
-        );
-        if refused.is_none() && !both_played {
-            tracing::debug!("the first window ended as the second opened: no attempt");
-        } else {
-            self.tally.cheat_attempts += 1;
-        }
-        if let Some(code) = refused {
-            self.refused(code);
+        match two_windows(&a, &b) {
+            TwoWindows::Refused(code) => {
+                self.tally.cheat_attempts += 1;
+                self.refused(&code);
+            }
+            TwoWindows::BothPlayed => self.tally.cheat_attempts += 1,
+            // The first window's sitting ended just as the second opened: no attempt.
+            TwoWindows::NotOverlapped => tracing::debug!("two windows that never overlapped"),
         }
         self.tally.errors += b.errors.len() as u32;
         let mut merged = a;

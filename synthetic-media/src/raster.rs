@@ -135,14 +135,11 @@ impl Canvas {
         let rx = rx.max(0.3);
         let ry = ry.max(0.3);
         let (s, co) = angle.sin_cos();
-        let hx = (rx * rx * co * co + ry * ry * s * s).sqrt();
-        let hy = (rx * rx * s * s + ry * ry * co * co).sqrt();
-        let inner = 1.0 - 0.6 / rx.min(ry);
         self.fill_sdf_rows(
-            (cx - hx, cy - hy, cx + hx, cy + hy),
+            ellipse_bbox(cx, cy, rx, ry, co, s),
             c,
             |y| ellipse_row(y - cy, rx + 1.0, ry + 1.0, co, s).map(|(a, b)| (cx + a, cx + b)),
-            |y| solid_ellipse_row(y - cy, rx, ry, inner, co, s).map(|(a, b)| (cx + a, cx + b)),
+            |y| solid_ellipse_row(y - cy, rx, ry, co, s).map(|(a, b)| (cx + a, cx + b)),
             |x, y| ellipse_sdf(x - cx, y - cy, rx, ry, co, s),
         );
     }
@@ -241,20 +238,21 @@ pub(crate) fn ellipse_row(dy: f32, rx: f32, ry: f32, co: f32, s: f32) -> Option<
     Some(((-b - r) / (2.0 * a), (-b + r) / (2.0 * a)))
 }
 
+/// The bounding box of a rotated ellipse centred at (`cx`, `cy`).
+fn ellipse_bbox(cx: f32, cy: f32, rx: f32, ry: f32, co: f32, s: f32) -> (f32, f32, f32, f32) {
+    let hx = (rx * rx * co * co + ry * ry * s * s).sqrt();
+    let hy = (rx * rx * s * s + ry * ry * co * co).sqrt();
+    (cx - hx, cy - hy, cx + hx, cy + hy)
+}
+
 /// The x range (relative to the centre) at height `dy` where [`ellipse_sdf`] is at most -0.5:
-/// the ellipse scaled by `inner = 1 - 0.6 / min(rx, ry)` (`None` when that is empty).
+/// the ellipse scaled by `1 - 0.6 / min(rx, ry)` (`None` when that is empty).
 ///
 /// Inside the ellipse, at a point of the ellipse scaled by `k`, [`ellipse_sdf`] is `(k - 1) /
 /// G` with `1 / G >= min(rx, ry)`, so `k <= 1 - 0.5 / min(rx, ry)` gives at most -0.5; the
 /// extra 0.1 keeps rounding clear of the edge.
-pub(crate) fn solid_ellipse_row(
-    dy: f32,
-    rx: f32,
-    ry: f32,
-    inner: f32,
-    co: f32,
-    s: f32,
-) -> Option<(f32, f32)> {
+fn solid_ellipse_row(dy: f32, rx: f32, ry: f32, co: f32, s: f32) -> Option<(f32, f32)> {
+    let inner = 1.0 - 0.6 / rx.min(ry);
     if inner <= 0.0 {
         return None;
     }
@@ -329,10 +327,8 @@ mod solid_tests {
             let mut slow = Canvas::new(100, 100, [10.0, 20.0, 30.0]);
             let (rx, ry) = (rx.max(0.3), ry.max(0.3));
             let (s, co) = angle.sin_cos();
-            let hx = (rx * rx * co * co + ry * ry * s * s).sqrt();
-            let hy = (rx * rx * s * s + ry * ry * co * co).sqrt();
             slow.fill_sdf_rows(
-                (cx - hx, cy - hy, cx + hx, cy + hy),
+                ellipse_bbox(cx, cy, rx, ry, co, s),
                 colour,
                 |y| ellipse_row(y - cy, rx + 1.0, ry + 1.0, co, s).map(|(a, b)| (cx + a, cx + b)),
                 |_| None,

@@ -7,7 +7,7 @@ use super::{check_honest_credited, check_not_overcredited, study_figures};
 use crate::behaviour::Behaviour;
 use crate::context::ProbeContext;
 use crate::fixture::{CourseShape, Fixture};
-use crate::learner::{CaptureStyle, StudyPlan};
+use crate::learner::{CaptureStyle, StudyPlan, TwoWindows, two_windows};
 use crate::outcome::{Judge, ProbeError};
 
 /// PB-1: 不允许快进拖拽 — skipped content earns nothing.
@@ -95,26 +95,27 @@ pub async fn no_multi_window(ctx: &ProbeContext, j: &mut Judge) -> Result<(), Pr
     let elapsed = fx.clock.elapsed() - started;
     study_figures(j, "window_a", &a);
     study_figures(j, "window_b", &b);
-    let both_ran = a.acks > 0
-        && b.acks > 0
-        && a.final_state.is_some()
-        && b.final_state.is_some()
-        && !a.refused_with(&ErrorCode::PlaybackSuperseded)
-        && !b.refused_with(&ErrorCode::PlaybackSuperseded)
-        && !a.refused_with(&ErrorCode::ConcurrentPlayback)
-        && b.start_refused.is_none();
     j.figure(
         "second_window_refused",
         b.start_refused.as_ref().map(ToString::to_string),
     );
-    j.check(
-        "two windows never play at once (the second is refused or the first is stopped)",
-        !both_ran,
-        format!(
-            "window A: {} answers, refusals {:?}; window B: start {:?}, {} answers, refusals {:?}",
-            a.acks, a.refusals, b.start_refused, b.acks, b.refusals
-        ),
+    let detail = format!(
+        "window A: {} answers, refusals {:?}; window B: start {:?}, {} answers, refusals {:?}",
+        a.acks, a.refusals, b.start_refused, b.acks, b.refusals
     );
+    match two_windows(&a, &b) {
+        TwoWindows::NotOverlapped => j.undecided(
+            "two windows never play at once",
+            format!("the windows never played at the same time: {detail}"),
+        ),
+        outcome => {
+            j.check(
+                "two windows never play at once (the second is refused or the first is stopped)",
+                outcome != TwoWindows::BothPlayed,
+                detail,
+            );
+        }
+    }
     let total = a.credited + b.credited;
     let slack = a.credit_slack() + b.credit_slack();
     j.figure("total_credited_seconds", super::round(total));
