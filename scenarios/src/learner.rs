@@ -182,6 +182,10 @@ pub struct SimLearner {
     /// watched in them again is creditable only once a new capture there passes. The seconds
     /// watched meanwhile wait here, across sittings.
     recapture: BTreeMap<String, BTreeMap<u32, f64>>,
+    /// Whether a replay attack replays the first recording made (see
+    /// `replaying_one_recording`) rather than a new one each attempt.
+    replays_one_recording: bool,
+    recording: Option<Arc<Vec<Vec<u8>>>>,
 }
 
 /// When a learner meant to send its next paced request (a heartbeat). A load recorder reads it
@@ -231,6 +235,8 @@ impl SimLearner {
             shots: 0,
             pacer: None,
             recapture: BTreeMap::new(),
+            replays_one_recording: false,
+            recording: None,
         }
     }
 
@@ -260,7 +266,17 @@ impl SimLearner {
             shots: 1_000_000,
             pacer: self.pacer.clone(),
             recapture: BTreeMap::new(),
+            replays_one_recording: self.replays_one_recording,
+            recording: self.recording.clone(),
         }
+    }
+
+    /// The same learner, whose replay attacks all replay one recording of the person: an
+    /// attacker over time holds one video, where a probe counting independent trials (ID-4)
+    /// wants a new recording for each.
+    pub fn replaying_one_recording(mut self) -> Self {
+        self.replays_one_recording = true;
+        self
     }
 
     pub fn client(&self) -> &ProfileClient {
@@ -375,16 +391,24 @@ impl SimLearner {
         challenge: &LivenessChallenge,
         how: Presentation,
     ) -> Vec<Vec<u8>> {
+        let replay = how == Presentation::Attack(Species::Replay);
+        if replay && let Some(recording) = &self.recording {
+            return recording.as_ref().clone();
+        }
         let media_challenge = media_challenge(challenge);
         let shot = self.next_shot();
         let who = self.identity.clone();
-        off_runtime(move || match how {
+        let frames = off_runtime(move || match how {
             Presentation::Genuine => duxue_media::liveness_frames(&who, &media_challenge, shot),
             Presentation::Attack(species) => {
                 duxue_media::attack_frames(species, &who, &media_challenge, shot)
             }
         })
-        .await
+        .await;
+        if replay && self.replays_one_recording {
+            self.recording = Some(Arc::new(frames.clone()));
+        }
+        frames
     }
 
     /// Sends a login with these frames for this challenge (does not keep the session).
@@ -916,7 +940,49 @@ fn media_challenge(challenge: &LivenessChallenge) -> duxue_media::Challenge {
 
 #[cfg(test)]
 mod tests {
-    use super::popup_code;
+    use super::*;
+    use duxue_profile::{ClientConfig, LivenessAction};
+
+    fn offline_learner(seed: u64) -> SimLearner {
+        // Nothing here talks to the platform: the address only has to parse.
+        let client = ProfileClient::new(ClientConfig::new("http://127.0.0.1:9")).expect("client");
+        let clock = Arc::new(CohortClock::new("c".into(), 1.0, chrono::Utc::now()));
+        let policy = Policy::builtin("xuchang-2022")
+            .expect("builtin")
+            .expect("valid");
+        SimLearner::new(client, clock, Arc::new(policy), seed, "org".into())
+    }
+
+    fn challenge(nonce: &str) -> LivenessChallenge {
+        LivenessChallenge {
+            challenge_id: format!("ch-{nonce}"),
+            nonce: nonce.into(),
+            actions: vec![
+                LivenessAction::Blink,
+                LivenessAction::Nod,
+                LivenessAction::TurnLeft,
+            ],
+            expires_at: chrono::Utc::now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_replay_spoofer_over_time_replays_one_recording() {
+        let replay = Presentation::Attack(Species::Replay);
+        let (first, second) = (challenge("00aa"), challenge("00bb"));
+
+        let mut trials = offline_learner(5);
+        let a = trials.frames_for(&first, replay).await;
+        let b = trials.frames_for(&second, replay).await;
+        assert_ne!(a, b, "independent trials record afresh");
+
+        let mut spoofer = offline_learner(5).replaying_one_recording();
+        let a = spoofer.frames_for(&first, replay).await;
+        let b = spoofer.frames_for(&second, replay).await;
+        assert_eq!(a, b, "one recording, replayed");
+        let genuine = spoofer.frames_for(&second, Presentation::Genuine).await;
+        assert_ne!(genuine, b, "only replays are kept");
+    }
 
     #[test]
     fn popup_codes_are_read_from_prompts() {

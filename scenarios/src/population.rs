@@ -143,7 +143,10 @@ impl Member {
         deadline: tokio::time::Instant,
         media_gate: Arc<tokio::sync::Semaphore>,
     ) -> Member {
-        let learner = world.fixture.learner_numbered(number).paced(client, pacer);
+        let mut learner = world.fixture.learner_numbered(number).paced(client, pacer);
+        if behaviour == Behaviour::ReplaySpoofer {
+            learner = learner.replaying_one_recording();
+        }
         Member {
             behaviour,
             learner,

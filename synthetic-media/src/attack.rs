@@ -133,19 +133,22 @@ fn print_frames(victim: &Identity, challenge: &Challenge, seed: u64) -> Vec<Vec<
             let ty = cy + r.random_range(-1.5..1.5);
             let flash = flash_vector(flash_colour(&challenge.nonce, i));
             let mut c = bg.clone();
-            for y in 0..size {
-                for x in 0..size {
-                    let dx = x as f32 + 0.5 - tx;
-                    let dy = y as f32 + 0.5 - ty;
-                    let u = (dx * co + dy * sn) / scale + 128.0;
-                    let v = (-dx * sn + dy * co) / scale + 128.0;
-                    if u < -border || v < -border || u > 256.0 + border || v > 256.0 + border {
+            // Sheet coordinates are affine in x along a row: start and step per row.
+            let (du, dv) = (co / scale, -sn / scale);
+            let far = 256.0 + 2.0 * border;
+            for (y, row) in c.px.chunks_exact_mut(size * 3).enumerate() {
+                let dy = y as f32 + 0.5 - ty;
+                let dx = 0.5 - tx;
+                let u0 = (dx * co + dy * sn) / scale + 128.0 + border;
+                let v0 = (-dx * sn + dy * co) / scale + 128.0 + border;
+                for (x, out) in row.chunks_exact_mut(3).enumerate() {
+                    let (u, v) = (u0 + x as f32 * du, v0 + x as f32 * dv);
+                    if !((0.0..=far).contains(&u) && (0.0..=far).contains(&v)) {
                         continue;
                     }
-                    let paper = sheet.sample(u + border, v + border);
-                    let idx = (y * size + x) * 3;
+                    let paper = sheet.sample(u, v);
                     for ch in 0..3 {
-                        c.px[idx + ch] = paper[ch] * flash[ch];
+                        out[ch] = paper[ch] * flash[ch];
                     }
                 }
             }
@@ -198,30 +201,33 @@ fn screen_frames(victim: &Identity, challenge: &Challenge, seed: u64) -> Vec<Vec
                 .map(|x| (tau * (x as f32 + 0.5) * kx).sin_cos())
                 .collect();
             let mut c = bg.clone();
-            for y in 0..size {
+            let lim = size as f32;
+            let (du, dv) = (co / scale, -sn / scale);
+            for (y, row) in c.px.chunks_exact_mut(size * 3).enumerate() {
                 let fy = y as f32 + 0.5;
                 let (row_sin, row_cos) = (tau * fy * ky + phase).sin_cos();
                 let band = 1.0 + 0.02 * (tau * fy / band_period + band_phase).sin();
-                for (x, &(col_sin, col_cos)) in column.iter().enumerate() {
-                    let dx = x as f32 + 0.5 - tx;
-                    let dy = fy - ty;
-                    let u = (dx * co + dy * sn) / scale + half;
-                    let v = (-dx * sn + dy * co) / scale + half;
-                    let lim = size as f32;
-                    if u < -bezel || v < -bezel || u > lim + bezel || v > lim + bezel {
+                let (dx, dy) = (0.5 - tx, fy - ty);
+                let u0 = (dx * co + dy * sn) / scale + half;
+                let v0 = (-dx * sn + dy * co) / scale + half;
+                for (x, (out, &(col_sin, col_cos))) in
+                    row.chunks_exact_mut(3).zip(&column).enumerate()
+                {
+                    let (u, v) = (u0 + x as f32 * du, v0 + x as f32 * dv);
+                    if !((-bezel..=lim + bezel).contains(&u) && (-bezel..=lim + bezel).contains(&v))
+                    {
                         continue;
                     }
-                    let idx = (y * size + x) * 3;
-                    if u < 0.0 || v < 0.0 || u >= lim || v >= lim {
-                        c.px[idx..idx + 3].copy_from_slice(&[18.0, 18.0, 20.0]);
+                    if !((0.0..lim).contains(&u) && (0.0..lim).contains(&v)) {
+                        out.copy_from_slice(&[18.0, 18.0, 20.0]);
                         continue;
                     }
                     let p = src.sample(u, v);
                     let moire = 1.0 + amp * (col_sin * row_cos + col_cos * row_sin);
                     let k = moire * band;
-                    c.px[idx] = (10.0 + 0.92 * p[0] * 0.96) * k;
-                    c.px[idx + 1] = (10.0 + 0.92 * p[1]) * k;
-                    c.px[idx + 2] = (12.0 + 0.92 * p[2] * 1.04) * k;
+                    out[0] = (10.0 + 0.92 * p[0] * 0.96) * k;
+                    out[1] = (10.0 + 0.92 * p[1]) * k;
+                    out[2] = (12.0 + 0.92 * p[2] * 1.04) * k;
                 }
             }
             c.light([gain; 3], 0.0, 0.0);

@@ -187,20 +187,21 @@ impl Canvas {
     pub(crate) fn sample(&self, x: f32, y: f32) -> Rgb {
         let fx = (x - 0.5).clamp(0.0, self.w as f32 - 1.001);
         let fy = (y - 0.5).clamp(0.0, self.h as f32 - 1.001);
-        let x0 = fx as usize;
-        let y0 = fy as usize;
+        // Both are clamped non-negative and small, so the i32 conversion is exact (and one
+        // instruction, where a usize conversion from f32 is several).
+        let x0 = fx as i32 as usize;
+        let y0 = fy as i32 as usize;
         let tx = fx - x0 as f32;
         let ty = fy - y0 as f32;
-        let i00 = (y0 * self.w + x0) * 3;
-        let i01 = i00 + 3;
-        let i10 = i00 + self.w * 3;
-        let i11 = i10 + 3;
-        let p = &self.px;
+        let top = (y0 * self.w + x0) * 3;
+        let bottom = top + self.w * 3;
+        // Two slices of known length: one bounds check each, none per channel.
+        let (t, b) = (&self.px[top..top + 6], &self.px[bottom..bottom + 6]);
         let mut out = [0.0; 3];
         for (c, o) in out.iter_mut().enumerate() {
-            let a = p[i00 + c] + (p[i01 + c] - p[i00 + c]) * tx;
-            let b = p[i10 + c] + (p[i11 + c] - p[i10 + c]) * tx;
-            *o = a + (b - a) * ty;
+            let upper = t[c] + (t[c + 3] - t[c]) * tx;
+            let lower = b[c] + (b[c + 3] - b[c]) * tx;
+            *o = upper + (lower - upper) * ty;
         }
         out
     }
