@@ -2,9 +2,11 @@
 //! `slow-under-load` delays every request while the platform is busy by 300 ms plus 10 ms per
 //! request in flight beyond [`BUSY_IN_FLIGHT`] (at most 3 s), and not at all otherwise, so the
 //! probe phase's light load keeps its timing and only the peak suffers;
-//! `fail-open-under-load` stops popups, captures and cheat refusals while the platform is busy,
-//! meaning more than [`BUSY_IN_FLIGHT`] requests in flight or more than [`BUSY_PER_SECOND`]
-//! requests in the last wall second.
+//! `fail-open-under-load` stops popups, captures and cheat refusals while the platform is busy.
+//! Busy means overloaded (more than [`BUSY_IN_FLIGHT`] requests in flight or more than
+//! [`BUSY_PER_SECOND`] requests in the last wall second) for [`BUSY_AFTER_SECONDS`] seconds
+//! running: a peak lasts, while a burst of the probe phase (a dozen logins verified at once)
+//! passes before that, and would otherwise have fed itself through the delays it caused.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -13,6 +15,9 @@ use std::time::Duration;
 pub const BUSY_IN_FLIGHT: usize = 16;
 /// Requests per wall second above which the platform counts as busy.
 pub const BUSY_PER_SECOND: u64 = 400;
+/// Whole wall seconds an overload must have lasted before the platform counts as busy; an
+/// overload ends after a whole wall second without one.
+pub const BUSY_AFTER_SECONDS: u64 = 2;
 
 #[derive(Default)]
 pub struct LoadMeter {
@@ -20,6 +25,9 @@ pub struct LoadMeter {
     second: AtomicU64,
     count: AtomicU64,
     previous: AtomicU64,
+    /// Wall second the current overload began (0: none), and the last second one was seen.
+    overload_since: AtomicU64,
+    overload_seen: AtomicU64,
 }
 
 /// Decrements the in-flight count when dropped.
@@ -63,7 +71,19 @@ impl LoadMeter {
     }
 
     pub fn busy(&self) -> bool {
-        self.in_flight() > BUSY_IN_FLIGHT || self.per_second() > BUSY_PER_SECOND
+        self.busy_at(crate::clock::wall_now() as u64)
+    }
+
+    fn busy_at(&self, now: u64) -> bool {
+        if self.in_flight() > BUSY_IN_FLIGHT || self.per_second() > BUSY_PER_SECOND {
+            let seen = self.overload_seen.swap(now, Ordering::Relaxed);
+            if seen + 1 < now || self.overload_since.load(Ordering::Relaxed) == 0 {
+                self.overload_since.store(now, Ordering::Relaxed);
+            }
+        }
+        let since = self.overload_since.load(Ordering::Relaxed);
+        let seen = self.overload_seen.load(Ordering::Relaxed);
+        since != 0 && now <= seen + 1 && now >= since + BUSY_AFTER_SECONDS
     }
 
     /// The delay `slow-under-load` adds to a request.
@@ -73,5 +93,29 @@ impl LoadMeter {
         }
         let extra = self.in_flight().saturating_sub(BUSY_IN_FLIGHT) as u64;
         Duration::from_millis((300 + extra * 10).min(3_000))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_overload_that_lasts_makes_the_platform_busy() {
+        let meter = LoadMeter::default();
+        assert!(!meter.busy_at(100), "idle");
+        let guards: Vec<_> = (0..=BUSY_IN_FLIGHT).map(|_| meter.enter()).collect();
+        assert!(!meter.busy_at(100), "an overload that has just begun");
+        assert!(!meter.busy_at(101), "one second of overload");
+        assert!(meter.busy_at(102), "two seconds of overload");
+        drop(guards);
+        assert!(meter.busy_at(103), "a second's respite does not end it");
+        assert!(
+            !meter.busy_at(104),
+            "ended after a whole second without overload"
+        );
+        let guards: Vec<_> = (0..=BUSY_IN_FLIGHT).map(|_| meter.enter()).collect();
+        assert!(!meter.busy_at(110), "a new overload starts over");
+        drop(guards);
     }
 }
