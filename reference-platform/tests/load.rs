@@ -9,9 +9,11 @@ use common::*;
 use duxue_platform::Defect;
 use duxue_profile::*;
 
-const SCALE: f64 = 300.0;
+/// Clock scale of the fail-open test: its 3.5 s of heartbeats span 350 cohort seconds, too few
+/// for a capture it does not answer to stop the playback.
+const SCALE: f64 = 100.0;
 
-/// Runs `tasks` concurrent loops of `getMeta` for at most `wall` (and 400 requests each);
+/// Runs `tasks` concurrent loops of `getMeta` for at most `wall` (and 2,000 requests each);
 /// returns the median latency.
 async fn hammer(c: &ProfileClient, tasks: usize, wall: Duration) -> Duration {
     let deadline = Instant::now() + wall;
@@ -20,7 +22,7 @@ async fn hammer(c: &ProfileClient, tasks: usize, wall: Duration) -> Duration {
         let c = c.clone();
         handles.push(tokio::spawn(async move {
             let mut lat = Vec::new();
-            for _ in 0..400 {
+            for _ in 0..2_000 {
                 if Instant::now() > deadline {
                     break;
                 }
@@ -44,7 +46,15 @@ async fn slow_under_load_only_slows_down_under_concurrency() {
     for defects in [vec![], vec![Defect::SlowUnderLoad]] {
         let env = Env::new(&defects).await;
         let quiet = hammer(&env.client, 1, Duration::from_millis(300)).await;
-        let busy = hammer(&env.client, 48, Duration::from_millis(1500)).await;
+        // The load defects act once an overload has lasted (BUSY_AFTER_SECONDS): measure
+        // inside a load that began three seconds earlier.
+        let background = {
+            let c = env.client.clone();
+            tokio::spawn(async move { hammer(&c, 40, Duration::from_millis(5000)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(3000)).await;
+        let busy = hammer(&env.client, 8, Duration::from_millis(1500)).await;
+        let _ = background.await;
         assert!(
             quiet < Duration::from_millis(50),
             "{defects:?} quiet median {quiet:?}"
@@ -87,12 +97,13 @@ async fn fail_open_under_load_stops_refusing_only_when_busy() {
         // busy: background load, then the same seek
         let bg = {
             let c = c.clone();
-            tokio::spawn(async move { hammer(&c, 40, Duration::from_millis(2500)).await })
+            tokio::spawn(async move { hammer(&c, 40, Duration::from_millis(5000)).await })
         };
         let mut pos = 0.0;
         let mut last = Instant::now();
         let started = Instant::now();
-        while started.elapsed() < Duration::from_millis(1200) {
+        // Past BUSY_AFTER_SECONDS of overload, so the platform counts as busy.
+        while started.elapsed() < Duration::from_millis(3500) {
             tokio::time::sleep(Duration::from_secs_f64(10.0 / SCALE)).await;
             pos += last.elapsed().as_secs_f64() * SCALE;
             last = Instant::now();
