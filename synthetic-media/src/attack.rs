@@ -133,14 +133,16 @@ fn print_frames(victim: &Identity, challenge: &Challenge, seed: u64) -> Vec<Vec<
             let ty = cy + r.random_range(-1.5..1.5);
             let flash = flash_vector(flash_colour(&challenge.nonce, i));
             let mut c = bg.clone();
-            // Sheet coordinates are affine in x along a row: start and step per row.
-            let (du, dv) = (co / scale, -sn / scale);
+            let held = Held {
+                at: (tx, ty),
+                sin_cos: (sn, co),
+                scale,
+                centre: 128.0 + border,
+            };
+            let (du, dv) = held.step();
             let far = 256.0 + 2.0 * border;
             for (y, row) in c.px.chunks_exact_mut(size * 3).enumerate() {
-                let dy = y as f32 + 0.5 - ty;
-                let dx = 0.5 - tx;
-                let u0 = (dx * co + dy * sn) / scale + 128.0 + border;
-                let v0 = (-dx * sn + dy * co) / scale + 128.0 + border;
+                let (u0, v0) = held.row_start(y as f32 + 0.5);
                 for (x, out) in row.chunks_exact_mut(3).enumerate() {
                     let (u, v) = (u0 + x as f32 * du, v0 + x as f32 * dv);
                     if !((0.0..=far).contains(&u) && (0.0..=far).contains(&v)) {
@@ -156,6 +158,35 @@ fn print_frames(victim: &Identity, challenge: &Challenge, seed: u64) -> Vec<Vec<
             c.noisy_jpeg(r.random_range(1.5..3.0), r.random(), quality)
         })
         .collect()
+}
+
+/// A flat thing (a printed sheet, a phone screen) held up to the camera: its centre at frame
+/// point `at`, turned by the angle of `sin_cos`, `scale` frame pixels per pixel of its own.
+/// Its coordinates are affine along a frame row, so each row needs only a start and a step.
+struct Held {
+    at: (f32, f32),
+    sin_cos: (f32, f32),
+    scale: f32,
+    /// The held thing's own coordinates of its centre.
+    centre: f32,
+}
+
+impl Held {
+    /// The change of the held thing's coordinates from one pixel of a frame row to the next.
+    fn step(&self) -> (f32, f32) {
+        let (sn, co) = self.sin_cos;
+        (co / self.scale, -sn / self.scale)
+    }
+
+    /// The held thing's coordinates at the first pixel centre of the frame row at height `fy`.
+    fn row_start(&self, fy: f32) -> (f32, f32) {
+        let (sn, co) = self.sin_cos;
+        let (dx, dy) = (0.5 - self.at.0, fy - self.at.1);
+        (
+            (dx * co + dy * sn) / self.scale + self.centre,
+            (-dx * sn + dy * co) / self.scale + self.centre,
+        )
+    }
 }
 
 /// A fixed paper grain: value noise on a 2-pixel lattice of the paper.
@@ -202,14 +233,18 @@ fn screen_frames(victim: &Identity, challenge: &Challenge, seed: u64) -> Vec<Vec
                 .collect();
             let mut c = bg.clone();
             let lim = size as f32;
-            let (du, dv) = (co / scale, -sn / scale);
+            let held = Held {
+                at: (tx, ty),
+                sin_cos: (sn, co),
+                scale,
+                centre: half,
+            };
+            let (du, dv) = held.step();
             for (y, row) in c.px.chunks_exact_mut(size * 3).enumerate() {
                 let fy = y as f32 + 0.5;
                 let (row_sin, row_cos) = (tau * fy * ky + phase).sin_cos();
                 let band = 1.0 + 0.02 * (tau * fy / band_period + band_phase).sin();
-                let (dx, dy) = (0.5 - tx, fy - ty);
-                let u0 = (dx * co + dy * sn) / scale + half;
-                let v0 = (-dx * sn + dy * co) / scale + half;
+                let (u0, v0) = held.row_start(fy);
                 for (x, (out, &(col_sin, col_cos))) in
                     row.chunks_exact_mut(3).zip(&column).enumerate()
                 {
