@@ -43,6 +43,61 @@ pub struct CaseResult {
     pub not_calibrated: Option<String>,
     pub run: String,
     pub wall_seconds: f64,
+    /// Each requirement whose verdict the manifest did not expect, with why it came out so.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub surprises: Vec<Surprise>,
+}
+
+/// A requirement that failed where the manifest expected no failure, or did not fail where it
+/// expected one.
+#[derive(Debug, Serialize)]
+pub struct Surprise {
+    pub id: String,
+    pub expected_fail: bool,
+    pub verdict: Verdict,
+    pub reason: String,
+    /// `name: detail` of each check that failed or could not decide.
+    pub checks_not_passed: Vec<String>,
+}
+
+impl std::fmt::Display for Surprise {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let expected = if self.expected_fail {
+            "FAIL"
+        } else {
+            "no FAIL"
+        };
+        write!(
+            f,
+            "{} {} where {expected} was expected: {}",
+            self.id, self.verdict, self.reason
+        )?;
+        for check in &self.checks_not_passed {
+            write!(f, "; {check}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The requirements of `report` whose failing differs from `expected`, with their evidence.
+fn surprises(report: &duxue_reports::RunReport, expected: &[String]) -> Vec<Surprise> {
+    report
+        .requirements
+        .iter()
+        .filter(|r| (r.verdict == Verdict::Fail) != expected.contains(&r.id))
+        .map(|r| Surprise {
+            id: r.id.clone(),
+            expected_fail: expected.contains(&r.id),
+            verdict: r.verdict,
+            reason: r.reason.clone(),
+            checks_not_passed: r
+                .checks
+                .iter()
+                .filter(|c| c.passed != Some(true))
+                .map(|c| format!("{}: {}", c.name, c.detail))
+                .collect(),
+        })
+        .collect()
 }
 
 #[derive(Debug, Serialize)]
@@ -176,6 +231,11 @@ pub async fn calibrate(plan: &CalibratePlan) -> Result<Calibration, CannotRun> {
             format!("{unjudged:?} have no probe in this build (population phase not built)")
         });
         let ok = failed == expected;
+        let surprises = if ok {
+            Vec::new()
+        } else {
+            surprises(&report, &expected)
+        };
         let name = defect.map_or("clean", |d| d.name()).to_owned();
         eprintln!(
             "  {:<30} {:<14} expected {:?} failed {:?}",
@@ -188,6 +248,9 @@ pub async fn calibrate(plan: &CalibratePlan) -> Result<Calibration, CannotRun> {
             expected,
             failed
         );
+        for surprise in &surprises {
+            eprintln!("      {surprise}");
+        }
         results.push(CaseResult {
             defect: name,
             expected,
@@ -201,6 +264,7 @@ pub async fn calibrate(plan: &CalibratePlan) -> Result<Calibration, CannotRun> {
                 .display()
                 .to_string(),
             wall_seconds: report.run.wall_seconds,
+            surprises,
         });
     }
     results.sort_by(|a, b| (a.defect != "clean", &a.defect).cmp(&(b.defect != "clean", &b.defect)));

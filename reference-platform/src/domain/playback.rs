@@ -5,8 +5,10 @@
 //!
 //! Credit rule of a heartbeat at cohort time `t` with position `p`:
 //! - the position may not run ahead of the furthest position watched by more than the cohort
-//!   time since that position last moved, plus a slack of one heartbeat interval (10 s) + 25%
-//!   (network and queueing jitter; credit stays capped by presence time whatever the slack);
+//!   time since that position last moved, plus a slack of one heartbeat interval (10 s), 25%,
+//!   and half a wall second of cohort time (network and queueing jitter, which is wall time: at
+//!   clock scale 60 a heartbeat held up 0.2 s looks 12 cohort seconds late, and the prompt one
+//!   after it 12 seconds early; credit stays capped by presence time whatever the slack);
 //! - presence counts from the later of the previous heartbeat and the last popup/capture
 //!   answered; nothing counts while a popup or capture is pending or the window has no focus;
 //! - the credit is the new content of each class hour (never content already credited in it),
@@ -29,6 +31,8 @@ use crate::ids::new_id;
 const SEEK_SLACK_SECONDS: f64 = 10.0;
 /// Seek slack: share of the time since the furthest position moved.
 const SEEK_SLACK_SHARE: f64 = 0.25;
+/// Seek slack: wall seconds of network and queueing jitter, counted at the cohort's clock scale.
+const SEEK_SLACK_WALL_SECONDS: f64 = 0.5;
 /// Answered events are kept on the playback this long (cohort seconds) for idempotent answers.
 const KEEP_RESOLVED_SECONDS: f64 = 900.0;
 
@@ -541,9 +545,14 @@ impl Platform {
             return self.refuse_heartbeat(&mut w, pb, (now, wall), pos, event, refusal);
         }
         let since_moved = (now - prog.furthest_moved_at).max(0.0);
+        let jitter = w
+            .cohorts
+            .get(&pb.cohort_id)
+            .map_or(0.0, |c| c.clock.scale * SEEK_SLACK_WALL_SECONDS);
         let allowed = prog.furthest
             + since_moved * rate_cap
             + SEEK_SLACK_SECONDS
+            + jitter
             + SEEK_SLACK_SHARE * since_moved * rate_cap;
         if pos > allowed && !self.has(Defect::SeekAllowed) && !busy {
             let refusal = Refusal::new(

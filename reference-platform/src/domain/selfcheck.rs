@@ -4,11 +4,11 @@
 //! | signal | fires when |
 //! | --- | --- |
 //! | `round_the_clock` | credited heartbeats in more than 20 distinct hours of one cohort-clock day (China time) |
-//! | `machine_regular_heartbeats` | at least 20 heartbeat intervals (wall clock, within playbacks) whose coefficient of variation is below 0.05 |
-//! | `uniform_popup_latency` | at least 5 popups answered with a wall-clock answer latency whose coefficient of variation is below 0.05, or at least 3 answered with a median latency under 1 cohort second |
+//! | `machine_regular_heartbeats` | at least 20 heartbeat intervals (wall clock, within playbacks) whose relative spread is below 0.05 |
+//! | `uniform_popup_latency` | at least 5 popups answered with a wall-clock answer latency whose relative spread is below 0.05, or at least 3 answered with a median latency under 1.5 cohort seconds |
 //! | `failed_captures` | any capture failed (another face, no face) or missed |
 //! | `refused_cheats` | any seek or speed-up refused, or any playback superseded by a second window |
-//! | `position_outpaced_clock` | accepted positions ran more than 30 s ahead of the cohort clock over a learner's playbacks (a seek or speed-up that got through) |
+//! | `position_outpaced_clock` | accepted positions ran more than 30 s ahead of the cohort clock, summed over a learner's playbacks (a seek or speed-up that got through) |
 //! | `multi_login` | a new login replaced a session that had sent a heartbeat within the allowed gap |
 //! | `failed_liveness` | any liveness attempt refused (spoof, another person) |
 //! | `idle_playback` | two or more popups missed, or two or more playbacks stopped for silence |
@@ -17,6 +17,13 @@
 //! regularity signals stay quiet for them; scripts answer with machine regularity. Wall-clock
 //! intervals are used for regularity because a script's timer runs on the wall clock; at very
 //! high clock scales (hundreds) network jitter dominates and the regularity signals weaken.
+//!
+//! The network and a busy server delay single requests; the signals are built so that such a
+//! delay neither hides a script nor accuses a person. Spread is measured around the median
+//! ([`relative_spread`]), so a few delayed heartbeats leave a script's timer as regular as it
+//! is. How far positions ran ahead of the clock is the largest lead over the lowest lead before
+//! it within a playback ([`run_ahead`]), so a late heartbeat followed by a prompt one counts once,
+//! as its own delay, instead of adding up over a whole lesson.
 //! Profile v1 carries no device identity, so "several accounts from one device" is not a signal.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -28,11 +35,12 @@ use super::*;
 use crate::clock::to_datetime;
 use crate::error::Outcome;
 
-const CV_LIMIT: f64 = 0.05;
+const SPREAD_LIMIT: f64 = 0.05;
 const MIN_INTERVALS: usize = 20;
-const MIN_POPUPS_CV: usize = 5;
+const MIN_POPUPS_SPREAD: usize = 5;
 const MIN_POPUPS_INSTANT: usize = 3;
-const INSTANT_SECONDS: f64 = 1.0;
+/// Reading a popup's code and typing it takes a person longer than this.
+const INSTANT_SECONDS: f64 = 1.5;
 const ROUND_THE_CLOCK_HOURS: usize = 20;
 /// Content accepted ahead of elapsed cohort time, summed over a learner's playbacks, that
 /// reveals seeking or speed-up even where the platform accepted it.
@@ -49,22 +57,56 @@ struct Row {
     detail: Option<String>,
 }
 
-fn cv(xs: &[f64]) -> Option<f64> {
+/// The spread of `xs` relative to their median: 1.4826 × the median absolute deviation over
+/// the median. For normally spread values it equals the coefficient of variation; unlike it, a
+/// few outliers (a request held up on the way) do not move it.
+fn relative_spread(xs: &[f64]) -> Option<f64> {
     if xs.len() < 2 {
         return None;
     }
-    let n = xs.len() as f64;
-    let mean = xs.iter().sum::<f64>() / n;
-    if mean <= 0.0 {
+    let mut sorted = xs.to_vec();
+    let mid = median(&mut sorted);
+    if mid <= 0.0 {
         return None;
     }
-    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    Some(var.sqrt() / mean)
+    let mut deviations: Vec<f64> = xs.iter().map(|x| (x - mid).abs()).collect();
+    Some(1.4826 * median(&mut deviations) / mid)
 }
 
 fn median(xs: &mut [f64]) -> f64 {
     xs.sort_by(f64::total_cmp);
     xs[xs.len() / 2]
+}
+
+/// How far accepted positions ran ahead of the clock within one playback: the largest lead
+/// (position minus cohort time) over the lowest lead before it. Pauses lower the lead and
+/// watching at real speed keeps it; only content skipped or played fast raises it. A lead is
+/// taken as settled only when the next heartbeat's is not higher: one heartbeat seen late dips
+/// the lead for itself alone, and the prompt one after it must not count as running ahead.
+#[derive(Default)]
+struct RunAhead {
+    previous_lead: Option<f64>,
+    lowest_settled: Option<f64>,
+    largest: f64,
+}
+
+impl RunAhead {
+    fn heartbeat(&mut self, at: f64, position: f64) {
+        let lead = position - at;
+        if let Some(previous) = self.previous_lead {
+            let settled = previous.max(lead);
+            self.lowest_settled = Some(self.lowest_settled.map_or(settled, |l| l.min(settled)));
+        }
+        if let Some(lowest) = self.lowest_settled {
+            self.largest = self.largest.max(lead - lowest);
+        }
+        self.previous_lead = Some(lead);
+    }
+}
+
+/// The run-ahead of every playback, summed.
+fn run_ahead(playbacks: &HashMap<&str, RunAhead>) -> f64 {
+    playbacks.values().map(|r| r.largest).sum()
 }
 
 /// The signals of one learner's trajectory.
@@ -78,16 +120,13 @@ fn signals(rows: &[Row], heartbeat_gap: f64) -> Vec<BrushingSignal> {
     let (mut failed_captures, mut cheats, mut liveness, mut missed, mut silence) = (0, 0, 0, 0, 0);
     let mut multi_login = 0;
     let mut last_heartbeat_at = f64::MIN;
-    let mut last_position: HashMap<&str, (f64, f64)> = HashMap::new();
-    let mut outpaced = 0.0;
+    let mut ahead: HashMap<&str, RunAhead> = HashMap::new();
     for r in rows {
         match r.kind.as_str() {
             "heartbeat" => {
                 last_heartbeat_at = r.at;
-                if let (Some(p), Some(position)) = (r.reference.as_deref(), r.position)
-                    && let Some((at, before)) = last_position.insert(p, (r.at, position))
-                {
-                    outpaced += ((position - before) - (r.at - at)).max(0.0);
+                if let (Some(p), Some(position)) = (r.reference.as_deref(), r.position) {
+                    ahead.entry(p).or_default().heartbeat(r.at, position);
                 }
                 let credited: f64 = r
                     .detail
@@ -143,25 +182,25 @@ fn signals(rows: &[Row], heartbeat_gap: f64) -> Vec<BrushingSignal> {
         );
     }
     if intervals.len() >= MIN_INTERVALS
-        && let Some(c) = cv(&intervals).filter(|c| *c < CV_LIMIT)
+        && let Some(c) = relative_spread(&intervals).filter(|c| *c < SPREAD_LIMIT)
     {
         push(
             "machine_regular_heartbeats",
             format!(
-                "{} heartbeat intervals with coefficient of variation {c:.4}",
+                "{} heartbeat intervals with relative spread {c:.4}",
                 intervals.len()
             ),
         );
     }
-    let cv_hit = (latencies_wall.len() >= MIN_POPUPS_CV)
-        .then(|| cv(&latencies_wall))
+    let uniform = (latencies_wall.len() >= MIN_POPUPS_SPREAD)
+        .then(|| relative_spread(&latencies_wall))
         .flatten()
-        .filter(|c| *c < CV_LIMIT);
-    if let Some(c) = cv_hit {
+        .filter(|c| *c < SPREAD_LIMIT);
+    if let Some(c) = uniform {
         push(
             "uniform_popup_latency",
             format!(
-                "{} popup answers with latency coefficient of variation {c:.4}",
+                "{} popup answers with latency relative spread {c:.4}",
                 latencies_wall.len()
             ),
         );
@@ -183,6 +222,7 @@ fn signals(rows: &[Row], heartbeat_gap: f64) -> Vec<BrushingSignal> {
             format!("{failed_captures} capture(s) failed or missed"),
         );
     }
+    let outpaced = run_ahead(&ahead);
     if outpaced > OUTPACED_SECONDS {
         push(
             "position_outpaced_clock",
@@ -318,5 +358,73 @@ mod tests {
             })
             .collect();
         assert!(signals(&human, 60.0).is_empty());
+    }
+
+    fn kinds(rows: &[Row]) -> Vec<String> {
+        signals(rows, 60.0).into_iter().map(|s| s.kind).collect()
+    }
+
+    /// Heartbeats of a script at cohort scale 30 (10 cohort s every 0.333 wall s), the platform
+    /// seeing each one `delay(i)` wall seconds late, at the position the script sent.
+    fn script_seen_late(delay: impl Fn(usize) -> f64) -> Vec<Row> {
+        (0..40)
+            .map(|i| {
+                let sent = i as f64 * 10.0;
+                let late = delay(i);
+                Row {
+                    position: Some(sent),
+                    ..hb(sent + late * 30.0, sent / 30.0 + late)
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_few_delayed_heartbeats_do_not_hide_a_script() {
+        let stalled = script_seen_late(|i| match i {
+            7 => 0.4,
+            23 => 1.2,
+            31 => 0.25,
+            _ => 0.0005 * (i % 3) as f64,
+        });
+        assert!(kinds(&stalled).contains(&"machine_regular_heartbeats".to_owned()));
+    }
+
+    #[test]
+    fn delays_in_transit_do_not_add_up_to_running_ahead() {
+        // Every heartbeat seen up to 60 ms late (1.8 cohort seconds at scale 30), differently
+        // each time, and two held up 0.8 s and 2 s: the positions never ran ahead of the clock.
+        let noisy = script_seen_late(|i| match i {
+            17 => 0.8,
+            29 => 2.0,
+            _ => 0.06 * ((i * 7919 % 13) as f64 / 12.0),
+        });
+        assert!(!kinds(&noisy).contains(&"position_outpaced_clock".to_owned()));
+    }
+
+    #[test]
+    fn content_skipped_runs_ahead_even_after_a_pause() {
+        // Paused 120 s (a popup left open), then skipped 60 s, then 60 s more later. The last
+        // paused heartbeat could have been one seen late, so 110 s of the 120 count.
+        let mut rows = Vec::new();
+        let (mut at, mut position) = (0.0, 0.0);
+        for i in 0..40 {
+            at += 10.0;
+            match i {
+                5..=16 => {}
+                17 | 30 => position += 70.0,
+                _ => position += 10.0,
+            }
+            rows.push(Row {
+                position: Some(position),
+                ..hb(at, at / 30.0)
+            });
+        }
+        let s = signals(&rows, 60.0);
+        let outpaced = s
+            .iter()
+            .find(|s| s.kind == "position_outpaced_clock")
+            .expect("flagged");
+        assert!(outpaced.detail.contains("110 s"), "{}", outpaced.detail);
     }
 }
