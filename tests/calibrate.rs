@@ -86,11 +86,17 @@ fn misses(calibration: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Where a flake of this test is written down (`target/tmp`, which CI prints).
+fn flaky_note() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("calibrate.flaky")
+}
+
 /// Every case once; a case that misses is run once more on its own (with the clean case, as
 /// calibrate always runs it), like a flaky test retried: it passes only if the second run is
 /// calibrated, and its first miss is printed as FLAKY. A miss that repeats fails the test.
 #[test]
 fn calibration_is_calibrated() {
+    let _ = std::fs::remove_file(flaky_note());
     let dir = tempfile::tempdir().expect("temp dir");
     let (calibration, code) = calibrate(dir.path(), &FULL);
     let mut cases: Vec<Value> = calibration["cases"].as_array().expect("cases").clone();
@@ -131,10 +137,13 @@ fn calibration_is_calibrated() {
             lines(&first),
             lines(&second)
         );
-        eprintln!(
-            "FLAKY: these cases missed once and were calibrated on their own:\n{}",
+        let flaky = format!(
+            "FLAKY: these cases missed once and were calibrated on their own:\n{}\n",
             lines(&first)
         );
+        eprint!("{flaky}");
+        // A passing test's output is not shown; CI prints this file after the tests.
+        let _ = std::fs::write(flaky_note(), flaky);
         for retried in again["cases"].as_array().expect("cases") {
             if let Some(case) = cases.iter_mut().find(|c| c["defect"] == retried["defect"])
                 && (names.contains(&retried["defect"].as_str().unwrap_or_default()) || loads)
