@@ -555,16 +555,21 @@ pub async fn self_check_flags_brushing(
         .collect();
     let mut honest = 0;
     let mut honest_flagged = 0;
+    let mut honest_signals = Vec::new();
     for (behaviour, learner, _) in &learners {
         let id = learner.learner_id()?;
         let is_flagged = flagged.contains(&id);
+        let signals: Vec<String> = report
+            .flagged
+            .iter()
+            .filter(|f| f.learner_id == id)
+            .flat_map(|f| {
+                f.signals
+                    .iter()
+                    .map(|s| format!("{}: {}", s.kind, s.detail))
+            })
+            .collect();
         if behaviour.is_cheat() {
-            let signals: Vec<String> = report
-                .flagged
-                .iter()
-                .filter(|f| f.learner_id == id)
-                .flat_map(|f| f.signals.iter().map(|s| s.kind.clone()))
-                .collect();
             j.check(
                 format!("a {behaviour:?} learner is flagged"),
                 is_flagged,
@@ -577,6 +582,7 @@ pub async fn self_check_flags_brushing(
         } else {
             honest += 1;
             honest_flagged += usize::from(is_flagged);
+            honest_signals.extend(signals);
         }
     }
     let share = honest_flagged as f64 / honest.max(1) as f64;
@@ -588,8 +594,13 @@ pub async fn self_check_flags_brushing(
         "honest learners are not flagged beyond the policy's share",
         share <= bound,
         format!(
-            "{honest_flagged} of {honest} honest learners flagged (at most {:.0}%)",
-            bound * 100.0
+            "{honest_flagged} of {honest} honest learners flagged (at most {:.0}%){}",
+            bound * 100.0,
+            if honest_signals.is_empty() {
+                String::new()
+            } else {
+                format!(", for {}", honest_signals.join("; "))
+            }
         ),
     );
     Ok(())
