@@ -5,7 +5,7 @@
 //! | --- | --- |
 //! | `round_the_clock` | credited heartbeats in more than 20 distinct hours of one cohort-clock day (China time) |
 //! | `machine_regular_heartbeats` | at least 20 heartbeat intervals (wall clock, within playbacks) whose relative spread is below 0.05 |
-//! | `uniform_popup_latency` | at least 5 popups answered with a wall-clock answer latency whose relative spread is below 0.05, or at least 3 answered with a median latency under 1.5 cohort seconds |
+//! | `uniform_popup_latency` | at least 5 popups answered with a wall-clock answer latency whose coefficient of variation is below 0.05, or at least 3 answered with a median latency under 1.5 cohort seconds |
 //! | `failed_captures` | any capture failed (another face, no face) or missed |
 //! | `refused_cheats` | any seek or speed-up refused, or any playback superseded by a second window |
 //! | `position_outpaced_clock` | accepted positions ran more than 30 s ahead of the cohort clock, summed over a learner's playbacks (a seek or speed-up that got through) |
@@ -19,9 +19,12 @@
 //! high clock scales (hundreds) network jitter dominates and the regularity signals weaken.
 //!
 //! The network and a busy server delay single requests; the signals are built so that such a
-//! delay neither hides a script nor accuses a person. Spread is measured around the median
-//! ([`relative_spread`]), so a few delayed heartbeats leave a script's timer as regular as it
-//! is. How far positions ran ahead of the clock is the largest lead over the lowest lead before
+//! delay neither hides a script nor accuses a person. The spread of heartbeat intervals is
+//! measured around the median ([`relative_spread`]), so a few delayed heartbeats leave a
+//! script's timer as regular as it is. Popup answers are too few for that: with five, three
+//! that happen to lie close together would make a person look like a script (about 3% of honest
+//! learners), so their latency needs every answer alike (the coefficient of variation), and a
+//! script whose answers were held up is still caught by its median latency. How far positions ran ahead of the clock is the largest lead over the lowest lead before
 //! it within a playback ([`run_ahead`]), so a late heartbeat followed by a prompt one counts once,
 //! as its own delay, instead of adding up over a whole lesson.
 //! Profile v1 carries no device identity, so "several accounts from one device" is not a signal.
@@ -37,7 +40,7 @@ use crate::error::Outcome;
 
 const SPREAD_LIMIT: f64 = 0.05;
 const MIN_INTERVALS: usize = 20;
-const MIN_POPUPS_SPREAD: usize = 5;
+const MIN_POPUPS_ALIKE: usize = 5;
 const MIN_POPUPS_INSTANT: usize = 3;
 /// Reading a popup's code and typing it takes a person longer than this.
 const INSTANT_SECONDS: f64 = 1.5;
@@ -71,6 +74,20 @@ fn relative_spread(xs: &[f64]) -> Option<f64> {
     }
     let mut deviations: Vec<f64> = xs.iter().map(|x| (x - mid).abs()).collect();
     Some(1.4826 * median(&mut deviations) / mid)
+}
+
+/// Standard deviation over mean: small only when every value is alike.
+fn coefficient_of_variation(xs: &[f64]) -> Option<f64> {
+    if xs.len() < 2 {
+        return None;
+    }
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    if mean <= 0.0 {
+        return None;
+    }
+    let variance = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    Some(variance.sqrt() / mean)
 }
 
 fn median(xs: &mut [f64]) -> f64 {
@@ -192,15 +209,15 @@ fn signals(rows: &[Row], heartbeat_gap: f64) -> Vec<BrushingSignal> {
             ),
         );
     }
-    let uniform = (latencies_wall.len() >= MIN_POPUPS_SPREAD)
-        .then(|| relative_spread(&latencies_wall))
+    let uniform = (latencies_wall.len() >= MIN_POPUPS_ALIKE)
+        .then(|| coefficient_of_variation(&latencies_wall))
         .flatten()
         .filter(|c| *c < SPREAD_LIMIT);
     if let Some(c) = uniform {
         push(
             "uniform_popup_latency",
             format!(
-                "{} popup answers with latency relative spread {c:.4}",
+                "{} popup answers with latency coefficient of variation {c:.4}",
                 latencies_wall.len()
             ),
         );
@@ -377,6 +394,33 @@ mod tests {
                 }
             })
             .collect()
+    }
+
+    fn answered(latency_wall: f64) -> Row {
+        Row {
+            at: 0.0,
+            wall: 0.0,
+            position: None,
+            kind: "popup_answered".into(),
+            reference: Some("e".into()),
+            detail: Some(format!("{:.3} {latency_wall:.6}", latency_wall * 30.0)),
+        }
+    }
+
+    #[test]
+    fn a_person_whose_answers_happen_to_bunch_is_not_a_script() {
+        // Five answers at scale 30, three of them within 4 ms of each other: a spread around
+        // the median would call this regular (0.02); the answers are not alike.
+        let rows: Vec<Row> = [0.150, 0.152, 0.154, 0.260, 0.080]
+            .into_iter()
+            .map(answered)
+            .collect();
+        assert!(kinds(&rows).is_empty(), "{:?}", kinds(&rows));
+        let script: Vec<Row> = [0.0101, 0.0102, 0.0100, 0.0101, 0.0100]
+            .into_iter()
+            .map(answered)
+            .collect();
+        assert_eq!(kinds(&script), vec!["uniform_popup_latency".to_owned()]);
     }
 
     #[test]
