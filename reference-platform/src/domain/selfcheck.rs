@@ -5,7 +5,7 @@
 //! | --- | --- |
 //! | `round_the_clock` | credited heartbeats in more than 20 distinct hours of one cohort-clock day (China time) |
 //! | `machine_regular_heartbeats` | at least 20 heartbeat intervals (wall clock, within playbacks) whose relative spread is below 0.05 |
-//! | `uniform_popup_latency` | at least 5 popups answered with a wall-clock answer latency whose coefficient of variation is below 0.05, or at least 3 answered with a median latency under 1.5 cohort seconds |
+//! | `uniform_popup_latency` | at least 10 popups answered with a wall-clock answer latency whose coefficient of variation is below 0.05, or at least 3 answered with a median latency under 1.5 cohort seconds |
 //! | `failed_captures` | any capture failed (another face, no face) or missed |
 //! | `refused_cheats` | any seek or speed-up refused, or any playback superseded by a second window |
 //! | `position_outpaced_clock` | accepted positions ran more than 30 s ahead of the cohort clock, summed over a learner's playbacks (a seek or speed-up that got through) |
@@ -24,7 +24,9 @@
 //! script's timer as regular as it is. Popup answers are too few for that: with five, three
 //! that happen to lie close together would make a person look like a script (about 3% of honest
 //! learners), so their latency needs every answer alike (the coefficient of variation), and a
-//! script whose answers were held up is still caught by its median latency. How far positions ran ahead of the clock is the largest lead over the lowest lead before
+//! script whose answers were held up is still caught by its median latency. Even all alike,
+//! five answers spread uniformly over 2–8 s fall under the limit for about one person in 1,700;
+//! ten never did in a million draws, so the regularity half waits for ten answers. How far positions ran ahead of the clock is the largest lead over the lowest lead before
 //! it within a playback ([`run_ahead`]), so a late heartbeat followed by a prompt one counts once,
 //! as its own delay, instead of adding up over a whole lesson.
 //! Profile v1 carries no device identity, so "several accounts from one device" is not a signal.
@@ -40,7 +42,7 @@ use crate::error::Outcome;
 
 const SPREAD_LIMIT: f64 = 0.05;
 const MIN_INTERVALS: usize = 20;
-const MIN_POPUPS_ALIKE: usize = 5;
+const MIN_POPUPS_ALIKE: usize = 10;
 const MIN_POPUPS_INSTANT: usize = 3;
 /// Reading a popup's code and typing it takes a person longer than this.
 const INSTANT_SECONDS: f64 = 1.5;
@@ -409,18 +411,25 @@ mod tests {
 
     #[test]
     fn a_person_whose_answers_happen_to_bunch_is_not_a_script() {
-        // Five answers at scale 30, three of them within 4 ms of each other: a spread around
-        // the median would call this regular (0.02); the answers are not alike.
-        let rows: Vec<Row> = [0.150, 0.152, 0.154, 0.260, 0.080]
-            .into_iter()
-            .map(answered)
-            .collect();
+        // Ten answers at scale 30, six of them within 4 ms of each other: a spread around the
+        // median would call this regular (0.02); the answers are not alike.
+        let rows: Vec<Row> = [
+            0.150, 0.152, 0.154, 0.151, 0.153, 0.152, 0.260, 0.080, 0.240, 0.095,
+        ]
+        .into_iter()
+        .map(answered)
+        .collect();
         assert!(kinds(&rows).is_empty(), "{:?}", kinds(&rows));
-        let script: Vec<Row> = [0.0101, 0.0102, 0.0100, 0.0101, 0.0100]
-            .into_iter()
-            .map(answered)
+        // A script that answers after 5 cohort seconds, as a person might, but every time.
+        let slow_script: Vec<Row> = (0..10)
+            .map(|i| answered(0.1667 + 0.001 * f64::from(i % 3)))
             .collect();
-        assert_eq!(kinds(&script), vec!["uniform_popup_latency".to_owned()]);
+        assert_eq!(
+            kinds(&slow_script),
+            vec!["uniform_popup_latency".to_owned()]
+        );
+        // Five alike answers are too few to tell a script by regularity alone.
+        assert!(kinds(&slow_script[..5]).is_empty());
     }
 
     #[test]
