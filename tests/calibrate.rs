@@ -21,8 +21,15 @@ const FULL: [&str; 10] = [
     "5",
 ];
 
-/// Runs `duxue calibrate` with `args`; returns calibration.json's cases and the exit code.
-fn calibrate(dir: &std::path::Path, args: &[&str]) -> (Value, Option<i32>) {
+/// What one `duxue calibrate` run left: calibration.json, the exit code and stderr.
+struct Run {
+    calibration: Value,
+    code: Option<i32>,
+    stderr: String,
+}
+
+/// Runs `duxue calibrate` with `args`, its output folder in `dir`.
+fn calibrate(dir: &std::path::Path, args: &[&str]) -> Run {
     let out = dir.join("calibration");
     let output = Command::new(env!("CARGO_BIN_EXE_duxue"))
         .arg("calibrate")
@@ -31,14 +38,14 @@ fn calibrate(dir: &std::path::Path, args: &[&str]) -> (Value, Option<i32>) {
         .arg(&out)
         .output()
         .expect("the duxue binary runs");
-    let text = std::fs::read_to_string(out.join("calibration.json")).unwrap_or_else(|e| {
-        panic!(
-            "no calibration.json ({e}); stderr: {}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    let calibration = serde_json::from_str(&text).expect("calibration.json is JSON");
-    (calibration, output.status.code())
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let text = std::fs::read_to_string(out.join("calibration.json"))
+        .unwrap_or_else(|e| panic!("no calibration.json ({e}); stderr: {stderr}"));
+    Run {
+        calibration: serde_json::from_str(&text).expect("calibration.json is JSON"),
+        code: output.status.code(),
+        stderr,
+    }
 }
 
 /// The cases that did not come out as the manifest says, each with why.
@@ -49,30 +56,12 @@ fn misses(calibration: &Value) -> Vec<(String, String)> {
         .iter()
         .filter(|c| c["ok"] != true || !c["not_calibrated"].is_null())
         .map(|c| {
+            // Each surprise as calibrate wrote it: requirement, verdict, reason, checks.
             let why: Vec<String> = c["surprises"]
                 .as_array()
                 .into_iter()
                 .flatten()
-                .map(|s| {
-                    let expected = if s["expected_fail"] == true {
-                        "FAIL"
-                    } else {
-                        "no FAIL"
-                    };
-                    let checks: Vec<String> = s["checks_not_passed"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .map(|c| format!("\n      {}", c.as_str().unwrap_or_default()))
-                        .collect();
-                    format!(
-                        "\n    {} {} where {expected} was expected: {}{}",
-                        s["id"].as_str().unwrap_or_default(),
-                        s["verdict"].as_str().unwrap_or_default(),
-                        s["reason"].as_str().unwrap_or_default(),
-                        checks.concat()
-                    )
-                })
+                .map(|s| format!("\n    {s}"))
                 .collect();
             let defect = c["defect"].as_str().unwrap_or_default().to_owned();
             let line = format!(
@@ -98,7 +87,9 @@ fn flaky_note() -> std::path::PathBuf {
 fn calibration_is_calibrated() {
     let _ = std::fs::remove_file(flaky_note());
     let dir = tempfile::tempdir().expect("temp dir");
-    let (calibration, code) = calibrate(dir.path(), &FULL);
+    let Run {
+        calibration, code, ..
+    } = calibrate(dir.path(), &FULL);
     let mut cases: Vec<Value> = calibration["cases"].as_array().expect("cases").clone();
     let first = misses(&calibration);
     if !first.is_empty() {
@@ -123,7 +114,7 @@ fn calibration_is_calibrated() {
         if !loads {
             args.extend(["--learners", "0"]);
         }
-        let (again, _) = calibrate(again_dir.path(), &args);
+        let again = calibrate(again_dir.path(), &args).calibration;
         let second = misses(&again);
         let lines = |m: &[(String, String)]| {
             m.iter()
@@ -188,10 +179,9 @@ fn duxue_platform_defects() -> usize {
 #[test]
 fn a_miscalibration_is_reported_with_its_reason() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let out = dir.path().join("calibration");
-    let output = Command::new(env!("CARGO_BIN_EXE_duxue"))
-        .args([
-            "calibrate",
+    let run = calibrate(
+        dir.path(),
+        &[
             "--seed",
             "7",
             "--learners",
@@ -200,21 +190,11 @@ fn a_miscalibration_is_reported_with_its_reason() {
             "images-not-kept",
             "--only",
             "SV-5",
-            "--out",
-        ])
-        .arg(&out)
-        .output()
-        .expect("the duxue binary runs");
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "stderr: {}",
-        String::from_utf8_lossy(&output.stderr)
+        ],
     );
-    let text = std::fs::read_to_string(out.join("calibration.json")).expect("calibration.json");
-    let calibration: Value = serde_json::from_str(&text).expect("calibration.json is JSON");
-    assert_eq!(calibration["verdict"], "MISCALIBRATED");
-    let case = calibration["cases"]
+    assert_eq!(run.code, Some(1), "stderr: {}", run.stderr);
+    assert_eq!(run.calibration["verdict"], "MISCALIBRATED");
+    let case = run.calibration["cases"]
         .as_array()
         .expect("cases")
         .iter()
@@ -227,9 +207,10 @@ fn a_miscalibration_is_reported_with_its_reason() {
     assert_eq!(surprises[0]["id"], "BC-1");
     assert_eq!(surprises[0]["expected_fail"], true);
     assert_eq!(surprises[0]["verdict"], "INCONCLUSIVE");
-    let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("BC-1 INCONCLUSIVE where FAIL was expected"),
-        "{stderr}"
+        run.stderr
+            .contains("BC-1 INCONCLUSIVE where FAIL was expected"),
+        "{}",
+        run.stderr
     );
 }

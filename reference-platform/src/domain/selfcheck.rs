@@ -20,14 +20,16 @@
 //!
 //! The network and a busy server delay single requests; the signals are built so that such a
 //! delay neither hides a script nor accuses a person. The spread of heartbeat intervals is
-//! measured around the median ([`relative_spread`]), so a few delayed heartbeats leave a
+//! measured around the median (`relative_spread`), so a few delayed heartbeats leave a
 //! script's timer as regular as it is. Popup answers are too few for that: with five, three
 //! that happen to lie close together would make a person look like a script (about 3% of honest
 //! learners), so their latency needs every answer alike (the coefficient of variation), and a
 //! script whose answers were held up is still caught by its median latency. Even all alike,
 //! five answers spread uniformly over 2–8 s fall under the limit for about one person in 1,700;
-//! ten never did in a million draws, so the regularity half waits for ten answers. How far positions ran ahead of the clock is the largest lead over the lowest lead before
-//! it within a playback ([`run_ahead`]), so a late heartbeat followed by a prompt one counts once,
+//! ten never did in a million draws, so the regularity half waits for ten answers.
+//!
+//! How far positions ran ahead of the clock is the largest lead over the lowest lead before it
+//! within a playback (`RunAhead`), so a late heartbeat followed by a prompt one counts once,
 //! as its own delay, instead of adding up over a whole lesson.
 //! Profile v1 carries no device identity, so "several accounts from one device" is not a signal.
 
@@ -40,7 +42,9 @@ use super::*;
 use crate::clock::to_datetime;
 use crate::error::Outcome;
 
-const SPREAD_LIMIT: f64 = 0.05;
+/// Below this spread (relative spread of heartbeat intervals, coefficient of variation of
+/// popup latencies) a series is as regular as a machine's.
+const MACHINE_REGULAR: f64 = 0.05;
 const MIN_INTERVALS: usize = 20;
 const MIN_POPUPS_ALIKE: usize = 10;
 const MIN_POPUPS_INSTANT: usize = 3;
@@ -201,7 +205,7 @@ fn signals(rows: &[Row], heartbeat_gap: f64) -> Vec<BrushingSignal> {
         );
     }
     if intervals.len() >= MIN_INTERVALS
-        && let Some(c) = relative_spread(&intervals).filter(|c| *c < SPREAD_LIMIT)
+        && let Some(c) = relative_spread(&intervals).filter(|c| *c < MACHINE_REGULAR)
     {
         push(
             "machine_regular_heartbeats",
@@ -214,7 +218,7 @@ fn signals(rows: &[Row], heartbeat_gap: f64) -> Vec<BrushingSignal> {
     let uniform = (latencies_wall.len() >= MIN_POPUPS_ALIKE)
         .then(|| coefficient_of_variation(&latencies_wall))
         .flatten()
-        .filter(|c| *c < SPREAD_LIMIT);
+        .filter(|c| *c < MACHINE_REGULAR);
     if let Some(c) = uniform {
         push(
             "uniform_popup_latency",
