@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use duxue_platform::Defect;
 use duxue_profile::{ApplicationForm, Catalog, Policy, Verdict};
-use duxue_reports::model::{Check, EvidenceRef, RequirementResult, RunIdentity, TargetInfo};
+use duxue_reports::model::{
+    Check, EvidenceRef, RequirementResult, RunIdentity, ShardInfo, TargetInfo,
+};
 use duxue_reports::{REPORT_SCHEMA, RunReport};
 use duxue_scenarios::{Outcome, ProbeContext, all_probes, seeds};
 use futures::StreamExt;
@@ -57,6 +59,8 @@ pub struct PopulationOptions {
     pub mix: crate::population::Mix,
     pub client_mode: crate::population::ClientMode,
     pub shard: (u64, u64),
+    /// The agreed instant the load shape starts at (`--start-at`).
+    pub start_at: Option<chrono::DateTime<Utc>>,
     /// Step the population up from `learners` until a budget breaks.
     pub find_capacity: bool,
 }
@@ -330,6 +334,7 @@ async fn run_probes(
     progress.finish_and_clear();
 
     let mut population = None;
+    let mut shard = None;
     if let Some(options) = plan.population.as_ref().filter(|_| plan.learners > 0) {
         let began = Instant::now();
         let verdicts = outcomes
@@ -352,6 +357,7 @@ async fn run_probes(
             mix: options.mix.clone(),
             client_mode: options.client_mode,
             shard: options.shard,
+            start_at: options.start_at,
             progress: plan.progress,
             out: plan.out.clone(),
         };
@@ -373,6 +379,14 @@ async fn run_probes(
             outcomes.insert(outcome.requirement.to_owned(), (outcome, took));
         }
         population = Some(result.section);
+        if options.shard.1 > 1 || options.start_at.is_some() {
+            shard = Some(ShardInfo {
+                index: options.shard.0,
+                count: options.shard.1,
+                start_at: options.start_at,
+                start: result.start,
+            });
+        }
     }
     journal.flush().map_err(|e| {
         CannotRun::new(
@@ -416,6 +430,8 @@ async fn run_probes(
             application: serde_json::to_value(&*inputs.application).unwrap_or_default(),
             requests: journal.total(),
             evidence_journal: JOURNAL_PATH.to_owned(),
+            shard,
+            merged: None,
         },
         requirements,
         population,

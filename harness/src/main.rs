@@ -8,6 +8,7 @@ mod error;
 mod journal;
 mod merge;
 mod population;
+mod start;
 mod target;
 
 use std::path::PathBuf;
@@ -79,8 +80,23 @@ async fn run(command: Command) -> Result<ExitCode, CannotRun> {
         Command::Certify(args) => certify_command(args).await,
         Command::Calibrate(args) => calibrate_command(args).await,
         Command::Merge(args) => {
-            let report = merge::merge(&args.dirs, &args.out, &args.policy)?;
+            let report = merge::merge(&merge::MergePlan {
+                dirs: &args.dirs,
+                out: &args.out,
+                policy: &args.policy,
+                public_key: args.public_key.as_deref(),
+                signing_key: args.signing_key.as_deref(),
+            })?;
             certify::print_summary(&report, &args.out);
+            if let Some(m) = &report.run.merged {
+                println!(
+                    "merged {} shards: largest start skew {} s, start spread {} s (a merge accepts up to {} s)",
+                    m.shards.len(),
+                    m.largest_start_skew_s,
+                    m.start_spread_s,
+                    m.start_spread_bound_s
+                );
+            }
             Ok(match report.verdict {
                 RunVerdict::Certified => ExitCode::SUCCESS,
                 RunVerdict::NotCertified => ExitCode::from(1),
@@ -265,6 +281,21 @@ fn population_options(
                 "give I/N with 0 <= I < N, e.g. --shard 0/4",
             )
         })?;
+    let start_at = match &args.start_at {
+        Some(text) => Some(start::parse_start_at(text, chrono::Utc::now()).map_err(|e| {
+            CannotRun::new(
+                format!("bad --start-at: {e}"),
+                "give an instant ahead, RFC 3339 (2026-03-01T08:00:00+08:00) or +SECONDS from now, the same for every shard",
+            )
+        })?),
+        None => None,
+    };
+    if start_at.is_some() && args.find_capacity {
+        return Err(CannotRun::new(
+            "--find-capacity steps its population up one run after another; it cannot start with --start-at",
+            "drop one of the two",
+        ));
+    }
     if args.hold == 0 {
         return Err(CannotRun::new(
             "--hold 0 leaves no peak to judge",
@@ -281,6 +312,7 @@ fn population_options(
         mix,
         client_mode: args.client_mode,
         shard,
+        start_at,
         find_capacity: args.find_capacity,
     }))
 }
@@ -326,6 +358,12 @@ async fn certify_command(args: CertifyArgs) -> Result<ExitCode, CannotRun> {
 }
 
 async fn calibrate_command(args: CalibrateArgs) -> Result<ExitCode, CannotRun> {
+    if args.run.population.start_at.is_some() {
+        return Err(CannotRun::new(
+            "--start-at is for the shards of one certify run; calibrate runs its cases by itself",
+            "drop --start-at",
+        ));
+    }
     let out = args.out.unwrap_or_else(|| default_out("calibrate"));
     let mut template = template(&args.run, out.clone());
     template.progress = false;

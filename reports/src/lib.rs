@@ -168,6 +168,8 @@ mod tests {
                 application: serde_json::Value::Null,
                 requests: 0,
                 evidence_journal: "evidence/journal.jsonl".into(),
+                shard: None,
+                merged: None,
             },
             requirements,
             population: None,

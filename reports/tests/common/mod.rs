@@ -151,6 +151,8 @@ pub fn report(population: Option<PopulationReport>) -> RunReport {
             }),
             requests: seq,
             evidence_journal: "evidence/journal.jsonl".into(),
+            shard: None,
+            merged: None,
         },
         requirements,
         population,
