@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
-use support::{Platform, column_sum, duxue, one_line_exit_2, report, requirement, start_in};
+use support::{Platform, column_sum, duxue, one_line_exit_2, report, start_in};
 
 /// Runs one shard: `--only SC-4` keeps its probe phase to a few requests.
 fn shard(platform: &Platform, out: &Path, index: &str, seed: &str, learners: &str, start: &str) {
@@ -30,7 +30,7 @@ fn shard(platform: &Platform, out: &Path, index: &str, seed: &str, learners: &st
         "--learners",
         learners,
         "--population-clock-scale",
-        "20",
+        "30",
         "--ramp-up",
         "5",
         "--hold",
@@ -130,8 +130,8 @@ fn shards_of_one_run_merge_and_everything_else_is_refused() {
     keygen(&root.join("stranger.key"));
     let start = start_in(15);
     std::thread::scope(|s| {
-        s.spawn(|| shard(&platform, &a, "0/2", "7", "30", &start));
-        s.spawn(|| shard(&platform, &b, "1/2", "7", "30", &start));
+        s.spawn(|| shard(&platform, &a, "0/2", "7", "40", &start));
+        s.spawn(|| shard(&platform, &b, "1/2", "7", "40", &start));
         // Shards of other runs: another seed, another platform.
         s.spawn(|| shard(&platform, &c, "1/2", "8", "2", &start));
         s.spawn(|| shard(&other_platform, &d, "1/2", "7", "2", &start));
@@ -183,10 +183,10 @@ fn shards_of_one_run_merge_and_everything_else_is_refused() {
     assert!(stdout.contains("largest start skew"), "{stdout}");
     let r = report(&merged);
     let population = &r["population"];
-    assert_eq!(population["learners_peak"], 60, "both shards' learners");
+    assert_eq!(population["learners_peak"], 80, "both shards' learners");
     assert_eq!(
         column_sum(&population["ledger"], "learners"),
-        60,
+        80,
         "every learner of both shards in the ledger"
     );
     let shard_requests: u64 = [&a, &b]
@@ -198,10 +198,7 @@ fn shards_of_one_run_merge_and_everything_else_is_refused() {
         shard_requests,
         "histograms added, nothing lost"
     );
-    for id in ["LD-1", "LD-2"] {
-        let req = requirement(&r, id);
-        assert_eq!(req["verdict"], "PASS", "{id}: {}", req["checks"]);
-    }
+    support::assert_judged_once(&r, &[report(&a), report(&b)]);
     assert!(merged.join("evidence/shard-0.jsonl").exists());
     assert!(merged.join("evidence/shard-1.jsonl").exists());
     // The merged run lists the shards' manifests, keeps copies, and is signed by the operator.

@@ -99,3 +99,60 @@ pub fn start_in(seconds: i64) -> String {
     (chrono::Utc::now() + chrono::Duration::seconds(seconds))
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
+
+/// LD-1 and LD-2 of a merged run were judged once, on the merged data: their figures count
+/// every shard's learners, the merged peak held every declared learner at once (the shards
+/// started together), and each verdict is the one its checks give. Whether the platform kept
+/// its latency budgets on a shared test machine is not this check's business
+/// (tests/population.rs holds the reference platform to them).
+pub fn assert_judged_once(merged: &Value, shards: &[Value]) {
+    let sum = |f: &dyn Fn(&Value) -> u64| shards.iter().map(f).sum::<u64>();
+    let ld1 = requirement(merged, "LD-1");
+    assert_eq!(
+        ld1["figures"]["declared_peak_learners"].as_u64(),
+        Some(sum(&|s| s["population"]["learners_peak"]
+            .as_u64()
+            .expect("learners_peak"))),
+        "LD-1 declared the shards' learners together"
+    );
+    let honest = |r: &Value| {
+        r["population"]["ledger"]
+            .as_array()
+            .expect("ledger")
+            .iter()
+            .filter(|row| row["behaviour"] == "honest")
+            .map(|row| row["learners"].as_u64().expect("learners"))
+            .sum::<u64>()
+    };
+    let ld2 = requirement(merged, "LD-2");
+    assert_eq!(
+        ld2["figures"]["honest_learners"].as_u64(),
+        Some(sum(&honest)),
+        "LD-2 counted every shard's honest learners"
+    );
+    let together = ld1["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["name"] == "the declared number of learners was active at once")
+        .expect("the peak check");
+    assert_eq!(together["passed"], true, "one peak: {together}");
+    for req in [ld1, ld2] {
+        let checks = req["checks"].as_array().expect("checks");
+        let all_passed = checks.iter().all(|c| c["passed"] == true);
+        let any_failed = checks.iter().any(|c| c["passed"] == false);
+        let expected = if all_passed {
+            "PASS"
+        } else if any_failed {
+            "FAIL"
+        } else {
+            "INCONCLUSIVE"
+        };
+        assert_eq!(req["verdict"], expected, "{}: {}", req["id"], req["checks"]);
+        assert_ne!(
+            req["verdict"], "INCONCLUSIVE",
+            "{}: {}",
+            req["id"], req["checks"]
+        );
+    }
+}
