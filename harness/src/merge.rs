@@ -100,9 +100,7 @@ impl Shard {
 
     /// When the load shape began, in Unix seconds: on the target's clock when `on_target`.
     fn started(&self, on_target: bool) -> f64 {
-        let t = self.start.started_at;
-        let local = t.timestamp() as f64 + f64::from(t.timestamp_subsec_nanos()) / 1e9;
-        local
+        crate::start::unix_seconds(self.start.started_at)
             + if on_target {
                 self.start.clock_offset_s.unwrap_or(0.0)
             } else {
@@ -530,14 +528,7 @@ pub fn merge(plan: &MergePlan) -> Result<RunReport, CannotRun> {
                     .collect();
             }
         }
-        let mut text = String::new();
-        for tally in &tallies {
-            if let Ok(line) = serde_json::to_string(tally) {
-                text.push_str(&line);
-                text.push('\n');
-            }
-        }
-        std::fs::write(out.join(TALLIES), text).map_err(|e| cannot_read(out, e))?;
+        population::write_tallies(&out.join(TALLIES), &tallies);
         population = Some(section);
     }
 

@@ -76,7 +76,8 @@ pub fn offset_bounds(samples: &[ClockSample]) -> Option<(f64, f64)> {
     bounds.filter(|(lo, hi)| lo <= hi)
 }
 
-fn unix_seconds(t: DateTime<Utc>) -> f64 {
+/// An instant as Unix seconds with their fraction.
+pub fn unix_seconds(t: DateTime<Utc>) -> f64 {
     t.timestamp() as f64 + f64::from(t.timestamp_subsec_nanos()) / 1e9
 }
 

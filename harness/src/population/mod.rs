@@ -631,7 +631,8 @@ async fn supervisor_token(shared: &Shared, ctx: &ProbeContext) -> Option<String>
         .map(|s| s.token)
 }
 
-fn write_tallies(path: &Path, tallies: &[Tally]) {
+/// Writes every member's tally as one JSON line (`load/learners.jsonl`).
+pub fn write_tallies(path: &Path, tallies: &[Tally]) {
     let mut text = String::new();
     for tally in tallies {
         if let Ok(line) = serde_json::to_string(tally) {
