@@ -88,6 +88,12 @@ async fn run(command: Command) -> Result<ExitCode, CannotRun> {
         }
         Command::Platform(PlatformCommand::Serve(args)) => serve(args).await,
         Command::Platform(PlatformCommand::Defects) => {
+            duxue_platform::manifest().map_err(|e| {
+                CannotRun::new(
+                    e.to_string(),
+                    "fix reference-platform/expected-failures.toml",
+                )
+            })?;
             for defect in duxue_platform::Defect::ALL {
                 println!(
                     "{:<30} breaks {:<12} {}",

@@ -53,7 +53,9 @@ pub mod error;
 pub mod http;
 pub mod ids;
 pub mod load;
+pub mod manifest;
 pub mod store;
+mod switch;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -69,6 +71,7 @@ use tokio::sync::watch;
 pub use defects::{Defect, DefectSet, UnknownDefect};
 pub use domain::HEARTBEAT_INTERVAL_SECONDS;
 pub use error::PlatformError;
+pub use manifest::{Manifest, ManifestError, manifest};
 
 /// How the platform is started.
 #[derive(Clone, Debug)]
@@ -116,6 +119,7 @@ pub async fn start(
     listener: tokio::net::TcpListener,
 ) -> Result<RunningPlatform, PlatformError> {
     let addr = listener.local_addr()?;
+    manifest().map_err(|e| PlatformError::Config(e.to_string()))?;
     let entry = config
         .policy
         .annex1_entry(config.application.platform.annex1_entry)
