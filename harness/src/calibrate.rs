@@ -98,12 +98,7 @@ pub type Case = (Option<Defect>, BTreeSet<String>);
 /// The expected failures of every defect, from the calibration manifest (the platform's one
 /// list of what each defect breaks).
 pub fn expected_failures() -> Result<Vec<Case>, CannotRun> {
-    duxue_platform::manifest().map_err(|e| {
-        CannotRun::new(
-            e.to_string(),
-            "fix reference-platform/expected-failures.toml",
-        )
-    })?;
+    crate::target::manifest()?;
     let mut out = vec![(None, BTreeSet::new())];
     out.extend(
         Defect::ALL

@@ -1,6 +1,7 @@
 //! The calibration manifest (`expected-failures.toml`): the one list of what each defect switch
-//! does and which requirement(s) it must FAIL. [`crate::Defect::breaks`], `duxue platform
-//! defects` and `duxue calibrate` all read it; nothing else says what a defect breaks.
+//! does and which requirement(s) it must FAIL, and of what each conforming variant does.
+//! [`crate::Defect::breaks`], `duxue platform defects|variants` and `duxue calibrate` all read
+//! it; nothing else says what a defect breaks.
 
 use std::collections::BTreeSet;
 use std::str::FromStr;
@@ -9,6 +10,7 @@ use std::sync::OnceLock;
 use serde::Deserialize;
 
 use crate::defects::Defect;
+use crate::variants::Variant;
 
 /// The manifest's text, compiled in.
 pub const MANIFEST_TOML: &str = include_str!("../expected-failures.toml");
@@ -20,6 +22,9 @@ pub struct Manifest {
     /// One entry per defect switch, in the file's order.
     #[serde(rename = "case")]
     pub cases: Vec<DefectCase>,
+    /// One entry per conforming variant.
+    #[serde(rename = "variant", default)]
+    pub variants: Vec<VariantCase>,
 }
 
 /// What one defect does and what it must fail.
@@ -30,6 +35,15 @@ pub struct DefectCase {
     /// The requirement ids a calibration must see FAIL, and nothing else.
     pub fails: Vec<String>,
     /// What the defect does wrong, in one sentence.
+    pub description: String,
+}
+
+/// What one conforming variant does (it must certify: nothing fails).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariantCase {
+    pub variant: String,
+    /// Which alternative of the profile it takes, against the reference's, in one sentence.
     pub description: String,
 }
 
@@ -84,13 +98,15 @@ where
 }
 
 impl Manifest {
-    /// Parses and checks a manifest against the platform: every defect listed exactly once,
-    /// nothing else listed, every defect failing something.
+    /// Parses and checks a manifest against the platform: every defect and every variant listed
+    /// exactly once, nothing else listed, every defect failing something.
     pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
         let manifest: Manifest =
             toml::from_str(text).map_err(|e| ManifestError::Syntax(e.message().to_owned()))?;
         let defects = manifest.cases.iter().map(|c| c.defect.as_str());
         listed_once("defect", defects, Defect::ALL, Defect::name)?;
+        let variants = manifest.variants.iter().map(|v| v.variant.as_str());
+        listed_once("variant", variants, Variant::ALL, Variant::name)?;
         if let Some(case) = manifest.cases.iter().find(|c| c.fails.is_empty()) {
             return Err(ManifestError::NothingFails(case.defect.clone()));
         }
@@ -100,6 +116,11 @@ impl Manifest {
     /// The entry of `defect` (present once [`Manifest::parse`] accepted the manifest).
     pub fn case(&self, defect: Defect) -> Option<&DefectCase> {
         self.cases.iter().find(|c| c.defect == defect.name())
+    }
+
+    /// The entry of `variant` (present once [`Manifest::parse`] accepted the manifest).
+    pub fn variant(&self, variant: Variant) -> Option<&VariantCase> {
+        self.variants.iter().find(|v| v.variant == variant.name())
     }
 }
 
@@ -117,9 +138,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_builtin_manifest_lists_every_defect_once() {
+    fn the_builtin_manifest_lists_every_switch_once() {
         let manifest = manifest().expect("valid manifest");
         assert_eq!(manifest.cases.len(), Defect::ALL.len());
+        assert_eq!(manifest.variants.len(), Variant::ALL.len());
     }
 
     #[test]
@@ -127,7 +149,9 @@ mod tests {
         let case = |name: &str| {
             format!("[[case]]\ndefect = \"{name}\"\nfails = [\"ID-1\"]\ndescription = \"x\"\n")
         };
-        let variants = "";
+        let variant =
+            |name: &str| format!("[[variant]]\nvariant = \"{name}\"\ndescription = \"x\"\n");
+        let variants: String = Variant::ALL.iter().map(|v| variant(v.name())).collect();
         let all: String = Defect::ALL.iter().map(|d| case(d.name())).collect();
         assert!(Manifest::parse(&format!("{all}{variants}")).is_ok());
         let unknown = format!("{all}{}{variants}", case("no-such-defect"));
@@ -152,6 +176,13 @@ mod tests {
             ManifestError::Missing {
                 kind: "defect",
                 name: Defect::ALL[0].name()
+            }
+        );
+        assert_eq!(
+            Manifest::parse(&all).unwrap_err(),
+            ManifestError::Missing {
+                kind: "variant",
+                name: Variant::ALL[0].name()
             }
         );
         let empty = format!("{all}{variants}").replacen("fails = [\"ID-1\"]", "fails = []", 1);
