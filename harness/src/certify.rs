@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use duxue_platform::Defect;
+use duxue_platform::{Defect, Variant};
 use duxue_profile::{ApplicationForm, Catalog, Policy, Verdict};
 use duxue_reports::model::{
     Check, EvidenceRef, RequirementResult, RunIdentity, ShardInfo, TargetInfo,
@@ -40,6 +40,8 @@ pub struct CertifyPlan {
     pub seed: u64,
     pub out: PathBuf,
     pub defects: Vec<Defect>,
+    /// Conforming variants of the embedded reference platform.
+    pub variants: Vec<Variant>,
     pub only: Vec<String>,
     pub concurrency: usize,
     pub progress: bool,
@@ -228,6 +230,12 @@ async fn reach_target(plan: &CertifyPlan, inputs: &Inputs) -> Result<Target, Can
                     "drop --defect or drop --target",
                 ));
             }
+            if !plan.variants.is_empty() {
+                return Err(CannotRun::new(
+                    "--variant applies to the bundled reference platform only",
+                    "drop --variant or drop --target",
+                ));
+            }
             let (_, meta) = target::connect(url, plan.token.clone()).await?;
             if plan.token.is_none() {
                 return Err(CannotRun::new(
@@ -247,6 +255,7 @@ async fn reach_target(plan: &CertifyPlan, inputs: &Inputs) -> Result<Target, Can
                 &inputs.policy,
                 &inputs.application,
                 plan.defects.clone(),
+                plan.variants.clone(),
                 plan.seed,
             )
             .await?;
@@ -420,6 +429,11 @@ async fn run_probes(
                     .as_ref()
                     .map(|e| e.defects.iter().map(|d| d.name().to_owned()).collect())
                     .unwrap_or_default(),
+                variants: target
+                    .embedded
+                    .as_ref()
+                    .map(|e| e.variants.iter().map(|v| v.name().to_owned()).collect())
+                    .unwrap_or_default(),
             },
             harness_version: env!("CARGO_PKG_VERSION").to_owned(),
             profile_version: duxue_profile::PROFILE_VERSION.to_owned(),
@@ -457,7 +471,7 @@ fn judge_catalog(
                     let (verdict, reason) = if req.area == "load" {
                         (
                             Verdict::Inconclusive,
-                            "no population phase in this run (--learners 0)".to_owned(),
+                            format!("{NOT_RUN} no population phase in this run (--learners 0)"),
                         )
                     } else if !plan.only.is_empty() && !plan.only.contains(&req.id) {
                         // Not judged is not met: a partial run is never CERTIFIED.

@@ -28,8 +28,8 @@ pub struct Cli {
 pub enum Command {
     /// Certify a platform (with no --target: the bundled reference platform on loopback).
     Certify(CertifyArgs),
-    /// Certify the reference platform clean and once per known defect; each defect must fail
-    /// exactly its requirement(s).
+    /// Certify the reference platform clean, once per conforming variant (each must be
+    /// CERTIFIED) and once per known defect (each must fail exactly its requirement(s)).
     Calibrate(CalibrateArgs),
     /// Run or describe the bundled reference platform.
     #[command(subcommand)]
@@ -149,6 +149,10 @@ pub struct CertifyArgs {
     /// Switch on a defect of the embedded reference platform (repeatable; for demonstrations).
     #[arg(long = "defect", value_name = "NAME")]
     pub defects: Vec<String>,
+    /// Start the embedded reference platform as a conforming variant (repeatable; see
+    /// `duxue platform variants`).
+    #[arg(long = "variant", value_name = "NAME")]
+    pub variants: Vec<String>,
     /// Ed25519 key that signs the run's manifest (`duxue report keygen FILE` makes one);
     /// absent: a per-run key, recorded as self-signed.
     #[arg(long, value_name = "FILE")]
@@ -169,6 +173,9 @@ pub struct CalibrateArgs {
     /// Calibrate only these defects (comma-separated names); the clean case always runs.
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub defects: Vec<String>,
+    /// Calibrate only these conforming variants (comma-separated names).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub variants: Vec<String>,
     #[command(flatten)]
     pub run: RunOptions,
 }
@@ -179,6 +186,8 @@ pub enum PlatformCommand {
     Serve(ServeArgs),
     /// List every defect switch with the requirement(s) it breaks.
     Defects,
+    /// List every conforming variant (an alternative the profile allows; each must certify).
+    Variants,
 }
 
 #[derive(Debug, Args)]
@@ -207,6 +216,9 @@ pub struct ServeArgs {
     /// Switch on a defect (repeatable); see `duxue platform defects`.
     #[arg(long = "defect", value_name = "NAME")]
     pub defects: Vec<String>,
+    /// Take a conforming variant (repeatable); see `duxue platform variants`.
+    #[arg(long = "variant", value_name = "NAME")]
+    pub variants: Vec<String>,
     /// Seed of the platform's own randomness (popup and capture times).
     #[arg(long)]
     pub seed: Option<u64>,

@@ -104,6 +104,7 @@ async fn run(command: Command) -> Result<ExitCode, CannotRun> {
         }
         Command::Platform(PlatformCommand::Serve(args)) => serve(args).await,
         Command::Platform(PlatformCommand::Defects) => {
+            target::manifest()?;
             for defect in duxue_platform::Defect::ALL {
                 println!(
                     "{:<30} breaks {:<12} {}",
@@ -111,6 +112,13 @@ async fn run(command: Command) -> Result<ExitCode, CannotRun> {
                     defect.breaks().join(","),
                     defect.description()
                 );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Platform(PlatformCommand::Variants) => {
+            target::manifest()?;
+            for variant in duxue_platform::Variant::ALL {
+                println!("{:<24} {}", variant.name(), variant.description());
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -328,6 +336,7 @@ fn template(args: &cli::RunOptions, out: PathBuf) -> certify::CertifyPlan {
         seed: args.seed.unwrap_or_else(rand::random),
         out,
         defects: Vec::new(),
+        variants: Vec::new(),
         only: args.only.clone(),
         concurrency: args.concurrency,
         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
@@ -348,6 +357,7 @@ async fn certify_command(args: CertifyArgs) -> Result<ExitCode, CannotRun> {
     plan.population = population_options(&args.run.population)?;
     plan.signing_key = args.signing_key;
     plan.defects = target::parse_defects(&args.defects)?;
+    plan.variants = target::parse_variants(&args.variants)?;
     plan.announce = true;
     let report = certify::certify(&plan).await?;
     certify::print_summary(&report, &plan.out);
@@ -414,6 +424,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CannotRun> {
     }
     .map_err(|e| CannotRun::new(format!("bad application form: {e}"), "fix the file"))?;
     let defects = target::parse_defects(&args.defects)?;
+    let variants = target::parse_variants(&args.variants)?;
     let listener = tokio::net::TcpListener::bind((args.address.as_str(), args.port))
         .await
         .map_err(|e| {
@@ -428,6 +439,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CannotRun> {
         application,
         conformance_token: args.conformance_token.clone(),
         defects,
+        variants,
         seed: args.seed,
     };
     let platform = duxue_platform::start(config, listener).await.map_err(|e| {

@@ -231,6 +231,17 @@ pub fn render(report: &RunReport, ctx: &HtmlContext) -> String {
             esc(&run.target.defects.join(", "))
         );
     }
+    if !run.target.variants.is_empty() {
+        let _ = write!(
+            out,
+            r#"<p class="muted">{} <code>{}</code></p>"#,
+            bi(
+                "校准运行：参考平台采用了合规变体",
+                "Calibration run: the reference platform took conforming variants:"
+            ),
+            esc(&run.target.variants.join(", "))
+        );
+    }
     application(&mut out, &run.application);
     requirements(&mut out, report, ctx);
     anti_cheat(&mut out, report);

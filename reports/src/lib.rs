@@ -158,6 +158,7 @@ mod tests {
                     operator: "o".into(),
                     profile_version: "v1".into(),
                     defects: Vec::new(),
+                    variants: Vec::new(),
                 },
                 harness_version: "0".into(),
                 profile_version: "v1".into(),

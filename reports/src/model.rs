@@ -145,6 +145,9 @@ pub struct TargetInfo {
     /// Defects switched on in an embedded reference platform (calibration).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub defects: Vec<String>,
+    /// Conforming variants an embedded reference platform was started as (calibration).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -130,6 +130,7 @@ pub fn report(population: Option<PopulationReport>) -> RunReport {
                 operator: "督学参考培训学校 (duxue reference training school)".into(),
                 profile_version: "v1".into(),
                 defects: Vec::new(),
+                variants: Vec::new(),
             },
             harness_version: "0.1.0".into(),
             profile_version: "v1".into(),
