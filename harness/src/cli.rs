@@ -170,12 +170,21 @@ pub struct CalibrateArgs {
     /// timing-sensitive at high clock scales: keep it near the number of cores.
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub parallel: usize,
-    /// Calibrate only these defects (comma-separated names); the clean case always runs.
+    /// Calibrate only these defects (comma-separated names); the clean case and the variants
+    /// always run.
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub defects: Vec<String>,
-    /// Calibrate only these conforming variants (comma-separated names).
+    /// Calibrate only these conforming variants (comma-separated names); the clean case
+    /// always runs.
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub variants: Vec<String>,
+    /// Run a seeded sample of this many defect cases (the clean case and every variant always
+    /// run); the calibration is then PARTIAL.
+    #[arg(long, value_name = "K")]
+    pub sample: Option<usize>,
+    /// Seed of the --sample draw (default: the run's --seed).
+    #[arg(long, value_name = "N", requires = "sample")]
+    pub sample_seed: Option<u64>,
     #[command(flatten)]
     pub run: RunOptions,
 }

@@ -378,11 +378,17 @@ async fn calibrate_command(args: CalibrateArgs) -> Result<ExitCode, CannotRun> {
     let mut template = template(&args.run, out.clone());
     template.progress = false;
     template.population = population_options(&args.run.population)?;
+    let seed = template.seed;
     let plan = calibrate::CalibratePlan {
         out: out.clone(),
         template,
         parallel: args.parallel,
-        only: target::parse_defects(&args.defects)?,
+        defects: target::parse_defects(&args.defects)?,
+        variants: target::parse_variants(&args.variants)?,
+        sample: args.sample.map(|size| calibrate::Sample {
+            size,
+            seed: args.sample_seed.unwrap_or(seed),
+        }),
     };
     let calibration = calibrate::calibrate(&plan).await?;
     let missed = calibration
@@ -396,7 +402,7 @@ async fn calibrate_command(args: CalibrateArgs) -> Result<ExitCode, CannotRun> {
         .filter(|c| c.not_calibrated.is_some())
         .count();
     println!(
-        "{} — {} cases: {} as expected, {} not, {} not calibratable in this build; {}",
+        "{} — {} cases: {} as expected, {} not, {} not calibratable in this run; {}",
         calibration.verdict,
         calibration.cases.len(),
         calibration.cases.len() - missed - skipped,
@@ -404,7 +410,10 @@ async fn calibrate_command(args: CalibrateArgs) -> Result<ExitCode, CannotRun> {
         skipped,
         out.join("calibration.json").display()
     );
-    Ok(if missed == 0 {
+    for left_out in &calibration.partial {
+        println!("  partial: {left_out}");
+    }
+    Ok(if calibration.verdict == "CALIBRATED" {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
