@@ -52,11 +52,11 @@ impl Case {
     }
 
     /// Whether the case runs the population phase: the platforms that must certify (a variant
-    /// is a whole platform) and the defects only load reveals.
+    /// is a whole platform) and the defects the manifest says fail a load requirement.
     fn loads(self) -> bool {
         match self {
             Case::Clean | Case::Variant(_) => true,
-            Case::Defect(d) => matches!(d, Defect::SlowUnderLoad | Defect::FailOpenUnderLoad),
+            Case::Defect(d) => d.breaks().iter().any(|r| r.starts_with("LD-")),
         }
     }
 
@@ -74,6 +74,8 @@ pub struct CaseResult {
     pub case: String,
     /// `clean`, `variant` or `defect`.
     pub kind: &'static str,
+    /// Whether its run had the population phase.
+    pub population: bool,
     /// The requirements it must FAIL (a defect); empty for a platform that must certify.
     pub expected: Vec<String>,
     /// Its run's verdict (`CERTIFIED` or `NOT_CERTIFIED`).
@@ -412,6 +414,7 @@ fn judge(case: Case, report: &duxue_reports::RunReport, out: &Path, root: &Path)
     CaseResult {
         case: case.name().to_owned(),
         kind: case.kind(),
+        population: report.population.is_some(),
         expected,
         verdict: report.verdict.as_str().to_owned(),
         failed,
