@@ -178,7 +178,12 @@ pub async fn calibrate(plan: &CalibratePlan) -> Result<Calibration, CannotRun> {
     // phase, one at a time after the others, so no two peaks share the machine; every other
     // case runs its probes only, several at once.
     let loads = |d: &Option<Defect>| {
-        d.is_none_or(|d| matches!(d, Defect::SlowUnderLoad | Defect::FailOpenUnderLoad))
+        d.is_none_or(|d| {
+            matches!(
+                d,
+                Defect::SlowUnderLoad | Defect::FailOpenUnderLoad | Defect::LoginCapBelowPeak
+            )
+        })
     };
     let case_run = |(defect, expected): Case, with_population: bool| {
         let mut run = plan.template.clone();

@@ -239,7 +239,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, policy: &str) -> Result<RunReport, Ca
             &out.join(population::FRESHNESS_LOG),
             "freshness",
             &freshness,
-        );
+        )?;
         let section = population::section::merged(
             base,
             learners,
@@ -254,7 +254,8 @@ pub fn merge(dirs: &[PathBuf], out: &Path, policy: &str) -> Result<RunReport, Ca
             .filter(|r| r.area != "load")
             .map(|r| (r.id.clone(), r.verdict))
             .collect();
-        let load = population::judge::peak_load_held(&policy, learners, &section, &operations);
+        let load =
+            population::judge::peak_load_held(&policy, learners, &section, &operations, &tallies);
         let controls = population::judge::controls_hold_under_load(
             &policy,
             &section,

@@ -16,6 +16,8 @@ use crate::ids::{hash_password, new_id, new_token, password_matches, token_hash}
 
 /// Most frames a liveness answer may carry.
 pub const MAX_FRAMES: usize = 64;
+/// Learners with a live session a cohort holds under defect `login-cap-below-peak`.
+pub const LOGIN_CAP: usize = 150;
 
 /// A liveness attempt as stored.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -316,6 +318,12 @@ impl Platform {
                 format!("liveness refused: {}", judgement.reason),
             ));
         }
+        if self.over_login_cap(&w, &learner, &cohort) {
+            return Err(Refusal::new(
+                ErrorCode::LivenessFailed,
+                "liveness refused: please try again later",
+            ));
+        }
         if !self.has(Defect::MultiLogin) {
             let live = w.live_sessions.get(&learner).cloned().unwrap_or_default();
             for sid in live {
@@ -345,6 +353,23 @@ impl Platform {
     }
 
     /// Ends a session: revokes its token and stops its playbacks.
+    /// Defect `login-cap-below-peak`: whether a login of `learner` would go past
+    /// [`LOGIN_CAP`] learners with a live session in the cohort.
+    fn over_login_cap(&self, w: &World, learner: &str, cohort: &str) -> bool {
+        let already_in = w.live_sessions.get(learner).is_some_and(|v| !v.is_empty());
+        if !self.has(Defect::LoginCapBelowPeak) || already_in {
+            return false;
+        }
+        let live = w
+            .live_sessions
+            .iter()
+            .filter(|(id, sessions)| {
+                !sessions.is_empty() && w.learners.get(*id).is_some_and(|l| l.cohort_id == cohort)
+            })
+            .count();
+        live >= LOGIN_CAP
+    }
+
     pub(crate) fn end_session(&self, w: &mut World, session_id: &str, reason: &str, now: f64) {
         let Some(s) = w.sessions.get_mut(session_id) else {
             return;

@@ -42,8 +42,9 @@ use crate::load::LoadMeter;
 use crate::store::read::ReadPool;
 use crate::store::writer::{DocWrite, EventWrite, ImageWrite, Record, WriteOp, Writer};
 
-/// Heartbeat interval the platform asks for, in cohort-clock seconds (a constant of the
-/// reference platform; the policy's `heartbeat_max_gap_seconds` is six of them).
+/// Heartbeat interval the platform asks for, in cohort-clock seconds: this platform's choice,
+/// brought within the policy's `heartbeat_interval_min_seconds`..`heartbeat_interval_max_seconds`
+/// ([`Platform::heartbeat_interval`]).
 pub const HEARTBEAT_INTERVAL_SECONDS: f64 = 10.0;
 
 // ---------------------------------------------------------------------------------------------
@@ -388,6 +389,12 @@ pub struct PlaybackRec {
     /// Presence counts from here (start, last heartbeat, last event resolved).
     pub credit_from: f64,
     pub next_popup_at: f64,
+    /// Popups issued so far in this playback.
+    #[serde(default)]
+    pub popups_issued: u32,
+    /// The position of the last heartbeat accepted (the player's, not the furthest watched).
+    #[serde(default)]
+    pub last_position: f64,
     pub events: Vec<EventRec>,
 }
 impl_doc!(
