@@ -14,6 +14,7 @@ use duxue_reports::model::{
     Check, EvidenceRef, RequirementResult, RunIdentity, ShardInfo, TargetInfo,
 };
 use duxue_reports::{REPORT_SCHEMA, RunReport};
+use duxue_scenarios::rules::{self, PlaybackEvidence, Playbacks};
 use duxue_scenarios::{Outcome, ProbeContext, all_probes, seeds};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -292,16 +293,17 @@ async fn run_probes(
         .collect();
     let progress = progress_bar(plan.progress, probes.len() as u64);
     let semaphore = Arc::new(tokio::sync::Semaphore::new(plan.concurrency.max(1)));
+    let playbacks = Arc::new(Playbacks::default());
     let mut tasks = Vec::new();
     for probe in probes {
         let ctx = ProbeContext {
-            requirement: probe.id,
             client: client.observed(journal.tagged(probe.id)),
             policy: inputs.policy.clone(),
             application: inputs.application.clone(),
             clock_scale: plan.clock_scale,
             seed: seeds::named(plan.seed, probe.id),
             target_url: target.url.clone(),
+            playbacks: playbacks.clone(),
         };
         let semaphore = semaphore.clone();
         let progress = progress.clone();
@@ -341,6 +343,12 @@ async fn run_probes(
         }
     }
     progress.finish_and_clear();
+    judge_every_playback(
+        &mut outcomes,
+        &inputs.policy,
+        &playbacks.all(),
+        plan.progress,
+    );
 
     let mut population = None;
     let mut shard = None;
@@ -351,13 +359,14 @@ async fn run_probes(
             .map(|(id, (o, _))| (id.clone(), o.verdict))
             .collect();
         let ctx = ProbeContext {
-            requirement: "LD-1",
             client: client.observed(journal.tagged("population")),
             policy: inputs.policy.clone(),
             application: inputs.application.clone(),
             clock_scale: plan.clock_scale,
             seed: seeds::named(plan.seed, "population"),
             target_url: target.url.clone(),
+            // The population's playbacks are judged under load, by LD-2.
+            playbacks: Arc::default(),
         };
         let population_plan = crate::population::PopulationPlan {
             learners: plan.learners,
@@ -451,6 +460,37 @@ async fn run_probes(
         population,
     })
 }
+
+/// The rules every playback keeps, judged on every playback the probes made: popup gaps
+/// (PB-4) and captures per class hour (BC-1), added to those requirements' own outcomes.
+fn judge_every_playback(
+    outcomes: &mut BTreeMap<String, (Outcome, Duration)>,
+    policy: &Policy,
+    playbacks: &[PlaybackEvidence],
+    progress: bool,
+) {
+    let rules: [(&str, RuleOverRun); 2] = [
+        ("PB-4", rules::every_playback_popup_gaps),
+        ("BC-1", rules::every_playback_captures),
+    ];
+    for (id, judge) in rules {
+        let Some((outcome, took)) = outcomes.remove(id) else {
+            continue;
+        };
+        let before = outcome.verdict;
+        let outcome = judge(outcome, policy, playbacks);
+        if progress && outcome.verdict != before {
+            eprintln!(
+                "  {id:<5} {:<12} {} (over every playback of the run)",
+                outcome.verdict.as_str(),
+                truncate(&outcome.reason, 70)
+            );
+        }
+        outcomes.insert(id.to_owned(), (outcome, took));
+    }
+}
+
+type RuleOverRun = fn(Outcome, &Policy, &[PlaybackEvidence]) -> Outcome;
 
 /// One result per catalog ID, in catalog order; IDs without an outcome are INCONCLUSIVE or
 /// SKIPPED with the reason.

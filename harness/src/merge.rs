@@ -487,7 +487,7 @@ pub fn merge(plan: &MergePlan) -> Result<RunReport, CannotRun> {
             &out.join(population::FRESHNESS_LOG),
             "freshness",
             &freshness,
-        );
+        )?;
         let section = population::section::merged(
             base,
             learners,
@@ -502,7 +502,8 @@ pub fn merge(plan: &MergePlan) -> Result<RunReport, CannotRun> {
             .filter(|r| r.area != "load")
             .map(|r| (r.id.clone(), r.verdict))
             .collect();
-        let load = population::judge::peak_load_held(&policy, learners, &section, &operations);
+        let load =
+            population::judge::peak_load_held(&policy, learners, &section, &operations, &tallies);
         let controls = population::judge::controls_hold_under_load(
             &policy,
             &section,
@@ -528,7 +529,7 @@ pub fn merge(plan: &MergePlan) -> Result<RunReport, CannotRun> {
                     .collect();
             }
         }
-        population::write_tallies(&out.join(TALLIES), &tallies);
+        population::write_tallies(&out.join(TALLIES), &tallies)?;
         population = Some(section);
     }
 

@@ -46,6 +46,13 @@ pub struct Rules {
     pub captures_per_class_hour_min: Rule<u32>,
     pub capture_answer_window_seconds: Rule<u32>,
     pub heartbeat_max_gap_seconds: Rule<u32>,
+    /// Bounds on the heartbeat interval a platform asks for (cohort seconds).
+    pub heartbeat_interval_min_seconds: Rule<f64>,
+    pub heartbeat_interval_max_seconds: Rule<f64>,
+    /// How far a position may lead the content watched plus the elapsed cohort time without
+    /// being a seek: a fixed part, and wall seconds counted at the cohort's clock scale.
+    pub seek_tolerance_seconds: Rule<f64>,
+    pub seek_tolerance_wall_seconds: Rule<f64>,
     pub liveness_challenge_ttl_seconds: Rule<u32>,
     pub retention_years: Rule<u32>,
     pub cooldown_months: Rule<u32>,
@@ -194,6 +201,10 @@ impl Policy {
                 captures_per_class_hour_min,
                 capture_answer_window_seconds,
                 heartbeat_max_gap_seconds,
+                heartbeat_interval_min_seconds,
+                heartbeat_interval_max_seconds,
+                seek_tolerance_seconds,
+                seek_tolerance_wall_seconds,
                 liveness_challenge_ttl_seconds,
                 retention_years,
                 cooldown_months,
@@ -229,6 +240,39 @@ impl Policy {
     /// The class-hour length in seconds.
     pub fn class_hour_seconds(&self) -> f64 {
         f64::from(self.rules.class_hour_minutes.value) * 60.0
+    }
+
+    /// The heartbeat interval a client keeps when a platform asks for `declared` cohort seconds:
+    /// the declared figure brought within the policy's bounds (a figure outside them is a
+    /// failure of its own, judged where it is relied on).
+    pub fn heartbeat_interval(&self, declared: f64) -> f64 {
+        let (min, max) = self.heartbeat_interval_bounds();
+        if declared.is_finite() {
+            declared.clamp(min, max)
+        } else {
+            max
+        }
+    }
+
+    /// The policy's bounds on a platform's heartbeat interval, cohort seconds.
+    pub fn heartbeat_interval_bounds(&self) -> (f64, f64) {
+        (
+            self.rules.heartbeat_interval_min_seconds.value,
+            self.rules.heartbeat_interval_max_seconds.value,
+        )
+    }
+
+    /// Whether a declared heartbeat interval lies within the policy's bounds.
+    pub fn heartbeat_interval_allowed(&self, declared: f64) -> bool {
+        let (min, max) = self.heartbeat_interval_bounds();
+        (min..=max).contains(&declared)
+    }
+
+    /// How far a heartbeat's position may lead the content watched plus the elapsed cohort
+    /// time, in cohort seconds, on a cohort clock at `clock_scale`.
+    pub fn seek_tolerance(&self, clock_scale: f64) -> f64 {
+        self.rules.seek_tolerance_seconds.value
+            + self.rules.seek_tolerance_wall_seconds.value * clock_scale.max(0.0)
     }
 
     /// Whether §二 allows the occupation to be trained purely online.
@@ -306,6 +350,22 @@ impl Policy {
                 "rules",
                 "popup_answer_window_seconds",
                 "the popup answer window must be shorter than the popup gap",
+            ));
+        }
+        let (min, max) = self.heartbeat_interval_bounds();
+        if min > max {
+            return Err(src.invalid(
+                "rules",
+                "heartbeat_interval_min_seconds",
+                "heartbeat_interval_min_seconds is above heartbeat_interval_max_seconds",
+            ));
+        }
+        if 2.0 * max > f64::from(self.rules.heartbeat_max_gap_seconds.value) {
+            return Err(src.invalid(
+                "rules",
+                "heartbeat_interval_max_seconds",
+                "the longest heartbeat interval must be at most half of heartbeat_max_gap_seconds, \
+                 or one lost heartbeat stops an honest playback",
             ));
         }
         if self.pure_online.occupations.is_empty() {

@@ -1,6 +1,8 @@
-//! Defect switches: one named defect per requirement of the catalog (SC-1 excepted: HTTPS is a
-//! property of the target URL, not of the platform), plus two load defects. Each one breaks
-//! exactly its control so that the harness can prove every check can fail (`duxue calibrate`).
+//! Defect switches: at least one named defect per requirement of the catalog (SC-1 excepted:
+//! HTTPS is a property of the target URL, not of the platform), plus the load defects. The
+//! first of a requirement breaks its control crudely; the others are a vendor's near-misses
+//! (partial, subtle or intermittent), so that the harness proves every check can fail, and
+//! fail for the cheat in each of its real forms (`duxue calibrate`).
 //! What each defect does and which requirement(s) it must fail is data, in the calibration
 //! manifest ([`crate::manifest`]); this list only names the switches the code knows.
 
@@ -19,11 +21,21 @@ switches! {
         WeakLiveness => "weak-liveness";
         MultiLogin => "multi-login";
         SeekAllowed => "seek-allowed";
+        RewatchCredited => "rewatch-credited";
+        PositionLeadCredited => "position-lead-credited";
+        LongHeartbeatInterval => "long-heartbeat-interval";
         SpeedUpAllowed => "speed-up-allowed";
+        MildSpeedUpAllowed => "mild-speed-up-allowed";
         MultiWindow => "multi-window";
+        MultiWindowAcrossCourses => "multi-window-across-courses";
         SparsePopups => "sparse-popups";
+        PopupGapStretchedNowAndThen => "popup-gap-stretched-now-and-then";
         IdleCredit => "idle-credit";
+        FocusIgnored => "focus-ignored";
+        PopupCodeNotCompared => "popup-code-not-compared";
+        LatePopupAnswersAccepted => "late-popup-answers-accepted";
         LessonsUnlocked => "lessons-unlocked";
+        StartedLessonUnlocksNext => "started-lesson-unlocks-next";
         NoCaptures => "no-captures";
         FixedCaptureOffset => "fixed-capture-offset";
         CaptureFailureIgnored => "capture-failure-ignored";
@@ -43,6 +55,7 @@ switches! {
         WrongPayee => "wrong-payee";
         ShortRetention => "short-retention";
         SlowUnderLoad => "slow-under-load";
+        LoginCapBelowPeak => "login-cap-below-peak";
         FailOpenUnderLoad => "fail-open-under-load";
         LogoutKeepsToken => "logout-keeps-token";
         CrossLearnerAccess => "cross-learner-access";

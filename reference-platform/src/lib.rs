@@ -35,8 +35,10 @@
 //!   Trajectories, captures, liveness attempts and images are read from the database through a
 //!   small pool of read connections, after a write barrier (read-your-writes).
 //! - **Cohort clocks** ([`clock`]): every time-based rule uses the learner's cohort clock.
-//! - **Heartbeats** are asked every [`HEARTBEAT_INTERVAL_SECONDS`] (10) cohort seconds, a
-//!   constant of this platform; the policy's `heartbeat_max_gap_seconds` stops a silent playback.
+//! - **Heartbeats** are asked every [`HEARTBEAT_INTERVAL_SECONDS`] (10) cohort seconds, this
+//!   platform's choice within the policy's heartbeat interval bounds; the policy's
+//!   `heartbeat_max_gap_seconds` stops a silent playback. A position may lead the content
+//!   watched plus the elapsed time by the policy's seek tolerance before it is a seek.
 //! - **Popups** come at gaps drawn uniformly in [gap/3, gap − 20 s] of cohort time from the
 //!   previous popup (gap = `popup_max_gap_seconds`); the prompt carries a 4-digit code to type back.
 //! - **Captures**: each class hour gets `captures_per_class_hour_min` content positions drawn

@@ -53,6 +53,9 @@ pub struct Fixture {
     pub class: Class,
     seed: u64,
     learners_made: std::sync::atomic::AtomicU64,
+    /// The run's book of playbacks and this fixture's name in it.
+    playbacks: Arc<crate::rules::Playbacks>,
+    label: String,
 }
 
 impl Fixture {
@@ -64,13 +67,25 @@ impl Fixture {
         scale_factor: f64,
         shape: &CourseShape,
     ) -> Result<Fixture, ProbeError> {
+        Fixture::starting(ctx, label, scale_factor, shape, None).await
+    }
+
+    /// As [`Fixture::new`], the cohort clock starting at `start_at` (the platform's choice
+    /// when `None`).
+    pub async fn starting(
+        ctx: &ProbeContext,
+        label: &str,
+        scale_factor: f64,
+        shape: &CourseShape,
+        start_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Fixture, ProbeError> {
         let client = ctx.client.clone();
         let scale = ctx.clock_scale * scale_factor;
         let cohort = client
             .create_cohort(&CohortRequest {
                 label: format!("duxue {label} (seed {})", ctx.seed),
                 clock_scale: scale,
-                start_at: None,
+                start_at,
             })
             .await?;
         let clock = Arc::new(CohortClock::new(
@@ -122,6 +137,8 @@ impl Fixture {
             class,
             seed: ctx.seed,
             learners_made: Default::default(),
+            playbacks: ctx.playbacks.clone(),
+            label: label.to_owned(),
         })
     }
 
@@ -137,6 +154,7 @@ impl Fixture {
             crate::seeds::mix(self.seed, n),
             self.enterprise.organisation_id.clone(),
         )
+        .recording_playbacks(self.playbacks.clone(), &self.label)
     }
 
     /// Learner number `n` of a population on this fixture: the same `n` under the same seed is
@@ -168,6 +186,29 @@ impl Fixture {
             .get(index)
             .copied()
             .ok_or_else(|| ProbeError::setup(format!("the proposed course has no lesson {index}")))
+    }
+
+    /// Another course of `shape` for the same occupation, not subsidised (so enrolling in it
+    /// meets no cooldown), and a class of it organised by the fixture's enterprise.
+    pub async fn unsubsidised_course(
+        &self,
+        shape: &CourseShape,
+    ) -> Result<(Course, Class), ProbeError> {
+        let label = format!("{} 自选", self.label);
+        let request = CourseProposal {
+            subsidised: false,
+            ..proposal(shape, &self.course.occupation, &label)
+        };
+        let course = self.client.propose_course(&request).await?;
+        let class = self
+            .client
+            .create_class(&ClassRequest {
+                course_id: course.course_id.clone(),
+                organiser_id: self.enterprise.organisation_id.clone(),
+                name: format!("{} 自选班", self.label),
+            })
+            .await?;
+        Ok((course, class))
     }
 
     /// Creates another organisation in this cohort.

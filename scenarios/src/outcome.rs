@@ -46,6 +46,21 @@ impl Judge {
         }
     }
 
+    /// Takes a decided outcome up again to add checks (a WARNING keeps its reservation).
+    pub fn resume(outcome: Outcome) -> Self {
+        Judge {
+            requirement: outcome.requirement,
+            warnings: if outcome.verdict == Verdict::Warning {
+                vec![outcome.reason]
+            } else {
+                Vec::new()
+            },
+            checks: outcome.checks,
+            figures: outcome.figures,
+            skipped: None,
+        }
+    }
+
     /// The requirement does not apply to this target; the reason says why.
     pub fn skip(&mut self, reason: impl Into<String>) {
         self.skipped = Some(reason.into());

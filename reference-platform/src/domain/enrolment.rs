@@ -240,8 +240,18 @@ impl Platform {
             .any(|l| {
                 w.progress
                     .get(&progress_id(&e.id, &l.lesson_id))
-                    .is_none_or(|p| !p.completed(required))
+                    .is_none_or(|p| !self.unlocks_next(p, required))
             })
+    }
+
+    /// Whether an earlier lesson's progress lets the next professional lesson be played: it is
+    /// completed (under defect `started-lesson-unlocks-next`: merely started).
+    fn unlocks_next(&self, p: &LessonProg, captures_required: bool) -> bool {
+        if self.has(Defect::StartedLessonUnlocksNext) {
+            p.furthest > 0.0
+        } else {
+            p.completed(captures_required)
+        }
     }
 
     /// The progress of an enrolment (checked for ownership by the caller).

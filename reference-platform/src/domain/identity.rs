@@ -17,6 +17,8 @@ use crate::ids::{hash_password, new_id, new_token, password_matches, token_hash}
 
 /// Most frames a liveness answer may carry.
 pub const MAX_FRAMES: usize = 64;
+/// Learners with a live session a cohort holds under defect `login-cap-below-peak`.
+pub const LOGIN_CAP: usize = 150;
 
 /// A liveness attempt as stored.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -320,6 +322,12 @@ impl Platform {
                 format!("liveness refused: {}", judgement.reason),
             ));
         }
+        if self.over_login_cap(&w, &learner, &cohort) {
+            return Err(Refusal::new(
+                ErrorCode::LivenessFailed,
+                "liveness refused: please try again later",
+            ));
+        }
         match self.controls.second_login {
             SecondLogin::RevokeFirst => {
                 let live = w.live_sessions.get(&learner).cloned().unwrap_or_default();
@@ -368,6 +376,23 @@ impl Platform {
             ));
         }
         Ok(())
+    }
+
+    /// Defect `login-cap-below-peak`: whether a login of `learner` would go past
+    /// [`LOGIN_CAP`] learners with a live session in the cohort.
+    fn over_login_cap(&self, w: &World, learner: &str, cohort: &str) -> bool {
+        let already_in = w.live_sessions.get(learner).is_some_and(|v| !v.is_empty());
+        if !self.has(Defect::LoginCapBelowPeak) || already_in {
+            return false;
+        }
+        let live = w
+            .live_sessions
+            .iter()
+            .filter(|(id, sessions)| {
+                !sessions.is_empty() && w.learners.get(*id).is_some_and(|l| l.cohort_id == cohort)
+            })
+            .count();
+        live >= LOGIN_CAP
     }
 
     /// Ends a session: revokes its token and stops its playbacks.

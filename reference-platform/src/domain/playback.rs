@@ -6,10 +6,11 @@
 //!
 //! Credit rule of a heartbeat at cohort time `t` with position `p`:
 //! - the position may not run ahead of the furthest position watched by more than the cohort
-//!   time since that position last moved, plus a slack of one heartbeat interval (10 s), 25%,
-//!   and half a wall second of cohort time (network and queueing jitter, which is wall time: at
-//!   clock scale 60 a heartbeat held up 0.2 s looks 12 cohort seconds late, and the prompt one
-//!   after it 12 seconds early; credit stays capped by presence time whatever the slack);
+//!   time since that position last moved plus the policy's seek tolerance
+//!   (`seek_tolerance_seconds`, and `seek_tolerance_wall_seconds` of network and queueing
+//!   jitter counted at the cohort's clock scale: at clock scale 60 a heartbeat held up 0.2 s
+//!   looks 12 cohort seconds late, and the prompt one after it 12 seconds early); credit stays
+//!   capped by presence time whatever the tolerance;
 //! - presence counts from the later of the previous heartbeat and the last popup/capture
 //!   answered; nothing counts while a popup or capture is pending or the window has no focus;
 //! - the credit is the new content of each class hour (never content already credited in it),
@@ -29,12 +30,15 @@ use crate::controls::{FailedCapture, SecondWindow, Silence};
 use crate::error::Outcome;
 use crate::ids::new_id;
 
-/// Seek slack: fixed part, seconds.
-const SEEK_SLACK_SECONDS: f64 = 10.0;
-/// Seek slack: share of the time since the furthest position moved.
-const SEEK_SLACK_SHARE: f64 = 0.25;
-/// Seek slack: wall seconds of network and queueing jitter, counted at the cohort's clock scale.
-const SEEK_SLACK_WALL_SECONDS: f64 = 0.5;
+/// The heartbeat interval asked for under defect `long-heartbeat-interval` (cohort seconds).
+const LONG_HEARTBEAT_INTERVAL_SECONDS: f64 = 45.0;
+/// How long after its deadline a popup answer is still accepted under defect
+/// `late-popup-answers-accepted` (cohort seconds).
+const LATE_POPUP_GRACE_SECONDS: f64 = 120.0;
+/// The fastest rate accepted under defect `mild-speed-up-allowed`.
+const MILD_SPEED_UP: f64 = 1.25;
+/// The lead over elapsed time credited as watched under defect `position-lead-credited`.
+const CREDITED_LEAD_SECONDS: f64 = 60.0;
 /// Answered events are kept on the playback this long (cohort seconds) for idempotent answers.
 const KEEP_RESOLVED_SECONDS: f64 = 900.0;
 
@@ -88,14 +92,14 @@ fn stop_word(r: StopReason) -> &'static str {
     }
 }
 
-pub fn playback_view(pb: &PlaybackRec) -> Playback {
+pub fn playback_view(pb: &PlaybackRec, heartbeat_interval: f64) -> Playback {
     Playback {
         playback_id: pb.id.clone(),
         enrolment_id: pb.enrolment_id.clone(),
         lesson_id: pb.lesson_id.clone(),
         lesson_seconds: pb.lesson_seconds,
         start_position: pb.start_position,
-        heartbeat_interval_seconds: HEARTBEAT_INTERVAL_SECONDS,
+        heartbeat_interval_seconds: heartbeat_interval,
         state: pb.state,
     }
 }
@@ -110,16 +114,91 @@ fn pending_view(e: &EventRec) -> PendingEvent {
     }
 }
 
+/// How a heartbeat's rate and position are judged.
+struct Pace {
+    /// The declared rate is refused (`rate_forbidden`).
+    rate_refused: bool,
+    /// Content credited per cohort second of presence, at most.
+    rate_cap: f64,
+    /// How far the position may lead the furthest watched plus the elapsed time (a seek beyond).
+    lead: f64,
+    /// Whether content within an accepted lead is credited as watched (not capped by presence).
+    lead_credited: bool,
+}
+
+/// Under defect `rewatch-credited`: credits the content from the player's last position to
+/// `to` that lies behind the furthest position (content already credited), at most `window`.
+fn rewatch_credit(prog: &mut LessonProg, from: f64, to: f64, window: f64) -> f64 {
+    let end = to.min(prog.furthest);
+    if end <= from {
+        return 0.0;
+    }
+    let parts: Vec<f64> = prog
+        .hours
+        .iter()
+        .map(|h| (end.min(h.end) - from.max(h.start)).max(0.0))
+        .collect();
+    let total: f64 = parts.iter().sum();
+    let credit = total.min(window);
+    for (h, part) in prog.hours.iter_mut().zip(&parts) {
+        if *part > 0.0 {
+            h.credit += part * credit / total;
+        }
+    }
+    credit
+}
+
 impl Platform {
-    /// The next popup gap (cohort seconds): uniform in [gap/3, gap − 2 heartbeats] so that,
-    /// seen at heartbeat granularity, no gap exceeds the policy's maximum.
-    fn popup_gap(&self) -> f64 {
+    /// The speed-up and seek rules for a heartbeat declaring `rate` on a cohort clock at
+    /// `scale`: rates above 1 refused, credit at most real time, a lead of the policy's seek
+    /// tolerance (each defect of PB-1 and PB-2 loosens one of them).
+    fn pace(&self, rate: f64, scale: f64) -> Pace {
+        let mut pace = Pace {
+            rate_refused: rate > 1.0 + 1e-9,
+            rate_cap: 1.0,
+            lead: self.policy.seek_tolerance(scale),
+            lead_credited: false,
+        };
+        if self.has(Defect::SpeedUpAllowed) {
+            pace.rate_refused = false;
+            pace.rate_cap = rate.max(1.0);
+        } else if self.has(Defect::MildSpeedUpAllowed) {
+            pace.rate_refused = rate > MILD_SPEED_UP + 1e-9;
+            pace.rate_cap = rate.clamp(1.0, MILD_SPEED_UP);
+        }
+        if self.has(Defect::SeekAllowed) {
+            pace.lead = f64::INFINITY;
+            pace.lead_credited = true;
+        } else if self.has(Defect::PositionLeadCredited) {
+            pace.lead = CREDITED_LEAD_SECONDS;
+            pace.lead_credited = true;
+        }
+        pace
+    }
+
+    /// The heartbeat interval this platform asks for: its own 10 s brought within the policy's
+    /// bounds (defect `long-heartbeat-interval`: 45 s, beyond them).
+    pub fn heartbeat_interval(&self) -> f64 {
+        if self.has(Defect::LongHeartbeatInterval) {
+            return LONG_HEARTBEAT_INTERVAL_SECONDS;
+        }
+        let (min, max) = self.policy.heartbeat_interval_bounds();
+        HEARTBEAT_INTERVAL_SECONDS.clamp(min, max)
+    }
+
+    /// The gap before popup number `issued` of a playback (cohort seconds): uniform in
+    /// [gap/3, gap − 2 heartbeats] so that, seen at heartbeat granularity, no gap exceeds the
+    /// policy's maximum.
+    fn popup_gap(&self, issued: u32) -> f64 {
         let max = f64::from(self.policy.rules.popup_max_gap_seconds.value);
         let mut rng = self.rng.lock();
         if self.has(Defect::SparsePopups) {
             return rng.random_range(max..=2.0 * max);
         }
-        let hi = (max - 2.0 * HEARTBEAT_INTERVAL_SECONDS).max(max / 2.0);
+        if self.has(Defect::PopupGapStretchedNowAndThen) && issued % 5 == 4 {
+            return rng.random_range(max + 30.0..=1.5 * max);
+        }
+        let hi = (max - 2.0 * self.heartbeat_interval()).max(max / 2.0);
         let lo = (max / 3.0).min(hi);
         rng.random_range(lo..=hi)
     }
@@ -192,11 +271,7 @@ impl Platform {
             ));
         }
         let now = w.cohort_now(&e.cohort_id);
-        let active = w
-            .active_playbacks
-            .get(&e.learner_id)
-            .cloned()
-            .unwrap_or_default();
+        let active = self.competing_playbacks(&w, &e);
         let gap = f64::from(self.policy.rules.heartbeat_max_gap_seconds.value);
         let superseded: Vec<String> = match self.controls.second_window {
             SecondWindow::SupersedeOld => active,
@@ -244,7 +319,9 @@ impl Platform {
             last_hb: now,
             last_hb_wall: wall_now(),
             credit_from: now,
-            next_popup_at: now + self.popup_gap(),
+            next_popup_at: now + self.popup_gap(0),
+            popups_issued: 0,
+            last_position: prog.furthest,
             events: Vec::new(),
             rewound: false,
         };
@@ -258,9 +335,25 @@ impl Platform {
         );
         w.progress.insert(pid, prog);
         w.index_playback(&pb);
-        let out = playback_view(&pb);
+        let out = playback_view(&pb, self.heartbeat_interval());
         w.playbacks.insert(pb.id.clone(), pb);
         Ok(out)
+    }
+
+    /// The learner's active playbacks a new playback of enrolment `e` competes with: all of them
+    /// (only those of the same course under defect `multi-window-across-courses`).
+    fn competing_playbacks(&self, w: &World, e: &EnrolmentRec) -> Vec<String> {
+        let active = w.active_playbacks.get(&e.learner_id).into_iter().flatten();
+        active
+            .filter(|p| {
+                !self.has(Defect::MultiWindowAcrossCourses)
+                    || w.playbacks
+                        .get(*p)
+                        .and_then(|pb| w.enrolments.get(&pb.enrolment_id))
+                        .is_some_and(|other| other.course_id == e.course_id)
+            })
+            .cloned()
+            .collect()
     }
 
     /// Stops a playback (no-op when already stopped).
@@ -310,6 +403,16 @@ impl Platform {
         prog.furthest_moved_at = now;
     }
 
+    /// When a pending event counts as missed: its deadline (two minutes later for popups
+    /// under defect `late-popup-answers-accepted`, which accepts answers until then).
+    fn lapses_at(&self, ev: &EventRec) -> f64 {
+        if ev.kind == EventKind::Popup && self.has(Defect::LatePopupAnswersAccepted) {
+            ev.deadline + LATE_POPUP_GRACE_SECONDS
+        } else {
+            ev.deadline
+        }
+    }
+
     /// Applies what is due at `now`: popups and captures past their deadline, silence.
     pub(crate) fn tick(&self, w: &mut World, id: &str, now: f64) {
         let Some(pb) = w.playbacks.get(id) else {
@@ -320,7 +423,7 @@ impl Platform {
         }
         let gap = f64::from(self.policy.rules.heartbeat_max_gap_seconds.value);
         let silence_stops = self.controls.silence == Silence::Stop && !self.has(Defect::IdleCredit);
-        let overdue = pb.pending().any(|e| e.deadline < now);
+        let overdue = pb.pending().any(|e| self.lapses_at(e) < now);
         let silent = now - pb.last_hb > gap && silence_stops;
         if !overdue && !silent {
             return;
@@ -333,7 +436,7 @@ impl Platform {
         for ev in pb
             .events
             .iter_mut()
-            .filter(|e| e.resolved.is_none() && e.deadline < now)
+            .filter(|e| e.resolved.is_none() && self.lapses_at(e) < now)
         {
             changed = true;
             ev.resolved = Some(Resolution {
@@ -559,13 +662,9 @@ impl Platform {
         let wall = wall_now();
         let pos = req.position_seconds.min(prog.lesson_seconds);
         let dt = (now - pb.last_hb).max(0.0);
-        let rate_cap = if self.has(Defect::SpeedUpAllowed) {
-            req.rate.max(1.0)
-        } else {
-            1.0
-        };
-
-        if req.rate > 1.0 + 1e-9 && !self.has(Defect::SpeedUpAllowed) && !busy {
+        let scale = w.cohorts.get(&pb.cohort_id).map_or(1.0, |c| c.clock.scale);
+        let pace = self.pace(req.rate, scale);
+        if pace.rate_refused && !busy {
             let refusal = Refusal::new(
                 ErrorCode::RateForbidden,
                 format!("rate {} is above 1; nothing credited", req.rate),
@@ -581,16 +680,8 @@ impl Platform {
             prog.furthest_moved_at = now;
         }
         let since_moved = (now - prog.furthest_moved_at).max(0.0);
-        let jitter = w
-            .cohorts
-            .get(&pb.cohort_id)
-            .map_or(0.0, |c| c.clock.scale * SEEK_SLACK_WALL_SECONDS);
-        let allowed = prog.furthest
-            + since_moved * rate_cap
-            + SEEK_SLACK_SECONDS
-            + jitter
-            + SEEK_SLACK_SHARE * since_moved * rate_cap;
-        if pos > allowed && !rewound && !self.has(Defect::SeekAllowed) && !busy {
+        let allowed = prog.furthest + since_moved * pace.rate_cap + pace.lead;
+        if pos > allowed && !rewound && !busy {
             let refusal = Refusal::new(
                 ErrorCode::SeekForbidden,
                 format!(
@@ -608,12 +699,19 @@ impl Platform {
         let gap = f64::from(self.policy.rules.heartbeat_max_gap_seconds.value);
         let window = if self.has(Defect::IdleCredit) {
             dt
-        } else if pending || !req.focused || rewound || dt > gap {
+        } else if pending
+            || (!req.focused && !self.has(Defect::FocusIgnored))
+            || rewound
+            || dt > gap
+        {
             0.0
         } else {
             (now - pb.credit_from.max(pb.last_hb)).max(0.0)
         };
         let mut credited_now = 0.0;
+        if self.has(Defect::RewatchCredited) && window > 0.0 {
+            credited_now += rewatch_credit(&mut prog, pb.last_position, pos, window);
+        }
         if window > 0.0 && pos > prog.furthest {
             let (a, b) = (prog.furthest, pos);
             let parts: Vec<f64> = prog
@@ -623,10 +721,10 @@ impl Platform {
                 .collect();
             let new_total: f64 = parts.iter().sum();
             if new_total > 0.0 {
-                let cap = if self.has(Defect::SeekAllowed) {
+                let cap = if pace.lead_credited {
                     new_total
                 } else {
-                    window * rate_cap
+                    window * pace.rate_cap
                 };
                 let credit = new_total.min(cap);
                 let f = credit / new_total;
@@ -637,7 +735,7 @@ impl Platform {
                         h.reached = h.reached.max(b.min(h.end));
                     }
                 }
-                credited_now = credit;
+                credited_now += credit;
             }
             prog.furthest = b;
             prog.furthest_moved_at = now;
@@ -719,7 +817,8 @@ impl Platform {
                     .reference(&ev.id),
             );
             pb.events.push(ev);
-            pb.next_popup_at = now + self.popup_gap();
+            pb.popups_issued += 1;
+            pb.next_popup_at = now + self.popup_gap(pb.popups_issued);
         }
         pb.events.retain(|e| {
             e.resolved
@@ -728,6 +827,7 @@ impl Platform {
         });
         pb.last_hb = now;
         pb.last_hb_wall = wall;
+        pb.last_position = pos;
         pb.credit_from = pb.credit_from.max(now);
         pb.state = if pb.pending().next().is_some() {
             PlaybackState::Paused
@@ -820,7 +920,8 @@ impl Platform {
         if !pb.active() {
             return Err(stopped_refusal(&pb));
         }
-        if answer.trim() != ev.code.as_deref().unwrap_or_default() {
+        let compared = !self.has(Defect::PopupCodeNotCompared);
+        if compared && answer.trim() != ev.code.as_deref().unwrap_or_default() {
             self.trace(
                 Traj::new(&pb.learner_id, &pb.cohort_id, now, "popup_wrong_answer")
                     .lesson(&pb.lesson_id)
@@ -1001,7 +1102,7 @@ impl Platform {
         self.stop_playback_in(&mut w, playback_id, StopReason::Learner, now);
         w.playbacks
             .get(playback_id)
-            .map(playback_view)
+            .map(|pb| playback_view(pb, self.heartbeat_interval()))
             .ok_or_else(|| Refusal::not_found("no such playback"))
     }
 }

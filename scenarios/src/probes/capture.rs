@@ -3,7 +3,7 @@
 
 use duxue_profile::{CaptureState, LessonCategory, LessonMode, SupervisorKind, SupervisorRequest};
 
-use super::{check_honest_credited, round, setup, study_figures};
+use super::{check_heartbeat_interval, check_honest_credited, round, setup, study_figures};
 use crate::context::ProbeContext;
 use crate::fixture::{CourseShape, Fixture};
 use crate::learner::{CaptureStyle, StudyPlan};
@@ -143,21 +143,25 @@ pub async fn capture_times_random(ctx: &ProbeContext, j: &mut Judge) -> Result<(
         }
     });
     // Offsets as shares of the class hour; a capture is seen at the first heartbeat at or
-    // after its time, so the harness resolves offsets to one heartbeat interval.
+    // after its time, so the harness resolves offsets to one heartbeat interval (the one the
+    // learner kept, within the policy's bounds).
     let mut offsets = Vec::new();
     let mut resolution: f64 = 0.0;
     let hour = ctx.policy.class_hour_seconds();
+    let mut all_logs = Vec::new();
     for logs in futures::future::join_all(runs).await {
         for (lesson, log) in lessons.iter().zip(logs?) {
             let hour_length = (f64::from(lesson.minutes) * 60.0).min(hour);
-            if let Some(playback) = &log.playback {
-                resolution = resolution.max(playback.heartbeat_interval_seconds / hour_length);
+            if log.playback.is_some() {
+                resolution = resolution.max(log.beat_interval / hour_length);
             }
             for capture in log.captures() {
                 offsets.push((capture.position % hour) / hour_length);
             }
+            all_logs.push(log);
         }
     }
+    check_heartbeat_interval(j, &ctx.policy, &all_logs);
     j.figure("captures", offsets.len());
     if offsets.len() < 6 || resolution <= 0.0 {
         j.undecided(
@@ -282,6 +286,7 @@ pub async fn failed_capture_withholds(ctx: &ProbeContext, j: &mut Judge) -> Resu
     study_figures(j, "other_person_capture", &i);
     study_figures(j, "missed_capture", &a);
     check_honest_credited(j, ctx, "honest learner", &h);
+    check_heartbeat_interval(j, &ctx.policy, [&h, &i, &a]);
     let token = authority(&fx).await?;
     for (who, learner, log, bad) in [
         (
