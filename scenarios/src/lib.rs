@@ -16,6 +16,7 @@ pub mod outcome;
 pub mod population;
 pub mod probes;
 pub mod seeds;
+pub mod stats;
 
 pub use context::ProbeContext;
 pub use outcome::{Check, Judge, Outcome, ProbeError};

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use duxue_profile::client::ClientConfig;
-use duxue_profile::{ProfileClient, SupervisorKind, SupervisorRequest, Verdict};
+use duxue_profile::{ProfileClient, SupervisorKind, Verdict};
 use duxue_scenarios::behaviour::Behaviour;
 use duxue_scenarios::learner::Pacer;
 use duxue_scenarios::population::{Member, PopulationWorld, Tally};
@@ -201,7 +201,7 @@ pub async fn run(
 
     let attack = goose_attack(plan, target_url, shared.clone())?;
     let stop = Arc::new(AtomicBool::new(false));
-    let supervisors = start_supervisors(&shared, &http, stop.clone(), ctx).await;
+    let supervisors = start_supervisors(&shared, &http, stop.clone()).await;
     // The ticker stops last, so its final interval holds every request the phase made.
     let ticker_stop = Arc::new(AtomicBool::new(false));
     let ticker = tokio::spawn(ticker(
@@ -233,7 +233,7 @@ pub async fn run(
 
     let mut tallies =
         std::mem::take(&mut *shared.tallies.lock().unwrap_or_else(|e| e.into_inner()));
-    flag_bots(&shared, ctx, &mut tallies).await;
+    flag_bots(&shared, &mut tallies).await;
     write_tallies(&plan.out.join(TALLIES), &tallies);
 
     let section = section::build(
@@ -506,7 +506,6 @@ async fn start_supervisors(
     shared: &Arc<Shared>,
     http: &reqwest::Client,
     stop: Arc<AtomicBool>,
-    ctx: &ProbeContext,
 ) -> Supervisors {
     let fx = &shared.world.fixture;
     let kinds = [
@@ -523,28 +522,20 @@ async fn start_supervisors(
     ];
     let mut tasks = Vec::new();
     for (kind, organisation_id) in kinds {
-        let credentials = ctx
-            .client
-            .create_supervisor(&SupervisorRequest {
-                cohort_id: fx.cohort.cohort_id.clone(),
-                kind,
-                organisation_id,
-            })
-            .await;
-        let Ok(credentials) = credentials else {
-            tracing::warn!("population: a {kind:?} supervisor could not be created");
-            continue;
-        };
         let client = ProfileClient::with_http(http.clone(), ClientConfig::new(&shared.url))
             .observed(Arc::new(MemberObserver {
                 recorder: shared.recorder.clone(),
                 pacer: Arc::new(Pacer::default()),
             }));
-        let Ok(session) = client
-            .supervisor_login(&credentials.username, &credentials.password)
+        let token = match fx
+            .supervisor_via(&client, kind, organisation_id.as_deref())
             .await
-        else {
-            continue;
+        {
+            Ok(token) => token,
+            Err(e) => {
+                tracing::warn!("population: a {kind:?} supervisor could not be created: {e}");
+                continue;
+            }
         };
         let clock = fx.clock.clone();
         let stop = stop.clone();
@@ -554,7 +545,7 @@ async fn start_supervisors(
             // Bounded: at most one poll per 2 s until the phase stops.
             while !stop.load(Ordering::Relaxed) {
                 polls.tick().await;
-                let Ok(list) = client.list_learners(&session.token).await else {
+                let Ok(list) = client.list_learners(&token).await else {
                     continue;
                 };
                 let now = clock.now();
@@ -577,9 +568,9 @@ async fn start_supervisors(
 
 /// Bots (popup auto-clickers, round-the-clock scripts) cannot be refused at the time; the
 /// platform's course-brushing self-check must flag them afterwards.
-async fn flag_bots(shared: &Shared, ctx: &ProbeContext, tallies: &mut [Tally]) {
+async fn flag_bots(shared: &Shared, tallies: &mut [Tally]) {
     let bots = ["popup-auto-clicker", "round-the-clock"];
-    let token = match supervisor_token(shared, ctx).await {
+    let token = match supervisor_token(shared).await {
         Some(token) => token,
         None => return,
     };
@@ -603,21 +594,13 @@ async fn flag_bots(shared: &Shared, ctx: &ProbeContext, tallies: &mut [Tally]) {
     }
 }
 
-async fn supervisor_token(shared: &Shared, ctx: &ProbeContext) -> Option<String> {
-    let credentials = ctx
-        .client
-        .create_supervisor(&SupervisorRequest {
-            cohort_id: shared.world.fixture.cohort.cohort_id.clone(),
-            kind: SupervisorKind::Authority,
-            organisation_id: None,
-        })
-        .await
-        .ok()?;
-    ctx.client
-        .supervisor_login(&credentials.username, &credentials.password)
+async fn supervisor_token(shared: &Shared) -> Option<String> {
+    shared
+        .world
+        .fixture
+        .supervisor(SupervisorKind::Authority, None)
         .await
         .ok()
-        .map(|s| s.token)
 }
 
 fn write_tallies(path: &Path, tallies: &[Tally]) {
