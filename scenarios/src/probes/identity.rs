@@ -25,6 +25,15 @@ async fn fixture(ctx: &ProbeContext, label: &str) -> Result<Fixture, ProbeError>
     Fixture::new(ctx, label, wall_speed, &CourseShape::pure_online(8, 3)).await
 }
 
+/// Logs out the session a login attempt opened, if it opened one, so that the next attempt
+/// meets no live session: a platform may refuse a second login while one is live
+/// (`session_conflict`), which would then answer for the check being tried.
+async fn log_out_of<T>(fx: &Fixture, attempt: &Result<duxue_profile::LearnerSession, T>) {
+    if let Ok(session) = attempt {
+        let _ = fx.client.logout(&session.token).await;
+    }
+}
+
 /// Spoils one field of an otherwise genuine registration.
 type Breaker = fn(&mut duxue_profile::RegistrationRequest);
 
@@ -399,31 +408,30 @@ pub async fn liveness_before_every_login(
         &format!("a genuine live answer logs in (within {GENUINE_ATTEMPTS} attempts)"),
         &first,
     );
-    if let Ok(session) = first {
-        learner.session = Some(session);
-    }
-    // While that session is live, any refusal will do: no second session opened.
+    // Logged out again, so the replays below meet no live session (a platform may refuse a
+    // second login with `session_conflict`, which says nothing about the challenge).
+    log_out_of(&fx, &first).await;
     let reused = learner
         .login_with_frames(&challenge.challenge_id, frames.clone())
         .await;
-    if let Ok(session) = &reused {
-        learner.session = Some(session.clone());
-    }
-    j.expect_refused(
+    login_refused(
+        j,
+        &fx,
         "the same challenge answered again (replayed login) is refused",
-        &reused,
-    );
+        reused,
+    )
+    .await;
     let fresh_frames = learner.frames_for(&challenge, Presentation::Genuine).await;
     let reused_fresh = learner
         .login_with_frames(&challenge.challenge_id, fresh_frames)
         .await;
-    if let Ok(session) = &reused_fresh {
-        learner.session = Some(session.clone());
-    }
-    j.expect_refused(
+    login_refused(
+        j,
+        &fx,
         "a used challenge answered with new frames is refused",
-        &reused_fresh,
-    );
+        reused_fresh,
+    )
+    .await;
 
     // After a logout the learner has no session: every way back in needs a fresh liveness pass.
     log_out(&fx, &mut learner).await?;
@@ -520,9 +528,7 @@ pub async fn liveness_refuses_spoofs(ctx: &ProbeContext, j: &mut Judge) -> Resul
                     setup("log out", fx.client.logout(&token).await)?;
                     TrialOutcome::Accepted
                 }
-                Err(e) if refuses_the_person(&e) || e.is(&ErrorCode::NoFace) => {
-                    TrialOutcome::Refused
-                }
+                Err(e) if refuses_the_presentation(&e) => TrialOutcome::Refused,
                 Err(e) => TrialOutcome::Other(e.to_string()),
             };
             out.push((trial, outcome));
@@ -561,6 +567,12 @@ pub async fn liveness_refuses_spoofs(ctx: &ProbeContext, j: &mut Judge) -> Resul
         &genuine_tally,
     );
     Ok(())
+}
+
+/// A refusal that judged the presented face (liveness, face match, no face): the refusal of
+/// an attack, where a refused challenge or a live session elsewhere is not.
+fn refuses_the_presentation(e: &duxue_profile::ClientError) -> bool {
+    refuses_the_person(e) || e.is(&duxue_profile::ErrorCode::NoFace)
 }
 
 /// ID-5: 单个学员学习账号无法多处登录 — never two live sessions, whether the second login
