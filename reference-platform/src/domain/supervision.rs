@@ -311,7 +311,9 @@ impl Platform {
             .classes
             .get(class_id)
             .ok_or_else(|| Refusal::not_found(NOT_FOUND))?;
-        if !self.class_visible(&w, sup, class) && !(unscoped && class.cohort_id == sup.cohort_id) {
+        let visible =
+            self.class_visible(&w, sup, class) || (unscoped && class.cohort_id == sup.cohort_id);
+        if !visible {
             return Err(self.out_of_scope(NOT_FOUND));
         }
         let course = w
