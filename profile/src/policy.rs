@@ -71,6 +71,11 @@ pub struct Judging {
     pub self_check_honest_flag_share_max: Rule<f64>,
     pub capture_offset_stddev_share_min: Rule<f64>,
     pub capture_offset_repeat_chance_min: Rule<f64>,
+    pub capture_offset_uniformity_chance_min: Rule<f64>,
+    pub capture_class_hours_sampled: Rule<u32>,
+    pub biometric_attack_trials: Rule<u32>,
+    pub biometric_pass_through_rate_max: Rule<f64>,
+    pub self_check_learners_per_behaviour: Rule<u32>,
 }
 
 /// Latency and error budgets at peak load (LD-1).
@@ -225,6 +230,11 @@ impl Policy {
                 self_check_honest_flag_share_max,
                 capture_offset_stddev_share_min,
                 capture_offset_repeat_chance_min,
+                capture_offset_uniformity_chance_min,
+                capture_class_hours_sampled,
+                biometric_attack_trials,
+                biometric_pass_through_rate_max,
+                self_check_learners_per_behaviour,
             ]
         );
         let b = &self.budgets;

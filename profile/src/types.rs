@@ -453,6 +453,10 @@ pub struct LoginRequest {
     pub challenge_id: String,
     /// Base64 JPEG frames answering the challenge, in capture order.
     pub frames: Vec<String>,
+    /// The client's name for the device it runs on (1–64 characters, stable per device). The
+    /// one-account-one-place rule is the same whatever it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

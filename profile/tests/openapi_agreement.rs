@@ -824,6 +824,17 @@ fn samples() -> (Vec<Sample>, BTreeMap<&'static str, Vec<String>>) {
             password: "correct horse".into(),
             challenge_id: "challenge-1".into(),
             frames: vec![JPEG_B64.into(), JPEG_B64.into()],
+            device_id: Some("a1b2c3d4e5f60718".into()),
+        },
+    ));
+    s.push(minimal(
+        "LoginRequest",
+        &LoginRequest {
+            id_number: "11010519491231002X".into(),
+            password: "correct horse".into(),
+            challenge_id: "challenge-1".into(),
+            frames: vec![JPEG_B64.into()],
+            device_id: None,
         },
     ));
     s.push(full(

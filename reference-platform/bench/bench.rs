@@ -340,6 +340,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                         password: "bench-pass".into(),
                         challenge_id: ch.challenge_id,
                         frames,
+                        device_id: None,
                     })
                     .await;
                 lat.lock().push(sent.elapsed());

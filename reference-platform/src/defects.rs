@@ -16,10 +16,15 @@ switches! {
     /// A known defect the reference platform can be started with.
     Defect, "defect" {
         AcceptInvalidId => "accept-invalid-id";
+        DuplicateIdOtherOrganisation => "duplicate-id-other-organisation";
         SkipRegistrationFaceMatch => "skip-registration-face-match";
+        LenientFaceMatch => "lenient-face-match";
         ReusableChallenge => "reusable-challenge";
+        LogoutReopensChallenge => "logout-reopens-challenge";
         WeakLiveness => "weak-liveness";
+        LenientLiveness => "lenient-liveness";
         MultiLogin => "multi-login";
+        SameDeviceMultiLogin => "same-device-multi-login";
         SeekAllowed => "seek-allowed";
         RewatchCredited => "rewatch-credited";
         PositionLeadCredited => "position-lead-credited";
@@ -37,28 +42,41 @@ switches! {
         LessonsUnlocked => "lessons-unlocked";
         StartedLessonUnlocksNext => "started-lesson-unlocks-next";
         NoCaptures => "no-captures";
+        CapturesSometimesSkipped => "captures-sometimes-skipped";
         FixedCaptureOffset => "fixed-capture-offset";
+        EarlyCaptures => "early-captures";
+        FewCaptureOffsets => "few-capture-offsets";
         CaptureFailureIgnored => "capture-failure-ignored";
         NoCooldown => "no-cooldown";
+        CooldownPerCourse => "cooldown-per-course";
         AnyOccupationOnline => "any-occupation-online";
         LabourDispatchAllowed => "labour-dispatch-allowed";
         UnapprovedOccupation => "unapproved-occupation";
         OnlineShareUnchecked => "online-share-unchecked";
+        LooseOnlineShare => "loose-online-share";
         GeneralShareUnchecked => "general-share-unchecked";
+        LooseGeneralShare => "loose-general-share";
         NoAuditAccounts => "no-audit-accounts";
         StaleMonitoring => "stale-monitoring";
         ScopeLeak => "scope-leak";
+        ImagesAndExportsUnscoped => "images-and-exports-unscoped";
         SupervisorCanWrite => "supervisor-can-write";
+        SupervisorUploadsCaptures => "supervisor-uploads-captures";
         ImagesNotKept => "images-not-kept";
         BlindSelfCheck => "blind-self-check";
+        SelfCheckOnePerSignal => "self-check-one-per-signal";
+        RoundTheClockPerPlayback => "round-the-clock-per-playback";
         ExportMiscounts => "export-miscounts";
         WrongPayee => "wrong-payee";
         ShortRetention => "short-retention";
+        ClockAdvanceCapped => "clock-advance-capped";
         SlowUnderLoad => "slow-under-load";
         LoginCapBelowPeak => "login-cap-below-peak";
         FailOpenUnderLoad => "fail-open-under-load";
         LogoutKeepsToken => "logout-keeps-token";
         CrossLearnerAccess => "cross-learner-access";
+        StopBeforeOwnerCheck => "stop-before-owner-check";
+        LearnerReadsSupervision => "learner-reads-supervision";
         ConformanceOpen => "conformance-open";
     }
 }

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use duxue_profile::{
-    Class, ClassRequest, Cohort, CohortRequest, Course, CourseProposal, Delivery, LessonCategory,
-    LessonMode, LessonSpec, Organisation, OrganisationKind, OrganisationRequest, Policy,
-    ProfileClient,
+    Class, ClassRequest, ClientError, Cohort, CohortRequest, Course, CourseProposal, Delivery,
+    LessonCategory, LessonMode, LessonSpec, Organisation, OrganisationKind, OrganisationRequest,
+    Policy, ProfileClient, SupervisorKind, SupervisorRequest,
 };
 
 use crate::clock::CohortClock;
@@ -178,6 +178,21 @@ impl Fixture {
         Ok((learner, enrolment.enrolment_id))
     }
 
+    /// `n` learners registered, logged in and enrolled, a few at a time: each login must
+    /// answer its liveness challenge within the challenge's lifetime, which a queue of many
+    /// learners' frames would outlast at a high clock scale.
+    pub async fn enrolled_learners(
+        &self,
+        n: usize,
+    ) -> Result<Vec<(SimLearner, String)>, ProbeError> {
+        use futures::{StreamExt, TryStreamExt};
+        let at_once = std::thread::available_parallelism().map_or(2, usize::from);
+        futures::stream::iter((0..n).map(|_| self.enrolled_learner()))
+            .buffered(at_once)
+            .try_collect()
+            .await
+    }
+
     /// Lesson ids of the course in content order.
     pub fn lesson(&self, index: usize) -> Result<&duxue_profile::Lesson, ProbeError> {
         let mut lessons: Vec<_> = self.course.lessons.iter().collect();
@@ -218,6 +233,55 @@ impl Fixture {
         kind: OrganisationKind,
     ) -> Result<Organisation, ProbeError> {
         organisation(&self.client, &self.cohort, name, kind, self.seed).await
+    }
+
+    /// A supervisor account of `kind` in this cohort (of `organisation_id` for an enterprise or
+    /// institution account), logged in; its session token.
+    pub async fn supervisor(
+        &self,
+        kind: SupervisorKind,
+        organisation_id: Option<&str>,
+    ) -> Result<String, ClientError> {
+        self.supervisor_via(&self.client, kind, organisation_id)
+            .await
+    }
+
+    /// As [`Fixture::supervisor`], the session opened through `client` (a load phase's own).
+    pub async fn supervisor_via(
+        &self,
+        client: &ProfileClient,
+        kind: SupervisorKind,
+        organisation_id: Option<&str>,
+    ) -> Result<String, ClientError> {
+        let credentials = self
+            .client
+            .create_supervisor(&SupervisorRequest {
+                cohort_id: self.cohort.cohort_id.clone(),
+                kind,
+                organisation_id: organisation_id.map(str::to_owned),
+            })
+            .await?;
+        Ok(client
+            .supervisor_login(&credentials.username, &credentials.password)
+            .await?
+            .token)
+    }
+
+    /// The training authority's supervisor of this cohort, logged in; its session token.
+    pub async fn authority(&self) -> Result<String, ProbeError> {
+        crate::probes::setup(
+            "create and log in an authority supervisor",
+            self.supervisor(SupervisorKind::Authority, None).await,
+        )
+    }
+
+    /// Moves the cohort clock forward, then reads it back: how many seconds it really moved
+    /// (the platform's answer to the advance is not taken for it).
+    pub async fn advance_read_back(&self, seconds: f64) -> Result<f64, ProbeError> {
+        let before = self.client.read_clock(&self.cohort.cohort_id).await?;
+        self.advance(seconds).await?;
+        let after = self.client.read_clock(&self.cohort.cohort_id).await?;
+        Ok((after.virtual_now - before.virtual_now).num_milliseconds() as f64 / 1e3)
     }
 
     /// Moves the cohort clock forward and keeps the harness's model in step.

@@ -40,6 +40,8 @@ pub struct SimLearner {
     pub organisation_id: String,
     pub learner: Option<Learner>,
     pub session: Option<LearnerSession>,
+    /// The name this learner's client gives its device at login (the profile's `device_id`).
+    pub device_id: Option<String>,
     /// SHA-256 of the registration face and ID-card images last sent.
     pub registration_sha256: Option<(String, String)>,
     /// SHA-256 of every liveness frame sent, per challenge id.
@@ -106,6 +108,7 @@ impl SimLearner {
             organisation_id,
             learner: None,
             session: None,
+            device_id: Some(device_name(seed)),
             registration_sha256: None,
             frames_sha256: BTreeMap::new(),
             client,
@@ -132,7 +135,7 @@ impl SimLearner {
         self
     }
 
-    /// The same person with the same session in a second window or device.
+    /// The same person with the same session in a second window, on another device.
     pub fn twin(&self) -> SimLearner {
         SimLearner {
             identity: self.identity.clone(),
@@ -140,6 +143,7 @@ impl SimLearner {
             organisation_id: self.organisation_id.clone(),
             learner: self.learner.clone(),
             session: self.session.clone(),
+            device_id: Some(device_name(seeds::mix(self.seed, 0x7717))),
             registration_sha256: self.registration_sha256.clone(),
             frames_sha256: BTreeMap::new(),
             client: self.client.clone(),
@@ -326,6 +330,7 @@ impl SimLearner {
             password: self.password.clone(),
             challenge_id: challenge_id.to_owned(),
             frames: frames.iter().map(|f| B64.encode(f)).collect(),
+            device_id: self.device_id.clone(),
         };
         self.client.login(&request).await
     }
@@ -428,6 +433,12 @@ async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'stati
 /// meet now and then, and answers by trying again).
 pub fn refuses_the_person(e: &ClientError) -> bool {
     e.is(&ErrorCode::LivenessFailed) || e.is(&ErrorCode::FaceMismatch)
+}
+
+/// A device name as a client would make one: random-looking, stable for the device, naming
+/// neither the person nor the tool.
+fn device_name(seed: u64) -> String {
+    format!("{:016x}", seeds::named(seed, "device"))
 }
 
 /// Hex SHA-256 of some bytes.

@@ -21,6 +21,7 @@ pub mod population;
 pub mod probes;
 pub mod rules;
 pub mod seeds;
+pub mod stats;
 pub mod study;
 
 pub use context::ProbeContext;

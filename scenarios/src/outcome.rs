@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use duxue_profile::{ClientError, Verdict};
+use duxue_profile::{ClientError, RawAnswer, Verdict};
 use serde::Serialize;
 
 /// One thing a probe checked.
@@ -124,6 +124,76 @@ impl Judge {
         }
     }
 
+    /// Records that an operation was refused for authority, with one of `statuses` (401, 403,
+    /// 404 …). Accepted fails; a refusal with another client-error status fails too (it was not
+    /// refused for who asked: a body checked first, a playback already stopped); a server
+    /// error or a transport failure leaves the check undecided.
+    pub fn expect_denied<T: std::fmt::Debug>(
+        &mut self,
+        name: &str,
+        result: &Result<T, ClientError>,
+        statuses: &[u16],
+    ) -> bool {
+        match result {
+            Ok(answer) => {
+                let shown = format!("{answer:?}");
+                let shown: String = shown.chars().take(200).collect();
+                self.check(name, false, format!("accepted: {shown}"))
+            }
+            Err(e) => self.denied_status(name, e.status(), e.is_refusal(), e.to_string(), statuses),
+        }
+    }
+
+    /// As [`Judge::expect_denied`], for an answer read raw.
+    pub fn expect_denied_raw(
+        &mut self,
+        name: &str,
+        answer: &Result<RawAnswer, ClientError>,
+        statuses: &[u16],
+    ) -> bool {
+        match answer {
+            Ok(a) => {
+                let body: String = String::from_utf8_lossy(&a.body).chars().take(160).collect();
+                let detail = format!("HTTP {}: {body}", a.status);
+                self.denied_status(name, Some(a.status), a.status >= 400, detail, statuses)
+            }
+            Err(e) => {
+                self.undecided(name, e.to_string());
+                false
+            }
+        }
+    }
+
+    fn denied_status(
+        &mut self,
+        name: &str,
+        status: Option<u16>,
+        refused: bool,
+        detail: String,
+        statuses: &[u16],
+    ) -> bool {
+        let wanted = statuses
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join("/");
+        match status {
+            Some(s) if statuses.contains(&s) => self.check(name, true, detail),
+            Some(s) if (200..300).contains(&s) => {
+                self.check(name, false, format!("accepted: {detail}"))
+            }
+            Some(s) if refused && (400..500).contains(&s) => self.check(
+                name,
+                false,
+                format!("refused, but not for authority (HTTP {wanted} expected): {detail}"),
+            ),
+            _ => {
+                self.undecided(name, detail);
+                false
+            }
+        }
+    }
+
     /// Adds a figure the verdict was judged on.
     pub fn figure(&mut self, name: &str, value: impl Serialize) {
         let value = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
@@ -225,6 +295,27 @@ impl Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_denial_must_be_about_authority() {
+        let refused = |status: u16, code: &str| {
+            Err::<(), _>(ClientError::Refused {
+                operation: "heartbeat",
+                status,
+                error: duxue_profile::ErrorBody {
+                    code: code.into(),
+                    message: String::new(),
+                },
+            })
+        };
+        let mut judge = Judge::new("X-1");
+        assert!(judge.expect_denied("a", &refused(403, "read_only"), &[401, 403]));
+        assert!(!judge.expect_denied("b", &refused(404, "not_found"), &[401, 403]));
+        assert!(!judge.expect_denied("c", &Ok(()), &[401, 403]));
+        assert!(!judge.expect_denied("d", &refused(500, "internal"), &[401, 403]));
+        let passed: Vec<_> = judge.checks.iter().map(|c| c.passed).collect();
+        assert_eq!(passed, [Some(true), Some(false), Some(false), None]);
+    }
 
     #[test]
     fn no_checks_is_inconclusive_and_a_failure_wins() {

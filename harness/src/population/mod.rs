@@ -231,7 +231,7 @@ pub async fn run(
 
     let attack = goose_attack(plan, target_url, shared.clone())?;
     let stop = Arc::new(AtomicBool::new(false));
-    let supervisors = start_supervisors(&shared, &http, stop.clone(), ctx).await;
+    let supervisors = start_supervisors(&shared, &http, stop.clone()).await;
     // The ticker stops last, so its final interval holds every request the phase made.
     let ticker_stop = Arc::new(AtomicBool::new(false));
     let log = std::fs::File::create(plan.out.join(HISTOGRAM_LOG))
@@ -553,7 +553,6 @@ async fn start_supervisors(
     shared: &Arc<Shared>,
     http: &reqwest::Client,
     stop: Arc<AtomicBool>,
-    ctx: &ProbeContext,
 ) -> Supervisors {
     let fx = &shared.world.fixture;
     let kinds = [
@@ -570,28 +569,20 @@ async fn start_supervisors(
     ];
     let mut tasks = Vec::new();
     for (kind, organisation_id) in kinds {
-        let credentials = ctx
-            .client
-            .create_supervisor(&SupervisorRequest {
-                cohort_id: fx.cohort.cohort_id.clone(),
-                kind,
-                organisation_id,
-            })
-            .await;
-        let Ok(credentials) = credentials else {
-            tracing::warn!("population: a {kind:?} supervisor could not be created");
-            continue;
-        };
         let client = ProfileClient::with_http(http.clone(), ClientConfig::new(&shared.url))
             .observed(Arc::new(MemberObserver {
                 recorder: shared.recorder.clone(),
                 pacer: Arc::new(Pacer::default()),
             }));
-        let Ok(session) = client
-            .supervisor_login(&credentials.username, &credentials.password)
+        let token = match fx
+            .supervisor_via(&client, kind, organisation_id.as_deref())
             .await
-        else {
-            continue;
+        {
+            Ok(token) => token,
+            Err(e) => {
+                tracing::warn!("population: a {kind:?} supervisor could not be created: {e}");
+                continue;
+            }
         };
         let clock = fx.clock.clone();
         let stop = stop.clone();
@@ -601,7 +592,7 @@ async fn start_supervisors(
             // Bounded: at most one poll per 2 s until the phase stops.
             while !stop.load(Ordering::Relaxed) {
                 polls.tick().await;
-                let Ok(list) = client.list_learners(&session.token).await else {
+                let Ok(list) = client.list_learners(&token).await else {
                     continue;
                 };
                 let now = clock.now();

@@ -161,6 +161,9 @@ pub struct SessionRec {
     pub created_at: f64,
     /// Why the session ended, if it did.
     pub revoked: Option<String>,
+    /// The device the client named at login, if any.
+    #[serde(default)]
+    pub device_id: Option<String>,
 }
 impl_doc!(
     SessionRec,
@@ -430,6 +433,8 @@ pub struct ChallengeRec {
     pub actions: Vec<LivenessAction>,
     pub expires_at: f64,
     pub used: bool,
+    /// The session the challenge's login opened.
+    pub session_id: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1098,6 +1098,12 @@ impl Platform {
     /// Stops a playback at the learner's request; stopping a stopped one answers it unchanged.
     pub fn stop_playback(&self, actor: &Actor, playback_id: &str) -> Outcome<Playback> {
         let mut w = self.world.lock();
+        if self.has(Defect::StopBeforeOwnerCheck)
+            && let Some(cohort) = w.playbacks.get(playback_id).map(|p| p.cohort_id.clone())
+        {
+            let now = w.cohort_now(&cohort);
+            self.stop_playback_in(&mut w, playback_id, StopReason::Learner, now);
+        }
         let now = self.enter_playback(&mut w, actor, playback_id)?;
         self.stop_playback_in(&mut w, playback_id, StopReason::Learner, now);
         w.playbacks

@@ -13,6 +13,7 @@ mod identity;
 mod playback;
 mod retention;
 mod security;
+mod sitting;
 mod supervision;
 
 pub type ProbeFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;

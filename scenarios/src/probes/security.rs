@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use duxue_profile::{Auth, OPERATIONS, Operation, Security};
 
 use super::setup;
+use super::sitting::Sitting;
 use crate::context::ProbeContext;
 use crate::fixture::{CourseShape, Fixture};
 use crate::learner::StudyPlan;
@@ -184,40 +185,121 @@ pub async fn tokens_checked(ctx: &ProbeContext, j: &mut Judge) -> Result<(), Pro
     Ok(())
 }
 
-/// SC-3: a learner cannot read or act on another learner's data.
+/// SC-3: a learner cannot read or act on another learner's data: not on the victim's live
+/// playback (the victim's state read back after each attempt), not on its enrolment, and not
+/// through any supervision operation with a learner's token.
 pub async fn learners_isolated(ctx: &ProbeContext, j: &mut Judge) -> Result<(), ProbeError> {
+    const OTHERS: &[u16] = &[403, 404];
     let fx = Fixture::new(ctx, "SC-3", 1.0, &CourseShape::pure_online(8, 3)).await?;
-    let (_victim, ids) = world(ctx, &fx).await?;
+    let lesson = fx.lesson(0)?.clone();
+    let max_gap = f64::from(ctx.policy.rules.heartbeat_max_gap_seconds.value);
+    let (mut victim, victim_enrolment) = fx.enrolled_learner().await?;
     let (intruder, own_enrolment) = fx.enrolled_learner().await?;
     let token = intruder.token()?.to_owned();
-    let progress = fx.client.get_progress(&token, &ids.enrolment_id).await;
-    j.expect_refused("another learner's progress is refused", &progress);
+    let mut sitting = Sitting::start(&victim, &victim_enrolment, &lesson.lesson_id).await?;
+    setup("the victim's first heartbeat", sitting.beat(&victim).await)?;
+    let playback_id = sitting.playback.playback_id.clone();
+
+    let progress = fx.client.get_progress(&token, &victim_enrolment).await;
+    j.expect_denied("another learner's progress is refused", &progress, OTHERS);
+
+    let ahead = sitting.position() + 300.0;
     let beat = duxue_profile::HeartbeatRequest {
-        position_seconds: 0.0,
+        position_seconds: ahead,
         rate: 1.0,
         focused: true,
         client_time: None,
     };
-    let heartbeat = fx.client.heartbeat(&token, &ids.playback_id, &beat).await;
-    j.expect_refused(
-        "a heartbeat on another learner's playback is refused",
+    let heartbeat = fx.client.heartbeat(&token, &playback_id, &beat).await;
+    j.expect_denied(
+        "a heartbeat on another learner's live playback is refused",
         &heartbeat,
+        OTHERS,
     );
-    let stop = fx.client.stop_playback(&token, &ids.playback_id).await;
-    j.expect_refused("stopping another learner's playback is refused", &stop);
+    sitting.plays_on(j, &victim).await;
+    j.check(
+        "after it, the victim's position did not jump",
+        sitting.position() < ahead - 200.0,
+        format!("accepted position {:.0} s", sitting.position()),
+    );
+
     let start = fx
         .client
         .start_playback(
             &token,
             &duxue_profile::PlaybackRequest {
-                enrolment_id: ids.enrolment_id.clone(),
-                lesson_id: ids.lesson_id.clone(),
+                enrolment_id: victim_enrolment.clone(),
+                lesson_id: lesson.lesson_id.clone(),
             },
         )
         .await;
-    j.expect_refused("playing on another learner's enrolment is refused", &start);
+    j.expect_denied(
+        "playing on another learner's enrolment is refused",
+        &start,
+        OTHERS,
+    );
+    sitting.plays_on(j, &victim).await;
+
+    let budget = f64::from(lesson.minutes) * 60.0 + 60.0;
+    sitting
+        .events_answered_by(
+            j,
+            &mut victim,
+            "another learner",
+            &token,
+            OTHERS,
+            budget,
+            max_gap,
+        )
+        .await?;
+
+    let stop = fx.client.stop_playback(&token, &playback_id).await;
+    j.expect_denied(
+        "stopping another learner's live playback is refused",
+        &stop,
+        OTHERS,
+    );
+    sitting.plays_on(j, &victim).await;
+
+    // A learner's token opens no supervision operation (they show every learner's data).
+    let authority = fx.authority().await?;
+    let victim_id = victim.learner_id()?.to_owned();
+    let record = setup(
+        "the authority reads the victim",
+        fx.client.get_learner(&authority, &victim_id).await,
+    )?;
+    for op in OPERATIONS
+        .iter()
+        .filter(|o| o.security == Security::Supervisor)
+    {
+        let args: Vec<&str> = op
+            .parameters()
+            .iter()
+            .map(|p| match *p {
+                "learner_id" => victim_id.as_str(),
+                "image_id" => record.face_image_id.as_str(),
+                "class_id" => fx.class.class_id.as_str(),
+                _ => "duxue-probe-id",
+            })
+            .collect();
+        let answer = fx
+            .client
+            .send_raw(op, &args, Auth::Bearer(&token), None)
+            .await;
+        j.expect_denied_raw(
+            &format!(
+                "{} {} refuses a learner's token",
+                op.method.as_str().to_uppercase(),
+                op.path
+            ),
+            &answer,
+            &[401, 403],
+        );
+    }
+
     let own = fx.client.get_progress(&token, &own_enrolment).await;
     j.expect_ok("the learner's own progress is shown", &own);
+    sitting.stop(&victim).await;
     Ok(())
 }
 
