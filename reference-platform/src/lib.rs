@@ -54,6 +54,7 @@ pub mod http;
 pub mod ids;
 pub mod load;
 pub mod store;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -69,6 +70,7 @@ use tokio::sync::watch;
 pub use defects::{Defect, DefectSet, UnknownDefect};
 pub use domain::HEARTBEAT_INTERVAL_SECONDS;
 pub use error::PlatformError;
+pub use tls::TlsFiles;
 
 /// How the platform is started.
 #[derive(Clone, Debug)]
@@ -90,6 +92,8 @@ pub struct PlatformConfig {
 /// A running platform.
 pub struct RunningPlatform {
     addr: SocketAddr,
+    /// `http` or `https`.
+    scheme: &'static str,
     platform: Arc<domain::Platform>,
     stop: watch::Sender<bool>,
     server: tokio::task::JoinHandle<Result<(), std::io::Error>>,
@@ -115,6 +119,27 @@ pub async fn start(
     config: PlatformConfig,
     listener: tokio::net::TcpListener,
 ) -> Result<RunningPlatform, PlatformError> {
+    start_on(config, listener, "http").await
+}
+
+/// Starts the platform serving HTTPS with the certificate and key of `tls`.
+pub async fn start_tls(
+    config: PlatformConfig,
+    listener: tokio::net::TcpListener,
+    tls: &TlsFiles,
+) -> Result<RunningPlatform, PlatformError> {
+    let acceptor = tls::acceptor(tls)?;
+    start_on(config, tls::TlsListener::new(listener, acceptor), "https").await
+}
+
+async fn start_on<L>(
+    config: PlatformConfig,
+    listener: L,
+    scheme: &'static str,
+) -> Result<RunningPlatform, PlatformError>
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+{
     let addr = listener.local_addr()?;
     let entry = config
         .policy
@@ -190,6 +215,7 @@ pub async fn start(
     });
     Ok(RunningPlatform {
         addr,
+        scheme,
         platform,
         stop,
         server,
@@ -204,9 +230,9 @@ impl RunningPlatform {
         self.addr
     }
 
-    /// The base URL (`http://addr`), without `/profile/v1`.
+    /// The base URL (`http://addr` or `https://addr`), without `/profile/v1`.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// Stops accepting, finishes in-flight requests, flushes every pending write and closes

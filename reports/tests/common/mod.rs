@@ -154,6 +154,7 @@ pub fn report(population: Option<PopulationReport>) -> RunReport {
         },
         requirements,
         population,
+        interrupted: None,
     }
 }
 

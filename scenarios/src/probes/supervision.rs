@@ -339,18 +339,23 @@ pub async fn read_only_supervisors(ctx: &ProbeContext, j: &mut Judge) -> Result<
     Ok(())
 }
 
-/// Checks that a write was answered with a client-error status (a refusal).
+/// Checks that a write was refused: a 4xx answer with a profile code (`read_only`,
+/// `method_not_allowed`, `forbidden`, …). A success is a write let through; a 5xx or an answer
+/// that is not a refusal decides nothing.
 fn write_refused(
     j: &mut Judge,
     what: &str,
     answer: Result<RawAnswer, duxue_profile::ClientError>,
 ) -> bool {
     match answer {
-        Ok(a) => j.check(
-            what,
-            (400..500).contains(&a.status),
-            format!("HTTP {}", a.status),
-        ),
+        Ok(a) if a.status < 300 => j.check(what, false, format!("HTTP {}", a.status)),
+        Ok(a) => match a.failure("supervisorWrite") {
+            e if e.is_refusal() => j.check(what, true, e.to_string()),
+            e => {
+                j.undecided(what, e.to_string());
+                false
+            }
+        },
         Err(e) => {
             j.undecided(what, e.to_string());
             false
@@ -372,7 +377,7 @@ pub async fn captures_and_liveness_retrievable(
         .login_as(Presentation::Attack(duxue_media::Species::Print))
         .await
         .map(|_| ());
-    let refused_attempt_made = refused_attempt.is_err();
+    let refused_attempt_made = matches!(&refused_attempt, Err(e) if e.is_refusal());
     setup("genuine login", learner.login().await.map(|_| ()))?;
     let enrolment = learner.enrol(&fx.class.class_id).await?;
     let log = learner
