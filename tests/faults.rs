@@ -64,7 +64,7 @@ fn run_through(name: &str, plan: impl FnOnce(SocketAddr) -> Plan) -> Faulted {
         let url = proxy.url();
         let out_arg = out.clone();
         let finished = tokio::task::spawn_blocking(move || {
-            support::duxue(
+            support::duxue_within(
                 &[
                     "certify",
                     "--target",

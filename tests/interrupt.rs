@@ -132,7 +132,7 @@ fn one_kill(url: &str, dir: &std::path::Path, n: usize, proxy: &FaultProxy) -> K
     }
 
     // The folder renders into an INTERRUPTED report that verifies.
-    let render = support::duxue(&["report", "render", s(&out)], Duration::from_secs(60));
+    let render = support::duxue_within(&["report", "render", s(&out)], Duration::from_secs(60));
     assert_eq!(render.code, Some(0), "render: {}", render.stderr);
     let report = support::read_json(&out.join("report.json"));
     assert_eq!(report["verdict"], "INTERRUPTED");
@@ -144,7 +144,7 @@ fn one_kill(url: &str, dir: &std::path::Path, n: usize, proxy: &FaultProxy) -> K
     );
     let errors = duxue_reports::validate_report_json(&report).expect("schema loads");
     assert!(errors.is_empty(), "report vs schema: {errors:?}");
-    let verify = support::duxue(&["report", "verify", s(&out)], Duration::from_secs(60));
+    let verify = support::duxue_within(&["report", "verify", s(&out)], Duration::from_secs(60));
     assert_eq!(verify.code, Some(0), "verify: {}", verify.stdout);
     let summary = std::fs::read_to_string(out.join("summary.md")).expect("summary.md");
     assert!(summary.contains("INTERRUPTED"), "{summary}");
@@ -281,7 +281,7 @@ fn signal_ends_the_run(signal: &str) {
     let errors = duxue_reports::validate_report_json(&report).expect("schema loads");
     assert!(errors.is_empty(), "report vs schema: {errors:?}");
     // Sealed by the harness itself, and nothing written after the seal.
-    let verify = support::duxue(&["report", "verify", s(&out)], Duration::from_secs(60));
+    let verify = support::duxue_within(&["report", "verify", s(&out)], Duration::from_secs(60));
     assert_eq!(verify.code, Some(0), "verify: {}", verify.stdout);
     let junit = std::fs::read_to_string(out.join("junit.xml")).expect("junit.xml");
     assert!(junit.contains("INTERRUPTED"), "{junit}");

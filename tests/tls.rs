@@ -93,7 +93,7 @@ fn certify_over_tls(
         args.extend(extra.iter().map(|a| (*a).to_owned()));
         let finished = tokio::task::spawn_blocking(move || {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            support::duxue(&args, Duration::from_secs(300))
+            support::duxue_within(&args, Duration::from_secs(300))
         })
         .await
         .expect("run thread");
@@ -189,7 +189,7 @@ fn a_bad_ca_file_and_bad_server_files_are_one_line_and_exit_2() {
     let dir = tempfile::tempdir().expect("temp dir");
     let bad = dir.path().join("not-a-ca.pem");
     std::fs::write(&bad, "this is not a certificate\n").expect("write");
-    let finished = support::duxue(
+    let finished = support::duxue_within(
         &[
             "certify",
             "--target",
@@ -209,7 +209,7 @@ fn a_bad_ca_file_and_bad_server_files_are_one_line_and_exit_2() {
         "{line}"
     );
 
-    let finished = support::duxue(
+    let finished = support::duxue_within(
         &[
             "platform",
             "serve",

@@ -8,9 +8,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use duxue_platform::Defect;
+use duxue_platform::{Defect, Variant};
 use duxue_profile::{ApplicationForm, Catalog, Policy, Verdict};
-use duxue_reports::model::{Check, EvidenceRef, RequirementResult, RunIdentity, TargetInfo};
+use duxue_reports::model::{
+    Check, EvidenceRef, RequirementResult, RunIdentity, ShardInfo, TargetInfo,
+};
 use duxue_reports::{Interruption, REPORT_SCHEMA, RunReport, RunVerdict};
 use duxue_scenarios::{Outcome, ProbeContext, all_probes, seeds};
 use futures::StreamExt;
@@ -43,6 +45,8 @@ pub struct CertifyPlan {
     pub seed: u64,
     pub out: PathBuf,
     pub defects: Vec<Defect>,
+    /// Conforming variants of the embedded reference platform.
+    pub variants: Vec<Variant>,
     pub only: Vec<String>,
     pub concurrency: usize,
     pub progress: bool,
@@ -64,6 +68,8 @@ pub struct PopulationOptions {
     pub mix: crate::population::Mix,
     pub client_mode: crate::population::ClientMode,
     pub shard: (u64, u64),
+    /// The agreed instant the load shape starts at (`--start-at`).
+    pub start_at: Option<chrono::DateTime<Utc>>,
     /// Step the population up from `learners` until a budget breaks.
     pub find_capacity: bool,
 }
@@ -236,6 +242,12 @@ async fn reach_target(plan: &CertifyPlan, inputs: &Inputs) -> Result<Target, Can
                     "drop --defect or drop --target",
                 ));
             }
+            if !plan.variants.is_empty() {
+                return Err(CannotRun::new(
+                    "--variant applies to the bundled reference platform only",
+                    "drop --variant or drop --target",
+                ));
+            }
             let (_, meta) = target::connect(url, plan.token.clone(), &plan.transport).await?;
             if plan.token.is_none() {
                 return Err(CannotRun::new(
@@ -255,6 +267,7 @@ async fn reach_target(plan: &CertifyPlan, inputs: &Inputs) -> Result<Target, Can
                 &inputs.policy,
                 &inputs.application,
                 plan.defects.clone(),
+                plan.variants.clone(),
                 plan.seed,
             )
             .await?;
@@ -374,6 +387,7 @@ async fn run_probes(
     progress.finish_and_clear();
 
     let mut population = None;
+    let mut shard = None;
     if let Some(options) = plan
         .population
         .as_ref()
@@ -400,6 +414,7 @@ async fn run_probes(
             mix: options.mix.clone(),
             client_mode: options.client_mode,
             shard: options.shard,
+            start_at: options.start_at,
             progress: plan.progress,
             out: plan.out.clone(),
         };
@@ -430,6 +445,14 @@ async fn run_probes(
                 }
                 outcomes.insert(outcome.requirement.to_owned(), (outcome, took));
             }
+            if options.shard.1 > 1 || options.start_at.is_some() {
+                shard = Some(ShardInfo {
+                    index: options.shard.0,
+                    count: options.shard.1,
+                    start_at: options.start_at,
+                    start: result.start,
+                });
+            }
             population = Some(result.section);
         }
     }
@@ -448,7 +471,7 @@ async fn run_probes(
         at: Utc::now(),
         torn_journal_lines: 0,
     });
-    Ok(run.assemble(outcomes, population, interruption))
+    Ok(run.assemble(outcomes, population, interruption, shard))
 }
 
 /// What a run's report is made of besides the outcomes.
@@ -477,6 +500,7 @@ impl RunContext<'_> {
                 at: Utc::now(),
                 torn_journal_lines: 0,
             }),
+            None,
         );
         duxue_reports::write_report_json(&self.plan.out, &report).map_err(|e| {
             CannotRun::new(
@@ -492,6 +516,7 @@ impl RunContext<'_> {
         outcomes: BTreeMap<String, (Outcome, Duration)>,
         population: Option<duxue_reports::model::PopulationReport>,
         interrupted: Option<Interruption>,
+        shard: Option<ShardInfo>,
     ) -> RunReport {
         let (plan, inputs, target) = (self.plan, self.inputs, self.target);
         let requirements =
@@ -528,6 +553,11 @@ impl RunContext<'_> {
                         .as_ref()
                         .map(|e| e.defects.iter().map(|d| d.name().to_owned()).collect())
                         .unwrap_or_default(),
+                    variants: target
+                        .embedded
+                        .as_ref()
+                        .map(|e| e.variants.iter().map(|v| v.name().to_owned()).collect())
+                        .unwrap_or_default(),
                 },
                 harness_version: env!("CARGO_PKG_VERSION").to_owned(),
                 profile_version: duxue_profile::PROFILE_VERSION.to_owned(),
@@ -538,6 +568,8 @@ impl RunContext<'_> {
                 application: serde_json::to_value(&*inputs.application).unwrap_or_default(),
                 requests: self.journal.total(),
                 evidence_journal: JOURNAL_PATH.to_owned(),
+                shard,
+                merged: None,
             },
             requirements,
             population,
@@ -575,7 +607,7 @@ fn judge_catalog(
                     } else if req.area == "load" {
                         (
                             Verdict::Inconclusive,
-                            "no population phase in this run (--learners 0)".to_owned(),
+                            format!("{NOT_RUN} no population phase in this run (--learners 0)"),
                         )
                     } else if !plan.only.is_empty() && !plan.only.contains(&req.id) {
                         // Not judged is not met: a partial run is never CERTIFIED.

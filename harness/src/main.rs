@@ -9,6 +9,7 @@ mod interrupt;
 mod journal;
 mod merge;
 mod population;
+mod start;
 mod target;
 
 use std::path::PathBuf;
@@ -87,12 +88,28 @@ async fn run(command: Command) -> Result<ExitCode, CannotRun> {
         Command::Certify(args) => certify_command(args).await,
         Command::Calibrate(args) => calibrate_command(args).await,
         Command::Merge(args) => {
-            let report = merge::merge(&args.dirs, &args.out, &args.policy)?;
+            let report = merge::merge(&merge::MergePlan {
+                dirs: &args.dirs,
+                out: &args.out,
+                policy: &args.policy,
+                public_key: args.public_key.as_deref(),
+                signing_key: args.signing_key.as_deref(),
+            })?;
             certify::print_summary(&report, &args.out);
+            if let Some(m) = &report.run.merged {
+                println!(
+                    "merged {} shards: largest start skew {} s, start spread {} s (a merge accepts up to {} s)",
+                    m.shards.len(),
+                    m.largest_start_skew_s,
+                    m.start_spread_s,
+                    m.start_spread_bound_s
+                );
+            }
             Ok(verdict_exit(&report, &args.out))
         }
         Command::Platform(PlatformCommand::Serve(args)) => serve(*args).await,
         Command::Platform(PlatformCommand::Defects) => {
+            target::manifest()?;
             for defect in duxue_platform::Defect::ALL {
                 println!(
                     "{:<30} breaks {:<12} {}",
@@ -100,6 +117,13 @@ async fn run(command: Command) -> Result<ExitCode, CannotRun> {
                     defect.breaks().join(","),
                     defect.description()
                 );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Platform(PlatformCommand::Variants) => {
+            target::manifest()?;
+            for variant in duxue_platform::Variant::ALL {
+                println!("{:<24} {}", variant.name(), variant.description());
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -270,6 +294,21 @@ fn population_options(
                 "give I/N with 0 <= I < N, e.g. --shard 0/4",
             )
         })?;
+    let start_at = match &args.start_at {
+        Some(text) => Some(start::parse_start_at(text, chrono::Utc::now()).map_err(|e| {
+            CannotRun::new(
+                format!("bad --start-at: {e}"),
+                "give an instant ahead, RFC 3339 (2026-03-01T08:00:00+08:00) or +SECONDS from now, the same for every shard",
+            )
+        })?),
+        None => None,
+    };
+    if start_at.is_some() && args.find_capacity {
+        return Err(CannotRun::new(
+            "--find-capacity steps its population up one run after another; it cannot start with --start-at",
+            "drop one of the two",
+        ));
+    }
     if args.hold == 0 {
         return Err(CannotRun::new(
             "--hold 0 leaves no peak to judge",
@@ -286,6 +325,7 @@ fn population_options(
         mix,
         client_mode: args.client_mode,
         shard,
+        start_at,
         find_capacity: args.find_capacity,
     }))
 }
@@ -301,6 +341,7 @@ fn template(args: &cli::RunOptions, out: PathBuf) -> certify::CertifyPlan {
         seed: args.seed.unwrap_or_else(rand::random),
         out,
         defects: Vec::new(),
+        variants: Vec::new(),
         only: args.only.clone(),
         concurrency: args.concurrency,
         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
@@ -322,6 +363,7 @@ async fn certify_command(args: CertifyArgs) -> Result<ExitCode, CannotRun> {
     plan.population = population_options(&args.run.population)?;
     plan.signing_key = args.signing_key;
     plan.defects = target::parse_defects(&args.defects)?;
+    plan.variants = target::parse_variants(&args.variants)?;
     plan.announce = true;
     let timeout = args.request_timeout;
     if !(timeout.is_finite() && (0.5..=3600.0).contains(&timeout)) {
@@ -366,6 +408,12 @@ fn verdict_exit(report: &duxue_reports::RunReport, out: &std::path::Path) -> Exi
 }
 
 async fn calibrate_command(args: CalibrateArgs) -> Result<ExitCode, CannotRun> {
+    if args.run.population.start_at.is_some() {
+        return Err(CannotRun::new(
+            "--start-at is for the shards of one certify run; calibrate runs its cases by itself",
+            "drop --start-at",
+        ));
+    }
     let out = args.out.unwrap_or_else(|| default_out("calibrate"));
     let mut template = template(&args.run, out.clone());
     template.progress = false;
@@ -416,6 +464,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CannotRun> {
     }
     .map_err(|e| CannotRun::new(format!("bad application form: {e}"), "fix the file"))?;
     let defects = target::parse_defects(&args.defects)?;
+    let variants = target::parse_variants(&args.variants)?;
     let listener = tokio::net::TcpListener::bind((args.address.as_str(), args.port))
         .await
         .map_err(|e| {
@@ -430,6 +479,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CannotRun> {
         application,
         conformance_token: args.conformance_token.clone(),
         defects,
+        variants,
         seed: args.seed,
     };
     let tls = match (args.tls_cert, args.tls_key) {

@@ -36,6 +36,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::{self, CohortClock};
+use crate::controls::Controls;
 use crate::defects::{Defect, DefectSet};
 use crate::error::{PlatformError, Refusal};
 use crate::load::LoadMeter;
@@ -389,6 +390,10 @@ pub struct PlaybackRec {
     pub credit_from: f64,
     pub next_popup_at: f64,
     pub events: Vec<EventRec>,
+    /// A capture failed under this playback and it went on (`capture-miss-continues`): the
+    /// class hour's frontier was rewound, and the next heartbeat re-anchors the player there.
+    #[serde(default)]
+    pub rewound: bool,
 }
 impl_doc!(
     PlaybackRec,
@@ -580,6 +585,9 @@ pub struct Platform {
     pub operator: String,
     pub conformance_token: Option<String>,
     pub defects: DefectSet,
+    /// The strategy of each control with alternatives (the reference's, a variant's, or the
+    /// one a defect forces).
+    pub controls: Controls,
     pub world: Mutex<World>,
     /// The platform's own randomness (popup and capture times, nonces).
     pub rng: Mutex<ChaCha20Rng>,
