@@ -13,13 +13,14 @@ use duxue_profile::{ApplicationForm, Catalog, Policy, Verdict};
 use duxue_reports::model::{
     Check, EvidenceRef, RequirementResult, RunIdentity, ShardInfo, TargetInfo,
 };
-use duxue_reports::{REPORT_SCHEMA, RunReport};
+use duxue_reports::{Interruption, REPORT_SCHEMA, RunReport, RunVerdict};
 use duxue_scenarios::rules::{self, PlaybackEvidence, Playbacks};
 use duxue_scenarios::{Outcome, ProbeContext, all_probes, seeds};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::error::CannotRun;
+use crate::interrupt;
 use crate::journal::Journal;
 use crate::target::{self, Target};
 
@@ -28,6 +29,10 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(600);
 pub const JOURNAL_PATH: &str = "evidence/journal.jsonl";
 /// How the reason of a requirement a run did not judge at all begins.
 pub const NOT_RUN: &str = "not run:";
+/// How the reason of a requirement an interrupted run had not judged yet begins.
+pub const INTERRUPTED_BEFORE: &str = "interrupted:";
+/// The longest an interrupted run waits for the embedded platform to shut down.
+const INTERRUPTED_SHUTDOWN: Duration = Duration::from_secs(2);
 
 /// Everything a certification run needs, resolved from the command line.
 #[derive(Clone, Debug)]
@@ -52,6 +57,8 @@ pub struct CertifyPlan {
     pub population: Option<PopulationOptions>,
     /// Key that signs the bundle's manifest; `None`: a per-run key (self-signed).
     pub signing_key: Option<PathBuf>,
+    /// Request timeout and trusted roots for reaching the target.
+    pub transport: target::Transport,
 }
 
 /// The population phase's options, from the command line.
@@ -216,7 +223,12 @@ pub async fn certify(plan: &CertifyPlan) -> Result<RunReport, CannotRun> {
         );
     }
     let result = run_probes(plan, &inputs, &target, started_at, started).await;
-    target.shutdown().await;
+    if result.as_ref().is_ok_and(|r| r.interrupted.is_some()) {
+        // Stopping was asked for: what the platform still has to flush is its business.
+        let _ = tokio::time::timeout(INTERRUPTED_SHUTDOWN, target.shutdown()).await;
+    } else {
+        target.shutdown().await;
+    }
     let report = result?;
     write_report(&plan.out, &report, plan.signing_key.as_deref())?;
     Ok(report)
@@ -237,7 +249,7 @@ async fn reach_target(plan: &CertifyPlan, inputs: &Inputs) -> Result<Target, Can
                     "drop --variant or drop --target",
                 ));
             }
-            let (_, meta) = target::connect(url, plan.token.clone()).await?;
+            let (_, meta) = target::connect(url, plan.token.clone(), &plan.transport).await?;
             if plan.token.is_none() {
                 return Err(CannotRun::new(
                     "no conformance token for the target",
@@ -260,7 +272,7 @@ async fn reach_target(plan: &CertifyPlan, inputs: &Inputs) -> Result<Target, Can
                 plan.seed,
             )
             .await?;
-            let (_, meta) = target::connect(&url, Some(token.clone())).await?;
+            let (_, meta) = target::connect(&url, Some(token.clone()), &plan.transport).await?;
             Ok(Target {
                 url,
                 conformance_token: Some(token),
@@ -285,7 +297,22 @@ async fn run_probes(
             "choose a writable --out",
         )
     })?;
-    let (client, _) = target::connect(&target.url, target.conformance_token.clone()).await?;
+    let run = RunContext {
+        plan,
+        inputs,
+        target,
+        journal: &journal,
+        started_at,
+        started,
+    };
+    let mut outcomes: BTreeMap<String, (Outcome, Duration)> = BTreeMap::new();
+    run.save_partial(&outcomes)?;
+    let (client, _) = target::connect(
+        &target.url,
+        target.conformance_token.clone(),
+        &plan.transport,
+    )
+    .await?;
 
     let probes: Vec<_> = all_probes()
         .into_iter()
@@ -307,6 +334,7 @@ async fn run_probes(
         };
         let semaphore = semaphore.clone();
         let progress = progress.clone();
+        let journal = journal.clone();
         tasks.push(tokio::spawn(async move {
             let _permit = semaphore.acquire_owned().await;
             let began = Instant::now();
@@ -322,6 +350,12 @@ async fn run_probes(
                     ),
                 ),
             };
+            let stats = journal.stats(probe.id);
+            let outcome = outcome.with_unreadable_answers(
+                stats.unreadable,
+                stats.exchanges,
+                stats.first_unreadable.as_deref().unwrap_or(""),
+            );
             progress.inc(1);
             progress.println(format!(
                 "  {:<5} {:<12} {}",
@@ -332,14 +366,24 @@ async fn run_probes(
             (outcome, began.elapsed())
         }));
     }
-    let mut outcomes: BTreeMap<String, (Outcome, Duration)> = BTreeMap::new();
+    let aborts: Vec<_> = tasks.iter().map(|t| t.abort_handle()).collect();
     let mut stream = futures::stream::iter(tasks).buffer_unordered(usize::MAX);
-    while let Some(joined) = stream.next().await {
-        match joined {
-            Ok((outcome, took)) => {
-                outcomes.insert(outcome.requirement.to_owned(), (outcome, took));
+    let mut interrupted = None;
+    loop {
+        let joined = tokio::select! {
+            joined = stream.next() => joined,
+            cause = interrupt::requested() => {
+                interrupted = Some(cause);
+                break;
             }
-            Err(e) => tracing::error!("a probe task failed: {e}"),
+        };
+        match joined {
+            None => break,
+            Some(Ok((outcome, took))) => {
+                outcomes.insert(outcome.requirement.to_owned(), (outcome, took));
+                run.save_partial(&outcomes)?;
+            }
+            Some(Err(e)) => tracing::error!("a probe task failed: {e}"),
         }
     }
     progress.finish_and_clear();
@@ -352,7 +396,11 @@ async fn run_probes(
 
     let mut population = None;
     let mut shard = None;
-    if let Some(options) = plan.population.as_ref().filter(|_| plan.learners > 0) {
+    if let Some(options) = plan
+        .population
+        .as_ref()
+        .filter(|_| plan.learners > 0 && interrupted.is_none())
+    {
         let began = Instant::now();
         let verdicts = outcomes
             .iter()
@@ -379,32 +427,47 @@ async fn run_probes(
             progress: plan.progress,
             out: plan.out.clone(),
         };
-        let result = if options.find_capacity {
-            find_capacity(&population_plan, &ctx, &target.url, &verdicts).await?
-        } else {
-            crate::population::run(&population_plan, &ctx, &target.url, &verdicts).await?
-        };
-        let took = began.elapsed();
-        for outcome in [result.load, result.controls] {
-            if plan.progress {
-                eprintln!(
-                    "  {:<5} {:<12} {}",
-                    outcome.requirement,
-                    outcome.verdict.as_str(),
-                    truncate(&outcome.reason, 90)
-                );
+        let phase = async {
+            if options.find_capacity {
+                find_capacity(&population_plan, &ctx, &target.url, &verdicts).await
+            } else {
+                crate::population::run(&population_plan, &ctx, &target.url, &verdicts).await
             }
-            outcomes.insert(outcome.requirement.to_owned(), (outcome, took));
+        };
+        let result = tokio::select! {
+            result = phase => Some(result?),
+            cause = interrupt::requested() => {
+                interrupted = Some(cause);
+                None
+            }
+        };
+        if let Some(result) = result {
+            let took = began.elapsed();
+            for outcome in [result.load, result.controls] {
+                if plan.progress {
+                    eprintln!(
+                        "  {:<5} {:<12} {}",
+                        outcome.requirement,
+                        outcome.verdict.as_str(),
+                        truncate(&outcome.reason, 90)
+                    );
+                }
+                outcomes.insert(outcome.requirement.to_owned(), (outcome, took));
+            }
+            if options.shard.1 > 1 || options.start_at.is_some() {
+                shard = Some(ShardInfo {
+                    index: options.shard.0,
+                    count: options.shard.1,
+                    start_at: options.start_at,
+                    start: result.start,
+                });
+            }
+            population = Some(result.section);
         }
-        population = Some(result.section);
-        if options.shard.1 > 1 || options.start_at.is_some() {
-            shard = Some(ShardInfo {
-                index: options.shard.0,
-                count: options.shard.1,
-                start_at: options.start_at,
-                start: result.start,
-            });
-        }
+    }
+    if interrupted.is_some() {
+        aborts.iter().for_each(|a| a.abort());
+        journal.close();
     }
     journal.flush().map_err(|e| {
         CannotRun::new(
@@ -412,53 +475,116 @@ async fn run_probes(
             "check free disk space",
         )
     })?;
+    let interruption = interrupted.map(|cause| Interruption {
+        cause: cause.to_owned(),
+        at: Utc::now(),
+        torn_journal_lines: 0,
+    });
+    Ok(run.assemble(outcomes, population, interruption, shard))
+}
 
-    let requirements = judge_catalog(plan, inputs, &journal, outcomes);
-    let finished_at = Utc::now();
-    Ok(RunReport {
-        schema: REPORT_SCHEMA.to_owned(),
-        verdict: RunReport::decide(&requirements),
-        counts: RunReport::count(&requirements),
-        run: RunIdentity {
-            run_id: format!("{}-{:016x}", started_at.format("%Y%m%dT%H%M%SZ"), plan.seed),
-            started_at,
-            finished_at,
-            wall_seconds: (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
-            seed: plan.seed,
-            clock_scale: plan.clock_scale,
-            learners: plan.learners,
-            target: TargetInfo {
-                url: target.url.clone(),
-                embedded: target.embedded.is_some(),
-                platform_name: target.meta.platform_name.clone(),
-                operator: target.meta.operator.clone(),
-                profile_version: target.meta.profile_version.clone(),
-                defects: target
-                    .embedded
-                    .as_ref()
-                    .map(|e| e.defects.iter().map(|d| d.name().to_owned()).collect())
-                    .unwrap_or_default(),
-                variants: target
-                    .embedded
-                    .as_ref()
-                    .map(|e| e.variants.iter().map(|v| v.name().to_owned()).collect())
-                    .unwrap_or_default(),
+/// What a run's report is made of besides the outcomes.
+struct RunContext<'a> {
+    plan: &'a CertifyPlan,
+    inputs: &'a Inputs,
+    target: &'a Target,
+    journal: &'a Arc<Journal>,
+    started_at: chrono::DateTime<Utc>,
+    started: Instant,
+}
+
+impl RunContext<'_> {
+    /// Writes `report.json` as it stands (verdict INTERRUPTED, cause unknown): a run that dies
+    /// from here on leaves a report of what it had judged, which `duxue report render` brings
+    /// up to date with the journal and seals.
+    fn save_partial(
+        &self,
+        outcomes: &BTreeMap<String, (Outcome, Duration)>,
+    ) -> Result<(), CannotRun> {
+        let report = self.assemble(
+            outcomes.clone(),
+            None,
+            Some(Interruption {
+                cause: Interruption::UNKNOWN.to_owned(),
+                at: Utc::now(),
+                torn_journal_lines: 0,
+            }),
+            None,
+        );
+        duxue_reports::write_report_json(&self.plan.out, &report).map_err(|e| {
+            CannotRun::new(
+                format!("cannot write the partial report: {e}"),
+                "check free disk space",
+            )
+        })
+    }
+
+    /// The report of the run; with `interrupted`, marked INTERRUPTED whatever was judged.
+    fn assemble(
+        &self,
+        outcomes: BTreeMap<String, (Outcome, Duration)>,
+        population: Option<duxue_reports::model::PopulationReport>,
+        interrupted: Option<Interruption>,
+        shard: Option<ShardInfo>,
+    ) -> RunReport {
+        let (plan, inputs, target) = (self.plan, self.inputs, self.target);
+        let requirements =
+            judge_catalog(plan, inputs, self.journal, outcomes, interrupted.is_some());
+        let finished_at = Utc::now();
+        RunReport {
+            schema: REPORT_SCHEMA.to_owned(),
+            verdict: if interrupted.is_some() {
+                RunVerdict::Interrupted
+            } else {
+                RunReport::decide(&requirements)
             },
-            harness_version: env!("CARGO_PKG_VERSION").to_owned(),
-            profile_version: duxue_profile::PROFILE_VERSION.to_owned(),
-            catalog_version: inputs.catalog.catalog_version.clone(),
-            catalog_sha256: inputs.catalog.sha256.clone(),
-            policy_id: inputs.policy.id.clone(),
-            policy_sha256: inputs.policy.sha256.clone(),
-            application: serde_json::to_value(&*inputs.application).unwrap_or_default(),
-            requests: journal.total(),
-            evidence_journal: JOURNAL_PATH.to_owned(),
-            shard,
-            merged: None,
-        },
-        requirements,
-        population,
-    })
+            counts: RunReport::count(&requirements),
+            run: RunIdentity {
+                run_id: format!(
+                    "{}-{:016x}",
+                    self.started_at.format("%Y%m%dT%H%M%SZ"),
+                    plan.seed
+                ),
+                started_at: self.started_at,
+                finished_at,
+                wall_seconds: (self.started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+                seed: plan.seed,
+                clock_scale: plan.clock_scale,
+                learners: plan.learners,
+                target: TargetInfo {
+                    url: target.url.clone(),
+                    embedded: target.embedded.is_some(),
+                    platform_name: target.meta.platform_name.clone(),
+                    operator: target.meta.operator.clone(),
+                    profile_version: target.meta.profile_version.clone(),
+                    defects: target
+                        .embedded
+                        .as_ref()
+                        .map(|e| e.defects.iter().map(|d| d.name().to_owned()).collect())
+                        .unwrap_or_default(),
+                    variants: target
+                        .embedded
+                        .as_ref()
+                        .map(|e| e.variants.iter().map(|v| v.name().to_owned()).collect())
+                        .unwrap_or_default(),
+                },
+                harness_version: env!("CARGO_PKG_VERSION").to_owned(),
+                profile_version: duxue_profile::PROFILE_VERSION.to_owned(),
+                catalog_version: inputs.catalog.catalog_version.clone(),
+                catalog_sha256: inputs.catalog.sha256.clone(),
+                policy_id: inputs.policy.id.clone(),
+                policy_sha256: inputs.policy.sha256.clone(),
+                application: serde_json::to_value(&*inputs.application).unwrap_or_default(),
+                requests: self.journal.total(),
+                evidence_journal: JOURNAL_PATH.to_owned(),
+                shard,
+                merged: None,
+            },
+            requirements,
+            population,
+            interrupted,
+        }
+    }
 }
 
 /// The rules every playback keeps, judged on every playback the probes made: popup gaps
@@ -499,16 +625,26 @@ fn judge_catalog(
     inputs: &Inputs,
     journal: &Journal,
     mut outcomes: BTreeMap<String, (Outcome, Duration)>,
+    interrupted: bool,
 ) -> Vec<RequirementResult> {
+    let population_planned = plan.population.is_some() && plan.learners > 0;
     inputs
         .catalog
         .requirements
         .iter()
         .map(|req| {
+            let selected = plan.only.is_empty() || plan.only.contains(&req.id);
             let (outcome, took) = match outcomes.remove(&req.id) {
                 Some(found) => found,
                 None => {
-                    let (verdict, reason) = if req.area == "load" {
+                    let (verdict, reason) = if interrupted
+                        && (if req.area == "load" { population_planned } else { selected })
+                    {
+                        (
+                            Verdict::Inconclusive,
+                            format!("{INTERRUPTED_BEFORE} the run stopped before this requirement was judged"),
+                        )
+                    } else if req.area == "load" {
                         (
                             Verdict::Inconclusive,
                             format!("{NOT_RUN} no population phase in this run (--learners 0)"),
@@ -572,13 +708,7 @@ pub fn write_report(
     report: &RunReport,
     signing_key: Option<&Path>,
 ) -> Result<(), CannotRun> {
-    let json = serde_json::to_vec_pretty(report).map_err(|e| {
-        CannotRun::new(
-            format!("cannot encode report.json: {e}"),
-            "report this as a bug",
-        )
-    })?;
-    std::fs::write(out.join("report.json"), json).map_err(|e| {
+    duxue_reports::write_report_json(out, report).map_err(|e| {
         CannotRun::new(
             format!("cannot write report.json: {e}"),
             "check free disk space",

@@ -157,6 +157,14 @@ pub struct CertifyArgs {
     /// absent: a per-run key, recorded as self-signed.
     #[arg(long, value_name = "FILE")]
     pub signing_key: Option<PathBuf>,
+    /// A CA certificate (PEM) to trust besides the system's roots, for a target whose TLS
+    /// certificate a private or test CA signed.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// The longest one request to the target may take, connecting and reading the whole
+    /// answer included; a request over it has no answer (the check it served is undecided).
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    pub request_timeout: f64,
     #[command(flatten)]
     pub run: RunOptions,
 }
@@ -192,7 +200,7 @@ pub struct CalibrateArgs {
 #[derive(Debug, Subcommand)]
 pub enum PlatformCommand {
     /// Serve the reference platform.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// List every defect switch with the requirement(s) it breaks.
     Defects,
     /// List every conforming variant (an alternative the profile allows; each must certify).
@@ -231,6 +239,13 @@ pub struct ServeArgs {
     /// Seed of the platform's own randomness (popup and capture times).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Serve HTTPS with this certificate chain (PEM, the server's certificate first); needs
+    /// --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM: PKCS#8, PKCS#1 or SEC1) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

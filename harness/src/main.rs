@@ -5,6 +5,7 @@ mod calibrate;
 mod certify;
 mod cli;
 mod error;
+mod interrupt;
 mod journal;
 mod merge;
 mod population;
@@ -49,8 +50,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+    let mut filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // The certificate verifier logs each failure itself; the harness reports it in its one
+    // line (`--log rustls_platform_verifier=error` shows it again).
+    if !cli.log.contains("rustls_platform_verifier")
+        && let Ok(quiet) = "rustls_platform_verifier=off".parse()
+    {
+        filter = filter.add_directive(quiet);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -97,12 +105,9 @@ async fn run(command: Command) -> Result<ExitCode, CannotRun> {
                     m.start_spread_bound_s
                 );
             }
-            Ok(match report.verdict {
-                RunVerdict::Certified => ExitCode::SUCCESS,
-                RunVerdict::NotCertified => ExitCode::from(1),
-            })
+            Ok(verdict_exit(&report, &args.out))
         }
-        Command::Platform(PlatformCommand::Serve(args)) => serve(args).await,
+        Command::Platform(PlatformCommand::Serve(args)) => serve(*args).await,
         Command::Platform(PlatformCommand::Defects) => {
             target::manifest()?;
             for defect in duxue_platform::Defect::ALL {
@@ -343,6 +348,7 @@ fn template(args: &cli::RunOptions, out: PathBuf) -> certify::CertifyPlan {
         announce: false,
         population: None,
         signing_key: None,
+        transport: target::Transport::default(),
     }
 }
 
@@ -359,12 +365,46 @@ async fn certify_command(args: CertifyArgs) -> Result<ExitCode, CannotRun> {
     plan.defects = target::parse_defects(&args.defects)?;
     plan.variants = target::parse_variants(&args.variants)?;
     plan.announce = true;
+    let timeout = args.request_timeout;
+    if !(timeout.is_finite() && (0.5..=3600.0).contains(&timeout)) {
+        return Err(CannotRun::new(
+            format!("--request-timeout {timeout} is out of range"),
+            "give seconds between 0.5 and 3600",
+        ));
+    }
+    plan.transport = target::Transport {
+        request_timeout: std::time::Duration::from_secs_f64(timeout),
+        ca_cert: args.ca_cert,
+    };
+    interrupt::install().map_err(|e| {
+        CannotRun::new(
+            format!("cannot listen for SIGINT and SIGTERM: {e}"),
+            "report this as a bug",
+        )
+    })?;
     let report = certify::certify(&plan).await?;
     certify::print_summary(&report, &plan.out);
-    Ok(match report.verdict {
+    Ok(verdict_exit(&report, &plan.out))
+}
+
+/// The exit code of a finished run: 0 CERTIFIED, 1 NOT CERTIFIED; an interrupted run did not
+/// finish (2), and says so in one line.
+fn verdict_exit(report: &duxue_reports::RunReport, out: &std::path::Path) -> ExitCode {
+    match report.verdict {
         RunVerdict::Certified => ExitCode::SUCCESS,
         RunVerdict::NotCertified => ExitCode::from(1),
-    })
+        RunVerdict::Interrupted => {
+            let cause = report
+                .interrupted
+                .as_ref()
+                .map_or("a signal", |i| i.cause.as_str());
+            eprintln!(
+                "error: the run was interrupted ({cause}); {} holds a partial report marked INTERRUPTED — run again to certify",
+                out.display()
+            );
+            ExitCode::from(2)
+        }
+    }
 }
 
 async fn calibrate_command(args: CalibrateArgs) -> Result<ExitCode, CannotRun> {
@@ -451,15 +491,27 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CannotRun> {
         variants,
         seed: args.seed,
     };
-    let platform = duxue_platform::start(config, listener).await.map_err(|e| {
-        CannotRun::new(
+    let tls = match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => Some(duxue_platform::TlsFiles { cert, key }),
+        _ => None,
+    };
+    let started = match &tls {
+        Some(tls) => duxue_platform::start_tls(config, listener, tls).await,
+        None => duxue_platform::start(config, listener).await,
+    };
+    let platform = started.map_err(|e| match e {
+        duxue_platform::PlatformError::Config(message) if tls.is_some() => CannotRun::new(
+            format!("the platform did not start: {message}"),
+            "give --tls-cert a PEM certificate chain and --tls-key its PEM private key",
+        ),
+        e => CannotRun::new(
             format!("the platform did not start: {e}"),
             "check --database",
-        )
+        ),
     })?;
     eprintln!(
-        "reference platform on http://{}{} (database {}, conformance {}); Ctrl-C stops it",
-        platform.local_addr(),
+        "reference platform on {}{} (database {}, conformance {}); Ctrl-C stops it",
+        platform.base_url(),
         duxue_profile::BASE_PATH,
         args.database.display(),
         if args.conformance_token.is_some() {

@@ -137,6 +137,12 @@ fn read_shard(
         )));
     }
     let report = duxue_reports::read_report(dir).map_err(|e| cannot_read(dir, e))?;
+    if report.interrupted.is_some() {
+        return Err(CannotRun::new(
+            format!("{} holds an interrupted run (INTERRUPTED)", dir.display()),
+            "run that shard again to the end, then merge",
+        ));
+    }
     let read = |name: &str| {
         let path = dir.join(name);
         std::fs::read(&path).map_err(|e| cannot_read(&path, e))
@@ -334,8 +340,12 @@ fn add_log(
 fn read_tallies(path: &Path) -> Result<Vec<Tally>, CannotRun> {
     let text = std::fs::read_to_string(path).map_err(|e| cannot_read(path, e))?;
     text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).map_err(|e| cannot_read(path, e)))
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            duxue_reports::parse_json(l.as_bytes())
+                .map_err(|e| cannot_read(path, format!("line {}: {e}", i + 1)))
+        })
         .collect()
 }
 
@@ -561,7 +571,45 @@ pub fn merge(plan: &MergePlan) -> Result<RunReport, CannotRun> {
         run,
         requirements,
         population,
+        interrupted: None,
     };
     crate::certify::write_report(out, &report, plan.signing_key)?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// A shard's folder cannot crash the merge: any tallies file and any latency log read
+        /// or fail with one line naming the file.
+        #[test]
+        fn any_shard_file_reads_or_fails_in_one_line(
+            tallies in "\\PC{0,300}",
+            log in prop::collection::vec(any::<u8>(), 0..600),
+            interval in "Tag=heartbeat,0\\.0,1\\.0,[0-9]\\.0,[A-Za-z0-9+/=]{0,80}",
+        ) {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let path = dir.path().join("learners.jsonl");
+            std::fs::write(&path, &tallies).expect("write");
+            if let Err(e) = read_tallies(&path) {
+                let line = e.to_string();
+                prop_assert!(!line.contains('\n') && line.contains("learners.jsonl"), "{}", line);
+            }
+            for bytes in [log, interval.into_bytes()] {
+                let path = dir.path().join("latency.hlog");
+                std::fs::write(&path, &bytes).expect("write");
+                let mut into = BTreeMap::new();
+                if let Err(e) = add_log(&path, (0.0, 10.0), &mut into) {
+                    let line = e.to_string();
+                    prop_assert!(!line.contains('\n') && line.contains("latency.hlog"), "{}", line);
+                }
+            }
+        }
+    }
 }

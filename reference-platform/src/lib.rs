@@ -61,6 +61,7 @@ pub mod load;
 pub mod manifest;
 pub mod store;
 mod switch;
+pub mod tls;
 pub mod variants;
 
 use std::net::SocketAddr;
@@ -80,6 +81,7 @@ pub use domain::HEARTBEAT_INTERVAL_SECONDS;
 pub use error::PlatformError;
 pub use manifest::{Manifest, ManifestError, manifest};
 pub use switch::UnknownSwitch;
+pub use tls::TlsFiles;
 pub use variants::Variant;
 
 /// How the platform is started.
@@ -104,6 +106,8 @@ pub struct PlatformConfig {
 /// A running platform.
 pub struct RunningPlatform {
     addr: SocketAddr,
+    /// `http` or `https`.
+    scheme: &'static str,
     platform: Arc<domain::Platform>,
     stop: watch::Sender<bool>,
     server: tokio::task::JoinHandle<Result<(), std::io::Error>>,
@@ -129,6 +133,27 @@ pub async fn start(
     config: PlatformConfig,
     listener: tokio::net::TcpListener,
 ) -> Result<RunningPlatform, PlatformError> {
+    start_on(config, listener, "http").await
+}
+
+/// Starts the platform serving HTTPS with the certificate and key of `tls`.
+pub async fn start_tls(
+    config: PlatformConfig,
+    listener: tokio::net::TcpListener,
+    tls: &TlsFiles,
+) -> Result<RunningPlatform, PlatformError> {
+    let acceptor = tls::acceptor(tls)?;
+    start_on(config, tls::TlsListener::new(listener, acceptor), "https").await
+}
+
+async fn start_on<L>(
+    config: PlatformConfig,
+    listener: L,
+    scheme: &'static str,
+) -> Result<RunningPlatform, PlatformError>
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+{
     let addr = listener.local_addr()?;
     manifest().map_err(|e| PlatformError::Config(e.to_string()))?;
     let entry = config
@@ -206,6 +231,7 @@ pub async fn start(
     });
     Ok(RunningPlatform {
         addr,
+        scheme,
         platform,
         stop,
         server,
@@ -220,9 +246,9 @@ impl RunningPlatform {
         self.addr
     }
 
-    /// The base URL (`http://addr`), without `/profile/v1`.
+    /// The base URL (`http://addr` or `https://addr`), without `/profile/v1`.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// Stops accepting, finishes in-flight requests, flushes every pending write and closes

@@ -142,7 +142,7 @@ div.en{color:#3c4650}
 .badge{display:inline-block;padding:1px 6px;border-radius:3px;color:#fff;font-weight:600;font-size:12px;white-space:nowrap}
 .badge.pass{background:var(--pass)}.badge.fail{background:var(--fail)}.badge.warn{background:var(--warn)}.badge.skip{background:var(--skip)}.badge.inc{background:var(--inc)}
 .verdict{margin:16px 0 8px;padding:16px 20px;border-radius:6px;color:#fff}
-.verdict.certified{background:var(--pass)}.verdict.not-certified{background:var(--fail)}
+.verdict.certified{background:var(--pass)}.verdict.not-certified{background:var(--fail)}.verdict.interrupted{background:#6b6b6b}
 .verdict .big{font-size:30px;font-weight:700;letter-spacing:.5px}
 .verdict .meta{margin-top:6px;font-size:13px;opacity:.95}
 .counts span{display:inline-block;margin-right:12px}
@@ -186,6 +186,7 @@ pub fn render(report: &RunReport, ctx: &HtmlContext) -> String {
     let (verdict_class, verdict_zh) = match report.verdict {
         RunVerdict::Certified => ("certified", "通过认证"),
         RunVerdict::NotCertified => ("not-certified", "未通过认证"),
+        RunVerdict::Interrupted => ("interrupted", "运行中断"),
     };
     let _ = write!(
         out,
@@ -199,7 +200,7 @@ pub fn render(report: &RunReport, ctx: &HtmlContext) -> String {
     // Verdict banner.
     let _ = write!(
         out,
-        r#"<header class="verdict {verdict_class}" id="verdict"><div class="big">{} · {verdict_zh}</div><div class="meta">{} <b>{}</b> — <span class="mono">{}</span></div><div class="meta">{} {} · {} <span class="mono">{}</span> · {} {}</div><div class="meta counts">{}</div></header>"#,
+        r#"<header class="verdict {verdict_class}" id="verdict"><div class="big">{} · {verdict_zh}</div><div class="meta">{} <b>{}</b> — <span class="mono">{}</span></div><div class="meta">{} {} · {} <span class="mono">{}</span> · {} {}</div><div class="meta counts">{}</div>{}</header>"#,
         report.verdict.as_str(),
         bi("平台", "Platform"),
         esc(&run.target.platform_name),
@@ -210,7 +211,15 @@ pub fn render(report: &RunReport, ctx: &HtmlContext) -> String {
         esc(&run.run_id),
         bi("完成于", "finished"),
         esc(&run.finished_at.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
-        counts(report)
+        counts(report),
+        report
+            .interrupted
+            .as_ref()
+            .map(|i| format!(
+                r#"<div class="meta interrupted-note">{}</div>"#,
+                esc(&crate::summary::interruption_note(i, " · "))
+            ))
+            .unwrap_or_default()
     );
     let _ = write!(
         out,

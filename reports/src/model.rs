@@ -16,6 +16,9 @@ pub const REPORT_SCHEMA: &str = "duxue.report/v1";
 pub enum RunVerdict {
     Certified,
     NotCertified,
+    /// The run stopped before it finished (a signal, a kill, a crash): the report holds what
+    /// was judged by then and is never a certification.
+    Interrupted,
 }
 
 impl RunVerdict {
@@ -23,8 +26,28 @@ impl RunVerdict {
         match self {
             RunVerdict::Certified => "CERTIFIED",
             RunVerdict::NotCertified => "NOT_CERTIFIED",
+            RunVerdict::Interrupted => "INTERRUPTED",
         }
     }
+}
+
+/// Why and when a run stopped before it finished.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Interruption {
+    /// `SIGINT` or `SIGTERM` when the harness caught the signal and wrote the report itself;
+    /// [`Interruption::UNKNOWN`] when the process died (killed, crashed, power) and the report
+    /// is what it had written by then.
+    pub cause: String,
+    /// When the report was last brought up to date.
+    pub at: DateTime<Utc>,
+    /// Lines at the end of the evidence journal cut short by the death of the process (an
+    /// exchange being written at that instant, never one completed), dropped when counting.
+    #[serde(default)]
+    pub torn_journal_lines: u64,
+}
+
+impl Interruption {
+    pub const UNKNOWN: &'static str = "unknown";
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -37,6 +60,9 @@ pub struct RunReport {
     /// The population phase (many simulated learners at once), when the run had one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub population: Option<PopulationReport>,
+    /// Set, with the verdict INTERRUPTED, when the run stopped before it finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<Interruption>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

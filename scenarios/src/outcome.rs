@@ -103,8 +103,9 @@ impl Judge {
         }
     }
 
-    /// Records that an operation the probe expected to be refused was refused (any refusal
-    /// counts when `codes` is empty; otherwise one of `codes`, or any 401/403 when allowed).
+    /// Records that an operation the probe expected to be refused was refused: a 4xx answer
+    /// with a profile code ([`ClientError::is_refusal`]); a 5xx, 408, 429 or an answer that
+    /// could not be read leaves the check undecided, never counts as a refusal.
     pub fn expect_refused<T: std::fmt::Debug>(
         &mut self,
         name: &str,
@@ -275,7 +276,43 @@ impl ProbeError {
     }
 }
 
+/// The check a probe gets when some of its calls had no answer the harness could read.
+pub const ANSWERS_READ: &str = "every answer the probe judged on could be read";
+
 impl Outcome {
+    /// A PASS or WARNING stands only on answers the harness could read: when `unreadable` of
+    /// the probe's `exchanges` calls had none (no answer, a 5xx, 408 or 429, an answer cut
+    /// off, over the body cap or not in the profile's shape), the outcome gets an undecided
+    /// check naming the first, and a PASS or WARNING becomes INCONCLUSIVE. A FAIL stays: it
+    /// was decided on answers that were read.
+    pub fn with_unreadable_answers(
+        mut self,
+        unreadable: u64,
+        exchanges: u64,
+        first: &str,
+    ) -> Outcome {
+        if unreadable == 0 {
+            return self;
+        }
+        let detail = format!(
+            "{unreadable} of {exchanges} calls had no answer that could be read; the first: {first}"
+        );
+        self.figures.insert(
+            "unreadable_answers".to_owned(),
+            serde_json::Value::from(unreadable),
+        );
+        if matches!(self.verdict, Verdict::Pass | Verdict::Warning) {
+            self.verdict = Verdict::Inconclusive;
+            self.reason = format!("{ANSWERS_READ}: could not decide: {detail}");
+        }
+        self.checks.push(Check {
+            name: ANSWERS_READ.to_owned(),
+            passed: None,
+            detail,
+        });
+        self
+    }
+
     /// An outcome decided without running checks (for example SKIPPED as not applicable).
     pub fn decided(
         requirement: &'static str,
@@ -333,5 +370,27 @@ mod tests {
         let mut judge = Judge::new("X-1");
         judge.check("a", true, "");
         assert_eq!(judge.finish().verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn a_pass_needs_every_answer_read_and_a_failure_stays() {
+        let mut judge = Judge::new("X-1");
+        judge.check("a", true, "");
+        let pass = judge.finish();
+        assert_eq!(pass.clone().with_unreadable_answers(0, 9, ""), pass);
+        let doubted = pass.with_unreadable_answers(2, 9, "heartbeat: HTTP 503");
+        assert_eq!(doubted.verdict, Verdict::Inconclusive);
+        assert!(
+            doubted.reason.contains("heartbeat: HTTP 503"),
+            "{}",
+            doubted.reason
+        );
+        assert_eq!(doubted.figures["unreadable_answers"], 2);
+        let mut judge = Judge::new("X-1");
+        judge.check("credit", false, "credited 100 s");
+        let failed = judge.finish().with_unreadable_answers(1, 9, "reset");
+        assert_eq!(failed.verdict, Verdict::Fail);
+        assert!(failed.reason.starts_with("credit: credited 100 s"));
+        assert_eq!(failed.checks.len(), 2);
     }
 }

@@ -137,7 +137,8 @@ struct Shared {
     recorder: Arc<Recorder>,
     tallies: Mutex<Vec<Tally>>,
     active: AtomicU64,
-    url: String,
+    /// How members reach the target (timeouts, trusted roots), without the conformance token.
+    config: ClientConfig,
     http: reqwest::Client,
     mode: ClientMode,
     shard: (u64, u64),
@@ -150,9 +151,9 @@ impl Shared {
     fn member_client(&self, pacer: Arc<Pacer>) -> Result<ProfileClient, String> {
         let http = match self.mode {
             ClientMode::Shared => self.http.clone(),
-            ClientMode::PerLearner => learner_http().map_err(|e| e.to_string())?,
+            ClientMode::PerLearner => learner_http(&self.config).map_err(|e| e.to_string())?,
         };
-        let client = ProfileClient::with_http(http, ClientConfig::new(&self.url));
+        let client = ProfileClient::with_http(http, self.config.clone());
         Ok(client.observed(Arc::new(MemberObserver {
             recorder: self.recorder.clone(),
             pacer,
@@ -160,18 +161,13 @@ impl Shared {
     }
 }
 
-fn learner_http() -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .connect_timeout(Duration::from_secs(5))
-        .pool_max_idle_per_host(1)
-        .build()
+fn learner_http(config: &ClientConfig) -> reqwest::Result<reqwest::Client> {
+    config.http_builder().pool_max_idle_per_host(1).build()
 }
 
-fn shared_http(learners: u64) -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .connect_timeout(Duration::from_secs(5))
+fn shared_http(config: &ClientConfig, learners: u64) -> reqwest::Result<reqwest::Client> {
+    config
+        .http_builder()
         .pool_max_idle_per_host(learners.clamp(16, 4096) as usize)
         .tcp_nodelay(true)
         .build()
@@ -194,7 +190,8 @@ pub async fn run(
             "choose a writable --out",
         )
     })?;
-    let http = shared_http(plan.learners)
+    let config = ctx.client.config().for_url(target_url);
+    let http = shared_http(&config, plan.learners)
         .map_err(|e| CannotRun::new(format!("cannot build the HTTP client: {e}"), "check TLS"))?;
     // The barrier comes before the world is set up: the population's cohort clock starts with
     // its world, and a wait of minutes would pass cohort hours before anyone studied.
@@ -218,7 +215,7 @@ pub async fn run(
         recorder: recorder.clone(),
         tallies: Mutex::new(Vec::new()),
         active: AtomicU64::new(0),
-        url: target_url.to_owned(),
+        config,
         http: http.clone(),
         mode: plan.client_mode,
         shard: plan.shard,
@@ -569,11 +566,12 @@ async fn start_supervisors(
     ];
     let mut tasks = Vec::new();
     for (kind, organisation_id) in kinds {
-        let client = ProfileClient::with_http(http.clone(), ClientConfig::new(&shared.url))
-            .observed(Arc::new(MemberObserver {
+        let client = ProfileClient::with_http(http.clone(), shared.config.clone()).observed(
+            Arc::new(MemberObserver {
                 recorder: shared.recorder.clone(),
                 pacer: Arc::new(Pacer::default()),
-            }));
+            }),
+        );
         let token = match fx
             .supervisor_via(&client, kind, organisation_id.as_deref())
             .await
@@ -628,7 +626,7 @@ async fn flag_bots(shared: &Shared, ctx: &ProbeContext, tallies: &mut [Tally]) {
         .collect();
     cohorts.sort();
     cohorts.dedup();
-    let client = ProfileClient::with_http(shared.http.clone(), ClientConfig::new(&shared.url));
+    let client = ProfileClient::with_http(shared.http.clone(), shared.config.clone());
     let mut flagged = std::collections::BTreeSet::new();
     for cohort in &cohorts {
         let Some(token) = supervisor_token(cohort, ctx).await else {

@@ -157,6 +157,7 @@ pub fn report(population: Option<PopulationReport>) -> RunReport {
         },
         requirements,
         population,
+        interrupted: None,
     }
 }
 

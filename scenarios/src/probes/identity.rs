@@ -598,17 +598,37 @@ pub async fn one_account_one_place(ctx: &ProbeContext, j: &mut Judge) -> Result<
         match second_login {
             Ok(token_b) => {
                 let b_works = fx.client.get_me(&token_b).await;
-                let live = usize::from(a_works.is_ok()) + usize::from(b_works.is_ok());
-                j.figure(&format!("{prefix}.live_sessions_after_second_login"), live);
-                j.check(
-                    format!("after a second login from {place} at most one session is live"),
-                    live <= 1,
-                    format!(
-                        "first session {}, second session {}",
-                        if a_works.is_ok() { "live" } else { "refused" },
-                        if b_works.is_ok() { "live" } else { "refused" }
-                    ),
-                );
+                // Only a 401 revoked/unauthorized says a session is gone; a 5xx decides nothing.
+                match (session_live(&a_works), session_live(&b_works)) {
+                    (Some(a_live), Some(b_live)) => {
+                        let live = usize::from(a_live) + usize::from(b_live);
+                        j.figure(&format!("{prefix}.live_sessions_after_second_login"), live);
+                        j.check(
+                            format!(
+                                "after a second login from {place} at most one session is live"
+                            ),
+                            live <= 1,
+                            format!(
+                                "first session {}, second session {}",
+                                if a_live { "live" } else { "revoked" },
+                                if b_live { "live" } else { "revoked" }
+                            ),
+                        );
+                    }
+                    _ => {
+                        for (which, answer) in [("first", &a_works), ("second", &b_works)] {
+                            if let (None, Err(e)) = (session_live(answer), answer) {
+                                j.undecided(
+                                    format!(
+                                        "whether the {which} session is live after a second \
+                                         login from {place}"
+                                    ),
+                                    e.to_string(),
+                                );
+                            }
+                        }
+                    }
+                }
                 j.expect_ok(&format!("the newer session (from {place}) works"), &b_works);
             }
             Err(e) if e.is(&ErrorCode::SessionConflict) => {
@@ -633,4 +653,18 @@ pub async fn one_account_one_place(ctx: &ProbeContext, j: &mut Judge) -> Result<
         }
     }
     Ok(())
+}
+
+/// Whether a session answered as live (`Some(true)`), as ended (`Some(false)`: 401
+/// `session_revoked` or `unauthorized`), or could not tell (`None`: any other answer, such as a
+/// 503, which revokes nothing).
+fn session_live<T>(answer: &Result<T, duxue_profile::ClientError>) -> Option<bool> {
+    use duxue_profile::ErrorCode;
+    match answer {
+        Ok(_) => Some(true),
+        Err(e) if e.is_with(401, &[ErrorCode::SessionRevoked, ErrorCode::Unauthorized]) => {
+            Some(false)
+        }
+        Err(_) => None,
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use duxue_profile::{Auth, OPERATIONS, Operation, Security};
+use duxue_profile::{Auth, ErrorCode, OPERATIONS, Operation, Security, UrlHost, url_host};
 
 use super::setup;
 use super::sitting::Sitting;
@@ -12,36 +12,73 @@ use crate::fixture::{CourseShape, Fixture};
 use crate::learner::StudyPlan;
 use crate::outcome::{Judge, ProbeError};
 
-/// Whether a URL's host is a loopback address or `localhost`.
-pub fn is_loopback_url(url: &str) -> bool {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let authority = rest.split('/').next().unwrap_or("");
-    let host = if let Some(v6) = authority.strip_prefix('[') {
-        v6.split(']').next().unwrap_or("")
-    } else {
-        authority.rsplit_once(':').map_or(authority, |(h, _)| h)
-    };
-    host.eq_ignore_ascii_case("localhost")
-        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+/// Whether an address is this machine's loopback: 127.0.0.0/8, `::1`, or `::ffff:127.x.y.z`.
+pub fn is_loopback_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
+
+/// Whether a target is on loopback. The address a connection to it actually reached decides
+/// (`reached`: a name that resolves to loopback is loopback, one that resolves elsewhere is
+/// not, whatever it is called). Without a connection the URL alone: an address in any
+/// spelling a browser accepts, or a `localhost` name (RFC 6761), is decided; any other name is
+/// not known (`None`). User information before `@` is not the host.
+pub fn is_loopback_target(url: &str, reached: Option<IpAddr>) -> Option<bool> {
+    if let Some(ip) = reached {
+        return Some(is_loopback_ip(ip));
+    }
+    match url_host(url)? {
+        UrlHost::Ip(ip) => Some(is_loopback_ip(ip)),
+        UrlHost::Name(name) if name == "localhost" || name.ends_with(".localhost") => Some(true),
+        UrlHost::Name(_) => None,
+    }
 }
 
 /// SC-1: HTTPS for any non-loopback target.
 pub async fn https_off_loopback(ctx: &ProbeContext, j: &mut Judge) -> Result<(), ProbeError> {
     let url = ctx.target_url.to_ascii_lowercase();
+    let Some(meta) = duxue_profile::operation("getMeta") else {
+        return Err(ProbeError::setup("getMeta is not in the operation table"));
+    };
+    let answer = ctx.client.send_raw(meta, &[], Auth::Anonymous, None).await;
+    let reached = answer
+        .as_ref()
+        .ok()
+        .and_then(|a| a.remote_addr)
+        .map(|addr| addr.ip());
     if url.starts_with("https://") {
-        let meta = ctx.client.get_meta().await.map(|_| ());
-        j.expect_ok("the target answers over HTTPS", &meta);
-    } else if is_loopback_url(&url) {
-        j.skip(format!(
-            "the target {} is a loopback address; HTTPS is required only off this machine",
-            ctx.target_url
-        ));
-    } else {
-        j.check(
-            "a non-loopback target is reached over HTTPS",
-            false,
-            format!("target is {}", ctx.target_url),
-        );
+        let meta = answer.and_then(|a| {
+            duxue_profile::client::decode_answer::<duxue_profile::PlatformMeta>(meta, a)
+        });
+        j.expect_ok("the target answers over HTTPS", &meta.map(|_| ()));
+        return Ok(());
+    }
+    let shown = match reached {
+        Some(ip) => format!("{} (reached at {ip})", ctx.target_url),
+        None => ctx.target_url.clone(),
+    };
+    match is_loopback_target(&url, reached) {
+        Some(true) => j.skip(format!(
+            "the target {shown} is on loopback; HTTPS is required only off this machine"
+        )),
+        Some(false) => {
+            j.check(
+                "a non-loopback target is reached over HTTPS",
+                false,
+                format!("plain HTTP to {shown}"),
+            );
+        }
+        None => j.undecided(
+            "whether the target is on loopback",
+            match answer {
+                Err(e) => e.to_string(),
+                Ok(_) => format!("{shown}: the connection did not say which address it reached"),
+            },
+        ),
     }
     Ok(())
 }
@@ -142,15 +179,29 @@ async fn expect_unauthorised(
         .send_raw(op, &args, auth, sample_body(op, ids))
         .await
     {
-        Ok(answer) => j.check(
-            format!(
+        Ok(answer) => {
+            let name = format!(
                 "{} {} refuses {what}",
                 op.method.as_str().to_uppercase(),
                 op.path
-            ),
-            answer.status == 401 || answer.status == 403,
-            format!("HTTP {}", answer.status),
-        ),
+            );
+            if answer.status < 300 {
+                return j.check(name, false, format!("HTTP {}", answer.status));
+            }
+            let error = answer.failure(op.id);
+            // 401 is the credential refused, whatever the code says; 403 only as `forbidden`.
+            let credential_refused = error.is_refusal()
+                && (error.status() == Some(401) || error.is_with(403, &[ErrorCode::Forbidden]));
+            if credential_refused {
+                j.check(name, true, error.to_string())
+            } else if error.is_refusal() {
+                // A refusal for another reason (a bad parameter) did not judge the token.
+                j.check(name, false, error.to_string())
+            } else {
+                j.undecided(name, error.to_string());
+                false
+            }
+        }
         Err(e) => {
             j.undecided(format!("{} with {what}", op.id), e.to_string());
             false
@@ -330,4 +381,67 @@ pub async fn conformance_token_required(
     j.figure("requests", checked);
     j.figure("refused", refused);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use super::*;
+
+    #[test]
+    fn the_url_alone_decides_addresses_and_localhost_names_only() {
+        let cases = [
+            ("http://127.0.0.1:8080", Some(true)),
+            ("http://127.0.0.2", Some(true)),
+            ("http://127.255.255.254:1", Some(true)),
+            ("http://[::1]:8080/", Some(true)),
+            ("http://[::ffff:127.0.0.1]", Some(true)),
+            ("http://localhost", Some(true)),
+            ("http://LOCALHOST:80", Some(true)),
+            ("http://api.localhost", Some(true)),
+            // Spellings of 127.0.0.1 a URL parser accepts.
+            ("http://127.1", Some(true)),
+            ("http://0x7f.0.0.1", Some(true)),
+            ("http://2130706433", Some(true)),
+            // User information is not the host.
+            ("http://localhost:80@example.com", None),
+            ("http://127.0.0.1@192.0.2.7", Some(false)),
+            ("http://user:pw@[::1]:9", Some(true)),
+            ("http://192.0.2.7", Some(false)),
+            ("http://10.0.0.1:8080", Some(false)),
+            ("http://[fd00::2]", Some(false)),
+            ("http://0.0.0.0", Some(false)),
+            ("http://localhost.example.com", None),
+            ("http://platform.example.cn", None),
+            ("not a url", None),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(is_loopback_target(url, None), expected, "{url}");
+        }
+    }
+
+    #[test]
+    fn the_address_reached_decides_a_name() {
+        let loopback = Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 53)));
+        let elsewhere = Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)));
+        // A name that resolves to loopback (an /etc/hosts entry, an injected resolver) is.
+        assert_eq!(
+            is_loopback_target("http://platform.test:8080", loopback),
+            Some(true)
+        );
+        // `localhost` that resolves elsewhere is not, and user information changes nothing.
+        assert_eq!(
+            is_loopback_target("http://localhost", elsewhere),
+            Some(false)
+        );
+        assert_eq!(
+            is_loopback_target("http://localhost:80@example.com", elsewhere),
+            Some(false)
+        );
+        assert_eq!(
+            is_loopback_target("http://[::1]", Some("::1".parse().expect("ip"))),
+            Some(true)
+        );
+    }
 }

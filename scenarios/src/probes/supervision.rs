@@ -668,7 +668,7 @@ pub async fn captures_and_liveness_retrievable(
         .login_as(Presentation::Attack(duxue_media::Species::Print))
         .await
         .map(|_| ());
-    let refused_attempt_made = refused_attempt.is_err();
+    let refused_attempt_made = matches!(&refused_attempt, Err(e) if e.is_refusal());
     setup("genuine login", learner.login().await.map(|_| ()))?;
     let enrolment = learner.enrol(&fx.class.class_id).await?;
     let log = learner
