@@ -975,7 +975,8 @@ fn cheat_shown(behaviour: Behaviour, log: &StudyLog) -> Result<(), String> {
         Behaviour::PopupAutoClicker if !log.popups().any(|p| p.answered) => {
             Err("no popup came for the auto-clicker to answer".into())
         }
-        _ if log.acks < 3 => Err(format!(
+        // A cheat refused as it was tried (a speed-up's heartbeats) was shown all the same.
+        _ if log.acks < 3 && log.refusals.is_empty() => Err(format!(
             "it barely played ({} heartbeats answered)",
             log.acks
         )),
