@@ -22,6 +22,8 @@ fn shard(out: &Path, index: &str, seed: &str) {
             "certify",
             "--seed",
             seed,
+            "--run-nonce",
+            "1",
             "--only",
             "SC-4",
             "--learners",

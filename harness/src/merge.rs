@@ -153,6 +153,17 @@ pub fn merge(dirs: &[PathBuf], out: &Path, policy: &str) -> Result<RunReport, Ca
                 "merge only shards of one run (same seed)",
             ));
         }
+        if r.run.run_nonce != first.run.run_nonce {
+            return Err(CannotRun::new(
+                format!(
+                    "{} has run nonce {}, not {}: its learners are other people",
+                    shard.dir.display(),
+                    r.run.run_nonce,
+                    first.run.run_nonce
+                ),
+                "run every shard with the same --seed and --run-nonce",
+            ));
+        }
     }
 
     // Probe verdicts: the worst verdict of the shards that judged the requirement.

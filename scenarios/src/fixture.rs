@@ -52,6 +52,7 @@ pub struct Fixture {
     pub course: Course,
     pub class: Class,
     seed: u64,
+    run_nonce: u64,
     learners_made: std::sync::atomic::AtomicU64,
 }
 
@@ -121,11 +122,13 @@ impl Fixture {
             course,
             class,
             seed: ctx.seed,
+            run_nonce: ctx.run_nonce,
             learners_made: Default::default(),
         })
     }
 
-    /// A new simulated learner employed by the fixture's enterprise, not yet registered.
+    /// A new simulated learner employed by the fixture's enterprise, not yet registered: a new
+    /// person in every run (its identity mixes in the run's nonce).
     pub fn learner(&self) -> SimLearner {
         let n = self
             .learners_made
@@ -137,10 +140,11 @@ impl Fixture {
             crate::seeds::mix(self.seed, n),
             self.enterprise.organisation_id.clone(),
         )
+        .in_run(self.run_nonce)
     }
 
-    /// Learner number `n` of a population on this fixture: the same `n` under the same seed is
-    /// the same person, whichever process (shard) makes it.
+    /// Learner number `n` of a population on this fixture: the same `n` under the same seed and
+    /// run nonce is the same person, whichever process (shard) makes it.
     pub fn learner_numbered(&self, n: u64) -> SimLearner {
         SimLearner::new(
             self.client.clone(),
@@ -149,6 +153,7 @@ impl Fixture {
             crate::seeds::mix(crate::seeds::named(self.seed, "population"), n),
             self.enterprise.organisation_id.clone(),
         )
+        .in_run(self.run_nonce)
     }
 
     /// A learner registered, logged in with a genuine liveness answer, and enrolled in the class.
