@@ -25,6 +25,8 @@ fn shard(platform: &Platform, out: &Path, index: &str, seed: &str, learners: &st
         &platform.token,
         "--seed",
         seed,
+        "--run-nonce",
+        "1",
         "--only",
         "SC-4",
         "--learners",

@@ -44,6 +44,8 @@ pub struct CertifyPlan {
     pub learners: u64,
     pub clock_scale: f64,
     pub seed: u64,
+    /// Mixed into every synthetic person's identity (see `duxue_scenarios::seeds::person`).
+    pub run_nonce: u64,
     pub out: PathBuf,
     pub defects: Vec<Defect>,
     /// Conforming variants of the embedded reference platform.
@@ -213,11 +215,12 @@ pub async fn certify(plan: &CertifyPlan) -> Result<RunReport, CannotRun> {
     let target = reach_target(plan, &inputs).await?;
     if plan.announce {
         eprintln!(
-            "duxue certify: {} ({}), policy {}, seed {}, clock ×{}, output {}",
+            "duxue certify: {} ({}), policy {}, seed {} (run nonce {}), clock ×{}, output {}",
             target.meta.platform_name,
             target.url,
             inputs.policy.id,
             plan.seed,
+            plan.run_nonce,
             plan.clock_scale,
             plan.out.display()
         );
@@ -257,7 +260,7 @@ async fn reach_target(plan: &CertifyPlan, inputs: &Inputs) -> Result<Target, Can
                 ));
             }
             Ok(Target {
-                url: url.trim_end_matches('/').to_owned(),
+                url: duxue_profile::base_url(url).to_owned(),
                 conformance_token: plan.token.clone(),
                 meta,
                 embedded: None,
@@ -329,6 +332,7 @@ async fn run_probes(
             application: inputs.application.clone(),
             clock_scale: plan.clock_scale,
             seed: seeds::named(plan.seed, probe.id),
+            run_nonce: plan.run_nonce,
             target_url: target.url.clone(),
             playbacks: playbacks.clone(),
         };
@@ -412,6 +416,7 @@ async fn run_probes(
             application: inputs.application.clone(),
             clock_scale: plan.clock_scale,
             seed: seeds::named(plan.seed, "population"),
+            run_nonce: plan.run_nonce,
             target_url: target.url.clone(),
             // The population's playbacks are judged under load, by LD-2.
             playbacks: Arc::default(),
@@ -549,6 +554,7 @@ impl RunContext<'_> {
                 finished_at,
                 wall_seconds: (self.started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
                 seed: plan.seed,
+                run_nonce: plan.run_nonce,
                 clock_scale: plan.clock_scale,
                 learners: plan.learners,
                 target: TargetInfo {

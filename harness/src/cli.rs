@@ -77,6 +77,11 @@ pub struct RunOptions {
     /// Seed of every synthetic learner and choice (random when absent; printed in the report).
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+    /// The run's nonce, mixed into every synthetic person (name, ID number, phone, face) so
+    /// that a rerun with the same seed registers new people (random when absent; recorded in
+    /// the report: `--seed` and `--run-nonce` together reproduce a run).
+    #[arg(long, value_name = "N")]
+    pub run_nonce: Option<u64>,
     /// How many probes run at once.
     #[arg(long, default_value_t = 12, value_name = "N")]
     pub concurrency: usize,
@@ -129,7 +134,8 @@ pub struct PopulationArgs {
 
 #[derive(Debug, Args)]
 pub struct CertifyArgs {
-    /// Base URL of the platform (without /profile/v1). Absent: start the reference platform.
+    /// Base URL of the platform: everything before /profile/v1 (a trailing /profile/v1 is
+    /// ignored). Absent: start the reference platform.
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
     /// Conformance token of the target's conformance tenant.
@@ -259,6 +265,17 @@ pub enum MediaCommand {
         per_class: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+    },
+    /// Score your own face and liveness engine on a generated set: BPCER, APCER per attack
+    /// species, FNMR and FMR with counts and 95% bounds (ISO/IEC 30107-3 vocabulary).
+    Score {
+        /// The set written by `duxue media generate` (the folder holding manifest.json).
+        #[arg(long, value_name = "DIR")]
+        set: PathBuf,
+        /// Your engine's decisions, CSV: one `presentation,decision` line per presentation
+        /// (an `id` of manifest.json or one of its files; `accept` or `refuse`).
+        #[arg(long, value_name = "FILE")]
+        decisions: PathBuf,
     },
 }
 

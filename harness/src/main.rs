@@ -145,8 +145,46 @@ async fn run(command: Command) -> Result<ExitCode, CannotRun> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Media(MediaCommand::Score { set, decisions }) => media_score(&set, &decisions),
         Command::Report(command) => report_command(command),
     }
+}
+
+/// `duxue media score`: a vendor's decisions on a generated set, scored against its labels.
+fn media_score(set: &std::path::Path, decisions: &std::path::Path) -> Result<ExitCode, CannotRun> {
+    let manifest_path = set.join("manifest.json");
+    let manifest: duxue_media::Manifest = std::fs::read_to_string(&manifest_path)
+        .map_err(|e| e.to_string())
+        .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()))
+        .map_err(|e| {
+            CannotRun::new(
+                format!("cannot read {}: {e}", manifest_path.display()),
+                "give --set the folder written by `duxue media generate`",
+            )
+        })?;
+    let text = std::fs::read_to_string(decisions).map_err(|e| {
+        CannotRun::new(
+            format!("cannot read {}: {e}", decisions.display()),
+            "give --decisions your engine's CSV of `presentation,decision` lines",
+        )
+    })?;
+    let decided = duxue_media::score::read_decisions(&manifest, &text).map_err(|e| {
+        CannotRun::new(
+            format!("{}: {e}", decisions.display()),
+            "write one `presentation,decision` line (accept or refuse) for every face, capture and liveness presentation of manifest.json",
+        )
+    })?;
+    let score = duxue_media::score::score(&manifest, &decided);
+    println!(
+        "duxue media score: set {} (seed {}, {} per class), {} decisions from {}",
+        set.display(),
+        manifest.seed,
+        manifest.per_class,
+        decided.len(),
+        decisions.display()
+    );
+    print!("{}", score.table());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `duxue report render|verify|keygen`.
@@ -339,6 +377,7 @@ fn template(args: &cli::RunOptions, out: PathBuf) -> certify::CertifyPlan {
         learners: args.population.learners,
         clock_scale: args.clock_scale,
         seed: args.seed.unwrap_or_else(rand::random),
+        run_nonce: args.run_nonce.unwrap_or_else(rand::random),
         out,
         defects: Vec::new(),
         variants: Vec::new(),

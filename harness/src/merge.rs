@@ -73,6 +73,7 @@ impl Shard {
         vec![
             ("target", run.target.url.clone()),
             ("seed", run.seed.to_string()),
+            ("run nonce", run.run_nonce.to_string()),
             ("shard count", self.info.count.to_string()),
             ("start time (--start-at)", self.start_at.to_rfc3339()),
             ("policy sha256", run.policy_sha256.clone()),

@@ -358,7 +358,7 @@ impl ProfileClient {
     /// Uses an existing `reqwest::Client` (shared pools); build it from
     /// [`ClientConfig::http_builder`] so that it keeps the same transport settings.
     pub fn with_http(http: reqwest::Client, config: ClientConfig) -> Self {
-        let base = format!("{}{}", config.base_url.trim_end_matches('/'), BASE_PATH);
+        let base = format!("{}{}", crate::types::base_url(&config.base_url), BASE_PATH);
         ProfileClient {
             http,
             base: base.into(),

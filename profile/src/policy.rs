@@ -60,6 +60,12 @@ pub struct Rules {
     pub general_share_min: Rule<f64>,
     pub general_share_max: Rule<f64>,
     pub barred_years: Rule<u32>,
+    /// Calendar dates (cooldown months) are counted in this offset east of UTC, in minutes.
+    pub calendar_utc_offset_minutes: Rule<u32>,
+    /// Images narrower or lower than this are unusable (`invalid_image`).
+    pub image_min_side_pixels: Rule<u32>,
+    /// A platform accepts request bodies up to at least this size (duxue sends no larger one).
+    pub upload_limit_min_bytes: Rule<u64>,
 }
 
 /// Thresholds the harness judges with where the notice gives no number.
@@ -217,6 +223,9 @@ impl Policy {
                 general_share_min,
                 general_share_max,
                 barred_years,
+                calendar_utc_offset_minutes,
+                image_min_side_pixels,
+                upload_limit_min_bytes,
             ]
         );
         let j = &self.judging;
@@ -245,6 +254,13 @@ impl Policy {
             [heartbeat_p99_ms, login_p99_ms, other_p99_ms, error_rate_max]
         );
         out
+    }
+
+    /// The policy's calendar time zone (a fixed offset east of UTC).
+    pub fn calendar_offset(&self) -> chrono::FixedOffset {
+        let seconds = i64::from(self.rules.calendar_utc_offset_minutes.value) * 60;
+        chrono::FixedOffset::east_opt(seconds.min(i64::from(i32::MAX)) as i32)
+            .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("UTC is an offset"))
     }
 
     /// The class-hour length in seconds.
@@ -376,6 +392,13 @@ impl Policy {
                 "heartbeat_interval_max_seconds",
                 "the longest heartbeat interval must be at most half of heartbeat_max_gap_seconds, \
                  or one lost heartbeat stops an honest playback",
+            ));
+        }
+        if self.rules.calendar_utc_offset_minutes.value >= 24 * 60 {
+            return Err(src.invalid(
+                "rules",
+                "calendar_utc_offset_minutes",
+                "an offset from UTC is less than a day (1440 minutes)",
             ));
         }
         if self.pure_online.occupations.is_empty() {

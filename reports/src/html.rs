@@ -1079,7 +1079,10 @@ fn identity(out: &mut String, report: &RunReport) {
                 esc(&run.policy_sha256)
             ),
         ),
-        (bi("随机种子", "Seed"), format!("<code>{}</code>", run.seed)),
+        (
+            bi("随机种子 / 运行随机数", "Seed / run nonce"),
+            format!("<code>{}</code> / <code>{}</code>", run.seed, run.run_nonce),
+        ),
         (
             bi("时钟倍率", "Clock scale"),
             format!("×{}", num(run.clock_scale)),

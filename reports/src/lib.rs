@@ -234,6 +234,7 @@ mod tests {
                 finished_at: now,
                 wall_seconds: 3.0,
                 seed: 1,
+                run_nonce: 7,
                 clock_scale: 60.0,
                 learners: 0,
                 target: TargetInfo {

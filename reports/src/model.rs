@@ -72,6 +72,11 @@ pub struct RunIdentity {
     pub finished_at: DateTime<Utc>,
     pub wall_seconds: f64,
     pub seed: u64,
+    /// Mixed into every synthetic person's identity, so that a rerun with the same seed
+    /// registers new people; seed and nonce together reproduce the run (0 in runs made before
+    /// the nonce existed).
+    #[serde(default)]
+    pub run_nonce: u64,
     pub clock_scale: f64,
     pub learners: u64,
     pub target: TargetInfo,

@@ -38,8 +38,8 @@ pub fn render(report: &RunReport) -> String {
     );
     let _ = writeln!(
         out,
-        "| seed / clock scale | {} / ×{} |",
-        run.seed, run.clock_scale
+        "| seed / run nonce / clock scale | {} / {} / ×{} |",
+        run.seed, run.run_nonce, run.clock_scale
     );
     let _ = writeln!(out, "| started 开始 | {} |", run.started_at.to_rfc3339());
     let _ = writeln!(

@@ -17,6 +17,10 @@ pub struct ProbeContext {
     pub clock_scale: f64,
     /// This probe's seed (derived from the run seed and the requirement id).
     pub seed: u64,
+    /// The run's nonce: mixed into every synthetic person's identity (name, ID number, phone,
+    /// face) so that a run with the same seed against the same tenant registers new people.
+    /// Recorded in the run folder, so seed and nonce together reproduce the run.
+    pub run_nonce: u64,
     /// The target's base URL as the user gave it.
     pub target_url: String,
     /// Every playback of the run's probes, as evidence (`crate::rules`).

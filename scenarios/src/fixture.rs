@@ -52,6 +52,7 @@ pub struct Fixture {
     pub course: Course,
     pub class: Class,
     seed: u64,
+    run_nonce: u64,
     learners_made: std::sync::atomic::AtomicU64,
     /// The run's book of playbacks and this fixture's name in it.
     playbacks: Arc<crate::rules::Playbacks>,
@@ -136,13 +137,15 @@ impl Fixture {
             course,
             class,
             seed: ctx.seed,
+            run_nonce: ctx.run_nonce,
             learners_made: Default::default(),
             playbacks: ctx.playbacks.clone(),
             label: label.to_owned(),
         })
     }
 
-    /// A new simulated learner employed by the fixture's enterprise, not yet registered.
+    /// A new simulated learner employed by the fixture's enterprise, not yet registered: a new
+    /// person in every run (its identity mixes in the run's nonce).
     pub fn learner(&self) -> SimLearner {
         let n = self
             .learners_made
@@ -155,10 +158,11 @@ impl Fixture {
             self.enterprise.organisation_id.clone(),
         )
         .recording_playbacks(self.playbacks.clone(), &self.label)
+        .in_run(self.run_nonce)
     }
 
-    /// Learner number `n` of a population on this fixture: the same `n` under the same seed is
-    /// the same person, whichever process (shard) makes it.
+    /// Learner number `n` of a population on this fixture: the same `n` under the same seed and
+    /// run nonce is the same person, whichever process (shard) makes it.
     pub fn learner_numbered(&self, n: u64) -> SimLearner {
         SimLearner::new(
             self.client.clone(),
@@ -167,6 +171,7 @@ impl Fixture {
             crate::seeds::mix(crate::seeds::named(self.seed, "population"), n),
             self.enterprise.organisation_id.clone(),
         )
+        .in_run(self.run_nonce)
     }
 
     /// A learner registered, logged in with a genuine liveness answer, and enrolled in the class.

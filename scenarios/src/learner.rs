@@ -127,6 +127,13 @@ impl SimLearner {
         }
     }
 
+    /// The same learner as the person it is in the run of `run_nonce` (see `seeds::person`):
+    /// its behaviour still follows its seed alone.
+    pub fn in_run(mut self, run_nonce: u64) -> Self {
+        self.identity = duxue_media::identity(seeds::person(self.seed, run_nonce));
+        self
+    }
+
     /// The same learner talking through `client` (a load phase's own client), its paced
     /// requests announced to `pacer`.
     pub fn paced(mut self, client: ProfileClient, pacer: Arc<Pacer>) -> Self {

@@ -443,10 +443,13 @@ impl Platform {
                     _ => org.kind != OrganisationKind::Institution,
                 };
                 if !fits {
-                    return Err(Refusal::invalid(format!(
-                        "a {:?} account cannot supervise a {:?} organisation",
-                        req.kind, org.kind
-                    )));
+                    return Err(Refusal::new(
+                        ErrorCode::OrganiserNotAllowed,
+                        format!(
+                            "a {:?} account cannot supervise a {:?} organisation",
+                            req.kind, org.kind
+                        ),
+                    ));
                 }
                 Some(id)
             }

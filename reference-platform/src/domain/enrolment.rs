@@ -175,7 +175,7 @@ impl Platform {
                             "the last subsidised training project is not assessed yet",
                         ));
                     }
-                    Some(at) if now < add_months(at, months) => {
+                    Some(at) if now < add_months(at, months, self.policy.calendar_offset()) => {
                         return Err(Refusal::new(
                             ErrorCode::CooldownActive,
                             format!(

@@ -53,8 +53,9 @@ pub enum Principal {
     Supervisor(SupervisorRec),
 }
 
-/// Decodes a base64 image field.
-pub fn decode_image(field: &str, value: &str) -> Outcome<Vec<u8>> {
+/// Decodes a base64 image field: a JPEG or PNG of at least `min_side` pixels each way (the
+/// policy's `image_min_side_pixels`).
+pub fn decode_image(field: &str, value: &str, min_side: u32) -> Outcome<Vec<u8>> {
     let value = value.trim();
     if value.is_empty() {
         return Err(Refusal::new(
@@ -71,6 +72,7 @@ pub fn decode_image(field: &str, value: &str) -> Outcome<Vec<u8>> {
     for engine in engines {
         if let Ok(bytes) = engine.decode(value) {
             biometrics::require_image(&bytes, field)?;
+            biometrics::require_size(&bytes, field, min_side)?;
             return Ok(bytes);
         }
     }
@@ -101,20 +103,26 @@ impl Platform {
         self: &std::sync::Arc<Self>,
         req: RegistrationRequest,
     ) -> Outcome<Learner> {
+        // The body rules of `RegistrationRequest` in openapi.yaml, exactly.
         let name = req.name.trim().to_owned();
-        if name.is_empty() || name.chars().count() > 50 {
-            return Err(Refusal::invalid("`name` must have 1 to 50 characters"));
-        }
-        if !valid_phone(req.phone.trim()) {
+        if name.is_empty() || req.name.chars().count() > 50 {
             return Err(Refusal::invalid(
-                "`phone` must be an 11-digit mobile number",
+                "`name` must have 1 to 50 characters, not only white space",
             ));
         }
-        if req.password.is_empty() || req.password.len() > 256 {
-            return Err(Refusal::invalid("`password` must have 1 to 256 bytes"));
+        if !valid_phone(&req.phone) {
+            return Err(Refusal::invalid(
+                "`phone` must be an 11-digit mobile number starting with 1",
+            ));
+        }
+        if req.password.is_empty() || req.password.chars().count() > 256 {
+            return Err(Refusal::invalid("`password` must have 1 to 256 characters"));
         }
         let id_number = req.id_number.trim().to_uppercase();
-        let id_ok = biometrics::id_number_valid(&id_number);
+        let today = chrono::Utc::now()
+            .with_timezone(&self.policy.calendar_offset())
+            .date_naive();
+        let id_ok = biometrics::id_number_valid(&id_number, today);
         let tolerated =
             self.has(Defect::AcceptInvalidId) && !id_number.is_empty() && id_number.len() <= 32;
         if !id_ok && !tolerated {
@@ -133,8 +141,9 @@ impl Platform {
             self.refuse_duplicate(&w, &id_number, &req.organisation_id)?;
             cohort_id
         };
-        let face = decode_image("face_image", &req.face_image)?;
-        let card = decode_image("id_card_image", &req.id_card_image)?;
+        let min_side = self.policy.rules.image_min_side_pixels.value;
+        let face = decode_image("face_image", &req.face_image, min_side)?;
+        let card = decode_image("id_card_image", &req.id_card_image, min_side)?;
         // Defect `lenient-face-match`: a threshold so loose that about one mismatch in eight passes.
         let skip_match = self.has(Defect::SkipRegistrationFaceMatch)
             || (self.has(Defect::LenientFaceMatch) && self.rng.lock().random_bool(1.0 / 8.0));
@@ -166,7 +175,7 @@ impl Platform {
             organisation_id: req.organisation_id,
             name,
             id_number: id_number.clone(),
-            phone: req.phone.trim().to_owned(),
+            phone: req.phone.clone(),
             password_salt: salt,
             password_hash: hash,
             face_template: hex::encode(template),
@@ -307,7 +316,11 @@ impl Platform {
         };
         let mut frames = Vec::with_capacity(req.frames.len());
         for (i, f) in req.frames.iter().enumerate() {
-            frames.push(decode_image(&format!("frames[{i}]"), f)?);
+            frames.push(decode_image(
+                &format!("frames[{i}]"),
+                f,
+                self.policy.rules.image_min_side_pixels.value,
+            )?);
         }
         let weak = self.has(Defect::WeakLiveness);
         // Defect `lenient-liveness`: a threshold so loose that about one attack in ten passes.

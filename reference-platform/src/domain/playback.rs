@@ -986,7 +986,11 @@ impl Platform {
                 .map_err(|e| Refusal::internal(format!("stored template: {e}")))?;
             (template, now)
         };
-        let image = super::identity::decode_image("image", image_b64)?;
+        let image = super::identity::decode_image(
+            "image",
+            image_b64,
+            self.policy.rules.image_min_side_pixels.value,
+        )?;
         let (image, judgement) = tokio::task::spawn_blocking(move || {
             let j = biometrics::judge_capture(&image, &template);
             (image, j)

@@ -153,8 +153,11 @@ pub async fn cooldown_after_assessment(
 
     let months = ctx.policy.rules.cooldown_months.value;
     let assessed = assessment.assessed_at;
+    // Calendar months on the policy's calendar dates (China Standard Time for Xuchang).
     let cooldown_end = assessed
+        .with_timezone(&ctx.policy.calendar_offset())
         .checked_add_months(Months::new(months))
+        .map(|end| end.to_utc())
         .ok_or_else(|| ProbeError::setup("cooldown end out of range"))?;
     let now = fx.clock.now();
     let to_day_before = (cooldown_end - TimeDelta::days(1) - now).num_seconds() as f64;
