@@ -36,7 +36,6 @@ async fn run(url: &str, token: &str) -> Result<(), String> {
         .ok_or("no built-in policy")?
         .map_err(|e| e.to_string())?;
     let ctx = ProbeContext {
-        requirement: "schemathesis",
         client,
         policy: Arc::new(policy),
         application: Arc::new(ApplicationForm::reference().map_err(|e| e.to_string())?),
@@ -44,6 +43,7 @@ async fn run(url: &str, token: &str) -> Result<(), String> {
         seed: rand::random(),
         run_nonce: rand::random(),
         target_url: url.to_owned(),
+        playbacks: Default::default(),
     };
     let fx = Fixture::new(&ctx, "schemathesis", 1.0, &CourseShape::pure_online(45, 3))
         .await

@@ -112,17 +112,19 @@ impl Judge {
         result: &Result<T, ClientError>,
     ) -> bool {
         match result {
-            Ok(answer) => {
-                let shown = format!("{answer:?}");
-                let shown: String = shown.chars().take(200).collect();
-                self.check(name, false, format!("accepted: {shown}"))
-            }
+            Ok(answer) => self.accepted(name, answer),
             Err(e) if e.is_refusal() => self.check(name, true, e.to_string()),
             Err(e) => {
                 self.undecided(name, e.to_string());
                 false
             }
         }
+    }
+
+    /// Fails `name`: the operation was accepted, shown by the start of its answer.
+    fn accepted(&mut self, name: &str, answer: &impl std::fmt::Debug) -> bool {
+        let shown: String = format!("{answer:?}").chars().take(200).collect();
+        self.check(name, false, format!("accepted: {shown}"))
     }
 
     /// Records that an operation was refused for authority, with one of `statuses` (401, 403,
@@ -136,11 +138,7 @@ impl Judge {
         statuses: &[u16],
     ) -> bool {
         match result {
-            Ok(answer) => {
-                let shown = format!("{answer:?}");
-                let shown: String = shown.chars().take(200).collect();
-                self.check(name, false, format!("accepted: {shown}"))
-            }
+            Ok(answer) => self.accepted(name, answer),
             Err(e) => self.denied_status(name, e.status(), e.is_refusal(), e.to_string(), statuses),
         }
     }

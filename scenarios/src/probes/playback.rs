@@ -496,14 +496,7 @@ async fn in_order_then_next(
     let done = learner
         .study(&StudyPlan::honest(enrolment, first, 600.0))
         .await?;
-    let progress = learner
-        .client()
-        .get_progress(learner.token()?, enrolment)
-        .await?;
-    let completed = progress
-        .lessons
-        .iter()
-        .any(|l| &l.lesson_id == first && l.completed);
+    let completed = lesson_completed(learner, enrolment, first).await?;
     let next = if completed {
         Some(
             learner
@@ -520,6 +513,23 @@ async fn in_order_then_next(
     })
 }
 
+/// Whether the platform calls `lesson` of `enrolment` completed, read from the learner's
+/// progress.
+async fn lesson_completed(
+    learner: &SimLearner,
+    enrolment: &str,
+    lesson: &String,
+) -> Result<bool, ProbeError> {
+    let progress = learner
+        .client()
+        .get_progress(learner.token()?, enrolment)
+        .await?;
+    Ok(progress
+        .lessons
+        .iter()
+        .any(|l| &l.lesson_id == lesson && l.completed))
+}
+
 /// Plays the first professional lesson for a minute, stops, and tries the second. Returns the
 /// two logs and whether the platform called the first completed.
 async fn started_then_next(
@@ -533,14 +543,7 @@ async fn started_then_next(
             ..StudyPlan::honest(enrolment, first, 60.0)
         })
         .await?;
-    let progress = learner
-        .client()
-        .get_progress(learner.token()?, enrolment)
-        .await?;
-    let completed = progress
-        .lessons
-        .iter()
-        .any(|l| &l.lesson_id == first && l.completed);
+    let completed = lesson_completed(learner, enrolment, first).await?;
     let next = learner
         .study(&StudyPlan {
             until_complete: false,
