@@ -1561,6 +1561,8 @@ fn value_rules_are_the_platforms_body_checks() {
         ("RegistrationRequest", "/password", "minLength", "1".into()),
         ("RegistrationRequest", "/password", "maxLength", "256".into()),
         ("LoginRequest", "/frames", "maxItems", "64".into()),
+        ("LoginRequest", "/device_id", "minLength", "1".into()),
+        ("LoginRequest", "/device_id", "maxLength", "64".into()),
         ("HeartbeatRequest", "/position_seconds", "minimum", "0".into()),
         ("HeartbeatRequest", "/rate", "minimum", "0".into()),
         ("HeartbeatRequest", "/rate", "maximum", "100".into()),
