@@ -48,6 +48,16 @@ pub struct ManifestEntry {
     pub files: Vec<String>,
 }
 
+/// A presentation's `label`: `attack` when it has an attack species, `genuine` otherwise.
+pub(crate) fn label_of(species: Option<Species>) -> String {
+    if species.is_some() {
+        "attack"
+    } else {
+        "genuine"
+    }
+    .into()
+}
+
 /// Writes `per_class` people with a registration photo, an ID card, another person's
 /// registration photo claiming that card, a genuine and an other-person capture, a genuine
 /// liveness answer and one answer of each attack species, under opaque file names, plus
@@ -82,12 +92,7 @@ pub fn write_labelled_set(dir: &Path, per_class: usize, seed: u64) -> Result<Man
             ManifestEntry {
                 id,
                 kind: kind.into(),
-                label: if species.is_some() {
-                    "attack"
-                } else {
-                    "genuine"
-                }
-                .into(),
+                label: label_of(species),
                 species,
                 identity_seed: who.seed,
                 shown_seed: shown,

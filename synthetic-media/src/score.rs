@@ -244,12 +244,7 @@ mod tests {
         ManifestEntry {
             id: id.into(),
             kind: kind.into(),
-            label: if species.is_some() {
-                "attack"
-            } else {
-                "genuine"
-            }
-            .into(),
+            label: crate::dataset::label_of(species),
             species,
             identity_seed: 1,
             shown_seed: 1,
