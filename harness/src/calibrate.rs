@@ -204,9 +204,29 @@ pub struct CalibratePlan {
     pub variants: Vec<Variant>,
     /// Draw this many of the (selected) defect cases.
     pub sample: Option<Sample>,
+    /// Run the population phase for this many of the variants only (drawn with its seed).
+    pub population_sample: Option<Sample>,
 }
 
 impl CalibratePlan {
+    /// Whether `case` runs the population phase: the cases that load the platform, less the
+    /// variants left out of `--population-sample`'s draw.
+    fn with_population(&self, case: Case) -> bool {
+        if self.template.population.is_none() || !case.loads() {
+            return false;
+        }
+        let (Case::Variant(v), Some(s)) = (case, self.population_sample) else {
+            return true;
+        };
+        let mut drawn = Variant::ALL.to_vec();
+        drawn.shuffle(&mut rand::rngs::StdRng::seed_from_u64(s.seed));
+        drawn
+            .iter()
+            .filter(|d| self.variants.is_empty() || self.variants.contains(d))
+            .take(s.size)
+            .any(|d| *d == v)
+    }
+
     /// The cases to run, and what the choice leaves out of a whole calibration.
     fn cases(&self) -> Result<(Vec<Case>, Vec<String>), CannotRun> {
         crate::target::manifest()?;
@@ -260,6 +280,19 @@ impl CalibratePlan {
                 self.template.only.join(",")
             ));
         }
+        if let Some(s) = self.population_sample
+            && self.template.population.is_some()
+            && s.size < variants.len()
+        {
+            partial.push(format!(
+                "the population phase run for {} of {} conforming variants \
+                 (--population-sample {} --sample-seed {})",
+                s.size,
+                variants.len(),
+                s.size,
+                s.seed
+            ));
+        }
         let cases = std::iter::once(Case::Clean)
             .chain(variants.into_iter().map(Case::Variant))
             .chain(defects.into_iter().map(Case::Defect))
@@ -308,9 +341,8 @@ pub async fn calibrate(plan: &CalibratePlan) -> Result<Calibration, CannotRun> {
             (case, run.out, result)
         }
     };
-    let (loaded, probes_only): (Vec<Case>, Vec<Case>) = cases
-        .into_iter()
-        .partition(|c| c.loads() && plan.template.population.is_some());
+    let (loaded, probes_only): (Vec<Case>, Vec<Case>) =
+        cases.into_iter().partition(|c| plan.with_population(*c));
     let probe_runs = futures::stream::iter(probes_only.into_iter().map(|c| case_run(c, false)))
         .buffer_unordered(plan.parallel.max(1));
     let load_runs =

@@ -196,8 +196,12 @@ pub struct CalibrateArgs {
     /// run); the calibration is then PARTIAL.
     #[arg(long, value_name = "K")]
     pub sample: Option<usize>,
-    /// Seed of the --sample draw (default: the run's --seed).
-    #[arg(long, value_name = "N", requires = "sample")]
+    /// Run the population phase for the clean case and a seeded sample of this many variants
+    /// only (the other variants run their probes only); the calibration is then PARTIAL.
+    #[arg(long, value_name = "K")]
+    pub population_sample: Option<usize>,
+    /// Seed of the --sample and --population-sample draws (default: the run's --seed).
+    #[arg(long, value_name = "N")]
     pub sample_seed: Option<u64>,
     #[command(flatten)]
     pub run: RunOptions,

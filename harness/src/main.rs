@@ -468,6 +468,10 @@ async fn calibrate_command(args: CalibrateArgs) -> Result<ExitCode, CannotRun> {
             size,
             seed: args.sample_seed.unwrap_or(seed),
         }),
+        population_sample: args.population_sample.map(|size| calibrate::Sample {
+            size,
+            seed: args.sample_seed.unwrap_or(seed),
+        }),
     };
     let calibration = calibrate::calibrate(&plan).await?;
     let missed = calibration

@@ -15,8 +15,8 @@ use crate::study::StudyLog;
 
 /// Continuous playback between popups, in cohort seconds. Playback is continuous while the
 /// platform acknowledges heartbeats no further apart than the policy's heartbeat gap and the
-/// player has focus; refused heartbeats, silences and a player without focus neither count nor
-/// restart it.
+/// player has focus; refused heartbeats, silences, a player without focus and a player paused
+/// for a popup or capture answer neither count nor restart it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PopupGaps {
     /// Playback before each popup since the previous one (or the playback's start).

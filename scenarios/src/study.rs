@@ -431,7 +431,10 @@ impl SimLearner {
                     log.last_acked_beat_sent_at = Some(beat_sent_at);
                     log.credited = ack.credited_seconds;
                     log.final_state = Some(ack.state);
-                    if dt <= max_gap && plan.focused {
+                    // The interval in which the player stood paused for a popup or capture
+                    // answer is not playback (its position did not move), however long the
+                    // answer took.
+                    if dt <= max_gap && plan.focused && !resumed_from_pause {
                         log.popup_gaps.played(dt);
                     }
                     accepted = ack.accepted_position.clamp(0.0, lesson_end);
