@@ -28,7 +28,12 @@ struct Manifest {
 #[serde(deny_unknown_fields)]
 struct ManifestCase {
     defect: String,
+    /// What certify must FAIL; empty for a defect certify must not see (a defeat device).
     fails: Vec<String>,
+    /// What a spot check on the production side must FAIL (proven by tests/spot_check.rs,
+    /// not by calibrate, which runs certify only).
+    #[serde(default)]
+    spot_check_fails: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -38,6 +43,10 @@ pub struct CaseResult {
     pub failed: Vec<String>,
     pub inconclusive: Vec<String>,
     pub ok: bool,
+    /// For a defeat device: what a spot check must fail instead. Calibrate proves only that
+    /// certify passes it; the spot-check test proves these.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub spot_check_fails: Vec<String>,
     /// Why the case could not count (its requirements have no probe in this build).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_calibrated: Option<String>,
@@ -109,8 +118,9 @@ pub struct Calibration {
     pub cases: Vec<CaseResult>,
 }
 
-/// One calibration case: a defect (`None` for the clean platform) and what it must fail.
-pub type Case = (Option<Defect>, BTreeSet<String>);
+/// One calibration case: a defect (`None` for the clean platform), what certify must fail,
+/// and what a spot check must fail.
+pub type Case = (Option<Defect>, BTreeSet<String>, Vec<String>);
 
 /// The expected failures of every defect, checked against the platform's defect list.
 pub fn expected_failures() -> Result<Vec<Case>, CannotRun> {
@@ -120,7 +130,7 @@ pub fn expected_failures() -> Result<Vec<Case>, CannotRun> {
             "fix reference-platform/expected-failures.toml",
         )
     })?;
-    let mut out = vec![(None, BTreeSet::new())];
+    let mut out = vec![(None, BTreeSet::new(), Vec::new())];
     for case in manifest.cases {
         let defect: Defect = case.defect.parse().map_err(|e| {
             CannotRun::new(
@@ -128,11 +138,24 @@ pub fn expected_failures() -> Result<Vec<Case>, CannotRun> {
                 "fix reference-platform/expected-failures.toml",
             )
         })?;
-        out.push((Some(defect), case.fails.into_iter().collect()));
+        if case.fails.is_empty() && case.spot_check_fails.is_empty() {
+            return Err(CannotRun::new(
+                format!(
+                    "expected-failures manifest: `{}` fails nothing under certify or a spot check",
+                    case.defect
+                ),
+                "a defect must fail something: give `fails` or `spot_check_fails`",
+            ));
+        }
+        out.push((
+            Some(defect),
+            case.fails.into_iter().collect(),
+            case.spot_check_fails,
+        ));
     }
     let listed: BTreeSet<&str> = out
         .iter()
-        .filter_map(|(d, _)| d.map(|d| d.name()))
+        .filter_map(|(d, _, _)| d.map(|d| d.name()))
         .collect();
     if let Some(missing) = Defect::ALL.iter().find(|d| !listed.contains(d.name())) {
         return Err(CannotRun::new(
@@ -156,7 +179,7 @@ pub struct CalibratePlan {
 pub async fn calibrate(plan: &CalibratePlan) -> Result<Calibration, CannotRun> {
     let cases: Vec<_> = expected_failures()?
         .into_iter()
-        .filter(|(d, _)| {
+        .filter(|(d, _, _)| {
             d.is_none() || plan.only.is_empty() || d.is_some_and(|d| plan.only.contains(&d))
         })
         .collect();
@@ -166,7 +189,7 @@ pub async fn calibrate(plan: &CalibratePlan) -> Result<Calibration, CannotRun> {
             "choose another --out",
         ));
     }
-    for (defect, _) in &cases {
+    for (defect, _, _) in &cases {
         prepare_out(&case_dir(&plan.out, *defect))?;
     }
     eprintln!(
@@ -180,7 +203,7 @@ pub async fn calibrate(plan: &CalibratePlan) -> Result<Calibration, CannotRun> {
     let loads = |d: &Option<Defect>| {
         d.is_none_or(|d| matches!(d, Defect::SlowUnderLoad | Defect::FailOpenUnderLoad))
     };
-    let case_run = |(defect, expected): Case, with_population: bool| {
+    let case_run = |(defect, expected, on_road): Case, with_population: bool| {
         let mut run = plan.template.clone();
         run.out = case_dir(&plan.out, defect);
         run.defects = defect.into_iter().collect();
@@ -191,19 +214,19 @@ pub async fn calibrate(plan: &CalibratePlan) -> Result<Calibration, CannotRun> {
         }
         async move {
             let result = certify(&run).await;
-            (defect, expected, run.out, result)
+            (defect, expected, on_road, run.out, result)
         }
     };
     let (loaded, probes_only): (Vec<Case>, Vec<Case>) = cases
         .into_iter()
-        .partition(|(d, _)| loads(d) && plan.template.population.is_some());
+        .partition(|(d, _, _)| loads(d) && plan.template.population.is_some());
     let probe_runs = futures::stream::iter(probes_only.into_iter().map(|c| case_run(c, false)))
         .buffer_unordered(plan.parallel.max(1));
     let load_runs =
         futures::stream::iter(loaded.into_iter().map(|c| case_run(c, true))).buffered(1);
     let mut results = Vec::new();
     let mut stream = probe_runs.chain(load_runs);
-    while let Some((defect, expected, out, result)) = stream.next().await {
+    while let Some((defect, expected, on_road, out, result)) = stream.next().await {
         let report = result?;
         let with = |v: Verdict| -> Vec<String> {
             report
@@ -238,7 +261,7 @@ pub async fn calibrate(plan: &CalibratePlan) -> Result<Calibration, CannotRun> {
         };
         let name = defect.map_or("clean", |d| d.name()).to_owned();
         eprintln!(
-            "  {:<30} {:<14} expected {:?} failed {:?}",
+            "  {:<30} {:<14} expected {:?} failed {:?}{}",
             name,
             match (&not_calibrated, ok) {
                 (Some(_), _) => "not-calibrated",
@@ -246,7 +269,14 @@ pub async fn calibrate(plan: &CalibratePlan) -> Result<Calibration, CannotRun> {
                 (None, false) => "MISS",
             },
             expected,
-            failed
+            failed,
+            if on_road.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (a defeat device: a spot check must fail {on_road:?}, tests/spot_check.rs)"
+                )
+            }
         );
         for surprise in &surprises {
             eprintln!("      {surprise}");
@@ -257,6 +287,7 @@ pub async fn calibrate(plan: &CalibratePlan) -> Result<Calibration, CannotRun> {
             failed,
             inconclusive: with(Verdict::Inconclusive),
             ok,
+            spot_check_fails: on_road,
             not_calibrated,
             run: out
                 .strip_prefix(&plan.out)

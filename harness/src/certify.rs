@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use duxue_platform::Defect;
-use duxue_profile::{ApplicationForm, Catalog, Policy, Verdict};
+use duxue_profile::{ApplicationForm, Catalog, ClientConfig, Policy, Verdict};
 use duxue_reports::model::{Check, EvidenceRef, RequirementResult, RunIdentity, TargetInfo};
 use duxue_reports::{REPORT_SCHEMA, RunReport};
 use duxue_scenarios::{Outcome, ProbeContext, all_probes, seeds};
@@ -47,6 +47,10 @@ pub struct CertifyPlan {
     pub population: Option<PopulationOptions>,
     /// Key that signs the bundle's manifest; `None`: a per-run key (self-signed).
     pub signing_key: Option<PathBuf>,
+    /// A spot check of the same platform to compare the certification with.
+    pub compare: Option<PathBuf>,
+    /// The User-Agent of every request.
+    pub user_agent: String,
 }
 
 /// The population phase's options, from the command line.
@@ -194,6 +198,13 @@ pub async fn certify(plan: &CertifyPlan) -> Result<RunReport, CannotRun> {
             )
         })?;
     }
+    let spot_check = match &plan.compare {
+        Some(dir) => Some(crate::compare::read_sealed(
+            dir,
+            duxue_reports::model::RunMode::SpotCheck,
+        )?),
+        None => None,
+    };
     prepare_out(&plan.out)?;
 
     let target = reach_target(plan, &inputs).await?;
@@ -210,9 +221,20 @@ pub async fn certify(plan: &CertifyPlan) -> Result<RunReport, CannotRun> {
     }
     let result = run_probes(plan, &inputs, &target, started_at, started).await;
     target.shutdown().await;
-    let report = result?;
+    let mut report = result?;
+    if let Some(spot) = &spot_check {
+        report = crate::compare::attach(&report, spot, &plan.out)?;
+    }
     write_report(&plan.out, &report, plan.signing_key.as_deref())?;
     Ok(report)
+}
+
+/// The client settings of a certification: its target, token and User-Agent.
+fn client_config(plan: &CertifyPlan, url: &str, token: Option<String>) -> ClientConfig {
+    let mut config = ClientConfig::new(url);
+    config.conformance_token = token;
+    config.user_agent = plan.user_agent.clone();
+    config
 }
 
 async fn reach_target(plan: &CertifyPlan, inputs: &Inputs) -> Result<Target, CannotRun> {
@@ -224,7 +246,8 @@ async fn reach_target(plan: &CertifyPlan, inputs: &Inputs) -> Result<Target, Can
                     "drop --defect or drop --target",
                 ));
             }
-            let (_, meta) = target::connect(url, plan.token.clone()).await?;
+            let (_, meta) =
+                target::connect_with(client_config(plan, url, plan.token.clone())).await?;
             if plan.token.is_none() {
                 return Err(CannotRun::new(
                     "no conformance token for the target",
@@ -246,7 +269,8 @@ async fn reach_target(plan: &CertifyPlan, inputs: &Inputs) -> Result<Target, Can
                 plan.seed,
             )
             .await?;
-            let (_, meta) = target::connect(&url, Some(token.clone())).await?;
+            let (_, meta) =
+                target::connect_with(client_config(plan, &url, Some(token.clone()))).await?;
             Ok(Target {
                 url,
                 conformance_token: Some(token),
@@ -271,7 +295,12 @@ async fn run_probes(
             "choose a writable --out",
         )
     })?;
-    let (client, _) = target::connect(&target.url, target.conformance_token.clone()).await?;
+    let (client, _) = target::connect_with(client_config(
+        plan,
+        &target.url,
+        target.conformance_token.clone(),
+    ))
+    .await?;
 
     let probes: Vec<_> = all_probes()
         .into_iter()
@@ -354,6 +383,7 @@ async fn run_probes(
             shard: options.shard,
             progress: plan.progress,
             out: plan.out.clone(),
+            user_agent: plan.user_agent.clone(),
         };
         let result = if options.find_capacity {
             find_capacity(&population_plan, &ctx, &target.url, &verdicts).await?
@@ -380,32 +410,100 @@ async fn run_probes(
             "check free disk space",
         )
     })?;
+    write_labels(&plan.out, &journal)?;
 
     let requirements = judge_catalog(plan, inputs, &journal, outcomes);
-    let finished_at = Utc::now();
-    Ok(RunReport {
+    let info = RunInfo {
+        started_at,
+        started,
+        seed: plan.seed,
+        clock_scale: plan.clock_scale,
+        learners: plan.learners,
+        url: target.url.clone(),
+        embedded: target.embedded.is_some(),
+        defects: target
+            .embedded
+            .as_ref()
+            .map(|e| e.defects.iter().map(|d| d.name().to_owned()).collect())
+            .unwrap_or_default(),
+        meta: &target.meta,
+        inputs,
+        requests: journal.total(),
+    };
+    Ok(assemble(info, requirements, population))
+}
+
+/// Where the run keeps what each name it sent was for (the names themselves say nothing).
+pub const LABELS_PATH: &str = "evidence/labels.json";
+
+/// Writes `evidence/labels.json`: per probe, the cohorts, organisations, courses and classes
+/// it created, by the names and ids the target saw.
+fn write_labels(out: &Path, journal: &Journal) -> Result<(), CannotRun> {
+    let labels = serde_json::json!({
+        "schema": "duxue.labels/v1",
+        "note": "what the harness created for each probe, by the names it sent; names are drawn at random per run and never say what they are for",
+        "probes": journal.names(),
+    });
+    let bytes = serde_json::to_vec_pretty(&labels).map_err(|e| {
+        CannotRun::new(
+            format!("cannot encode {LABELS_PATH}: {e}"),
+            "report this as a bug",
+        )
+    })?;
+    std::fs::write(out.join(LABELS_PATH), bytes).map_err(|e| {
+        CannotRun::new(
+            format!("cannot write {LABELS_PATH}: {e}"),
+            "check free disk space",
+        )
+    })
+}
+
+/// What a run's identity is made of, besides its verdicts.
+pub struct RunInfo<'a> {
+    pub started_at: chrono::DateTime<Utc>,
+    pub started: Instant,
+    pub seed: u64,
+    pub clock_scale: f64,
+    pub learners: u64,
+    pub url: String,
+    pub embedded: bool,
+    pub defects: Vec<String>,
+    pub meta: &'a duxue_profile::PlatformMeta,
+    pub inputs: &'a Inputs,
+    pub requests: u64,
+}
+
+/// The report of a finished run: its identity, verdict and counts around the requirements.
+pub fn assemble(
+    info: RunInfo<'_>,
+    requirements: Vec<RequirementResult>,
+    population: Option<duxue_reports::model::PopulationReport>,
+) -> RunReport {
+    let inputs = info.inputs;
+    RunReport {
         schema: REPORT_SCHEMA.to_owned(),
+        mode: Default::default(),
         verdict: RunReport::decide(&requirements),
         counts: RunReport::count(&requirements),
         run: RunIdentity {
-            run_id: format!("{}-{:016x}", started_at.format("%Y%m%dT%H%M%SZ"), plan.seed),
-            started_at,
-            finished_at,
-            wall_seconds: (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
-            seed: plan.seed,
-            clock_scale: plan.clock_scale,
-            learners: plan.learners,
+            run_id: format!(
+                "{}-{:016x}",
+                info.started_at.format("%Y%m%dT%H%M%SZ"),
+                info.seed
+            ),
+            started_at: info.started_at,
+            finished_at: Utc::now(),
+            wall_seconds: (info.started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+            seed: info.seed,
+            clock_scale: info.clock_scale,
+            learners: info.learners,
             target: TargetInfo {
-                url: target.url.clone(),
-                embedded: target.embedded.is_some(),
-                platform_name: target.meta.platform_name.clone(),
-                operator: target.meta.operator.clone(),
-                profile_version: target.meta.profile_version.clone(),
-                defects: target
-                    .embedded
-                    .as_ref()
-                    .map(|e| e.defects.iter().map(|d| d.name().to_owned()).collect())
-                    .unwrap_or_default(),
+                url: info.url,
+                embedded: info.embedded,
+                platform_name: info.meta.platform_name.clone(),
+                operator: info.meta.operator.clone(),
+                profile_version: info.meta.profile_version.clone(),
+                defects: info.defects,
             },
             harness_version: env!("CARGO_PKG_VERSION").to_owned(),
             profile_version: duxue_profile::PROFILE_VERSION.to_owned(),
@@ -414,12 +512,13 @@ async fn run_probes(
             policy_id: inputs.policy.id.clone(),
             policy_sha256: inputs.policy.sha256.clone(),
             application: serde_json::to_value(&*inputs.application).unwrap_or_default(),
-            requests: journal.total(),
+            requests: info.requests,
             evidence_journal: JOURNAL_PATH.to_owned(),
         },
         requirements,
         population,
-    })
+        comparison: None,
+    }
 }
 
 /// One result per catalog ID, in catalog order; IDs without an outcome are INCONCLUSIVE or
@@ -459,40 +558,51 @@ fn judge_catalog(
                 }
             };
             let stats = journal.stats(&req.id);
-            RequirementResult {
-                id: req.id.clone(),
-                area: req.area.clone(),
-                source: req.source.clone(),
-                text_zh: req.text_zh.clone(),
-                text_en: req.text_en.clone(),
-                mandatory: req.mandatory,
-                verdict: outcome.verdict,
-                reason: outcome.reason,
-                figures: outcome.figures,
-                checks: outcome
-                    .checks
-                    .into_iter()
-                    .map(|c| Check {
-                        name: c.name,
-                        passed: c.passed,
-                        detail: c.detail,
-                    })
-                    .collect(),
-                evidence: if stats.exchanges > 0 {
-                    vec![EvidenceRef {
-                        journal: JOURNAL_PATH.to_owned(),
-                        tag: req.id.clone(),
-                        first_seq: stats.first_seq,
-                        last_seq: stats.last_seq,
-                        exchanges: stats.exchanges,
-                    }]
-                } else {
-                    Vec::new()
-                },
-                wall_seconds: (took.as_secs_f64() * 10.0).round() / 10.0,
-            }
+            let evidence = if stats.exchanges > 0 {
+                vec![EvidenceRef {
+                    journal: JOURNAL_PATH.to_owned(),
+                    tag: req.id.clone(),
+                    first_seq: stats.first_seq,
+                    last_seq: stats.last_seq,
+                    exchanges: stats.exchanges,
+                }]
+            } else {
+                Vec::new()
+            };
+            requirement_result(req, outcome, took, evidence)
         })
         .collect()
+}
+
+/// A catalog requirement's entry in the report, from the outcome that judged it.
+pub fn requirement_result(
+    req: &duxue_profile::Requirement,
+    outcome: Outcome,
+    took: Duration,
+    evidence: Vec<EvidenceRef>,
+) -> RequirementResult {
+    RequirementResult {
+        id: req.id.clone(),
+        area: req.area.clone(),
+        source: req.source.clone(),
+        text_zh: req.text_zh.clone(),
+        text_en: req.text_en.clone(),
+        mandatory: req.mandatory,
+        verdict: outcome.verdict,
+        reason: outcome.reason,
+        figures: outcome.figures,
+        checks: outcome
+            .checks
+            .into_iter()
+            .map(|c| Check {
+                name: c.name,
+                passed: c.passed,
+                detail: c.detail,
+            })
+            .collect(),
+        evidence,
+        wall_seconds: (took.as_secs_f64() * 10.0).round() / 10.0,
+    }
 }
 
 /// Writes `report.json`, renders the report files from it and seals the folder (manifest of

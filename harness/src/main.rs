@@ -4,10 +4,12 @@
 mod calibrate;
 mod certify;
 mod cli;
+mod compare;
 mod error;
 mod journal;
 mod merge;
 mod population;
+mod spot_check;
 mod target;
 
 use std::path::PathBuf;
@@ -15,8 +17,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use cli::{
-    CalibrateArgs, CertifyArgs, Cli, Command, MediaCommand, PlatformCommand, ReportCommand,
-    ServeArgs,
+    CalibrateArgs, CertifyArgs, Cli, Command, MediaCommand, PlatformCommand, RegisterAccountsArgs,
+    ReportCommand, ServeArgs, SpotCheckArgs,
 };
 use duxue_profile::{ApplicationForm, Policy};
 use duxue_reports::RunVerdict;
@@ -86,13 +88,20 @@ async fn run(command: Command) -> Result<ExitCode, CannotRun> {
                 RunVerdict::NotCertified => ExitCode::from(1),
             })
         }
+        Command::SpotCheck(args) => spot_check_command(args).await,
+        Command::RegisterAccounts(args) => register_accounts_command(args).await,
         Command::Platform(PlatformCommand::Serve(args)) => serve(args).await,
         Command::Platform(PlatformCommand::Defects) => {
             for defect in duxue_platform::Defect::ALL {
+                let breaks = defect.breaks().join(",");
                 println!(
                     "{:<30} breaks {:<12} {}",
                     defect.name(),
-                    defect.breaks().join(","),
+                    if breaks.is_empty() {
+                        "(no certify)"
+                    } else {
+                        &breaks
+                    },
                     defect.description()
                 );
             }
@@ -112,6 +121,25 @@ async fn run(command: Command) -> Result<ExitCode, CannotRun> {
             println!(
                 "wrote {} files and manifest.json to {}",
                 manifest.entries.len(),
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Media(MediaCommand::Identity { seed, out }) => {
+            let person = duxue_media::write_identity(&out, seed).map_err(|e| {
+                CannotRun::new(
+                    format!("cannot write the identity: {e}"),
+                    "choose a writable --out",
+                )
+            })?;
+            println!(
+                "{} {} (phone {}): {}, {} and identity.json in {}; register with these and put \
+                 identity_seed = {seed} in the spot check's --accounts file",
+                person.name,
+                person.id_number,
+                person.phone,
+                person.face_image,
+                person.id_card_image,
                 out.display()
             );
             Ok(ExitCode::SUCCESS)
@@ -200,6 +228,18 @@ fn report_command(command: ReportCommand) -> Result<ExitCode, CannotRun> {
                 }
             }
         }
+        ReportCommand::Compare {
+            certify,
+            spot_check,
+            out,
+            signing_key,
+        } => {
+            let out = out.unwrap_or_else(|| default_out("compare"));
+            let report =
+                compare::compare_runs(&certify, &spot_check, &out, signing_key.as_deref())?;
+            print_comparison(&report, &out);
+            Ok(verdict_code(report.verdict))
+        }
         ReportCommand::Keygen { file } => {
             let public = duxue_reports::generate_key_file(&file).map_err(|e| {
                 CannotRun::new(e.to_string(), "choose a new file name in a writable folder")
@@ -214,6 +254,91 @@ fn report_command(command: ReportCommand) -> Result<ExitCode, CannotRun> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Exit code of a finished run: 0 CERTIFIED, 1 NOT CERTIFIED.
+fn verdict_code(verdict: RunVerdict) -> ExitCode {
+    match verdict {
+        RunVerdict::Certified => ExitCode::SUCCESS,
+        RunVerdict::NotCertified => ExitCode::from(1),
+    }
+}
+
+/// The lab and the road side by side, one line per requirement that either judged.
+fn print_comparison(report: &duxue_reports::RunReport, out: &std::path::Path) {
+    let Some(comparison) = &report.comparison else {
+        return;
+    };
+    println!();
+    println!("{:<5} {:<13} {:<13}", "", "certify", "spot check");
+    for r in &comparison.requirements {
+        println!(
+            "{:<5} {:<13} {:<13}{}",
+            r.id,
+            r.lab.as_str(),
+            r.road.as_str(),
+            if r.divergent { " DIVERGENT" } else { "" }
+        );
+    }
+    println!();
+    println!(
+        "{} — certification {}, spot check {} ({}); {} divergent{}; report: {}",
+        report.verdict.as_str(),
+        comparison.certify_verdict.as_str(),
+        comparison.spot_check.verdict.as_str(),
+        comparison.spot_check.run_id,
+        comparison.divergent.len(),
+        if comparison.divergent.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", comparison.divergent.join(", "))
+        },
+        out.join("summary.md").display()
+    );
+}
+
+fn user_agent(given: Option<String>) -> String {
+    given.unwrap_or_else(|| duxue_profile::BROWSER_USER_AGENT.to_owned())
+}
+
+async fn spot_check_command(args: SpotCheckArgs) -> Result<ExitCode, CannotRun> {
+    let duration = spot_check::parse_duration(&args.duration)
+        .map_err(|e| CannotRun::new(format!("bad --duration: {e}"), "give e.g. --duration 60m"))?;
+    let plan = spot_check::SpotCheckPlan {
+        target: args.target.trim_end_matches('/').to_owned(),
+        accounts: args.accounts,
+        supervisor: args.supervisor,
+        duration,
+        seed: args.seed.unwrap_or_else(rand::random),
+        out: args.out.unwrap_or_else(|| default_out("spot-check")),
+        policy: args.policy,
+        clock_scale: args.clock_scale,
+        user_agent: user_agent(args.user_agent),
+        signing_key: args.signing_key,
+        progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    };
+    let report = spot_check::spot_check(&plan).await?;
+    certify::print_summary(&report, &plan.out);
+    Ok(verdict_code(report.verdict))
+}
+
+async fn register_accounts_command(args: RegisterAccountsArgs) -> Result<ExitCode, CannotRun> {
+    let plan = spot_check::RegisterPlan {
+        target: args.target.trim_end_matches('/').to_owned(),
+        supervisor: args.supervisor,
+        count: args.count,
+        classes: args.classes,
+        out: args.out,
+        seed: args.seed.unwrap_or_else(rand::random),
+        user_agent: user_agent(args.user_agent),
+    };
+    let written = spot_check::register_accounts(&plan).await?;
+    println!(
+        "registered {} accounts; --accounts file: {}",
+        written,
+        plan.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn default_out(kind: &str) -> PathBuf {
@@ -302,6 +427,8 @@ fn template(args: &cli::RunOptions, out: PathBuf) -> certify::CertifyPlan {
         announce: false,
         population: None,
         signing_key: None,
+        compare: None,
+        user_agent: user_agent(args.user_agent.clone()),
     }
 }
 
@@ -315,14 +442,13 @@ async fn certify_command(args: CertifyArgs) -> Result<ExitCode, CannotRun> {
     plan.application = args.application;
     plan.population = population_options(&args.run.population)?;
     plan.signing_key = args.signing_key;
+    plan.compare = args.compare;
     plan.defects = target::parse_defects(&args.defects)?;
     plan.announce = true;
     let report = certify::certify(&plan).await?;
     certify::print_summary(&report, &plan.out);
-    Ok(match report.verdict {
-        RunVerdict::Certified => ExitCode::SUCCESS,
-        RunVerdict::NotCertified => ExitCode::from(1),
-    })
+    print_comparison(&report, &plan.out);
+    Ok(verdict_code(report.verdict))
 }
 
 async fn calibrate_command(args: CalibrateArgs) -> Result<ExitCode, CannotRun> {
@@ -376,6 +502,27 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CannotRun> {
     }
     .map_err(|e| CannotRun::new(format!("bad application form: {e}"), "fix the file"))?;
     let defects = target::parse_defects(&args.defects)?;
+    let scale = args.clock_scale;
+    if !(scale.is_finite() && scale > 0.0 && scale <= 1_000.0) {
+        return Err(CannotRun::new(
+            format!("--clock-scale {scale} is out of range"),
+            "leave it out (real time); tests of a simulated platform use up to 1000",
+        ));
+    }
+    let supervisor_file = args.supervisor_file.clone().unwrap_or_else(|| {
+        let mut name = args.database.clone().into_os_string();
+        name.push(".supervisors.toml");
+        PathBuf::from(name)
+    });
+    if !args.database.exists() && supervisor_file.exists() {
+        return Err(CannotRun::new(
+            format!(
+                "{} already exists, and a new database would write its supervisor accounts there",
+                supervisor_file.display()
+            ),
+            "remove it, or pass --supervisor-file NEW_FILE",
+        ));
+    }
     let listener = tokio::net::TcpListener::bind((args.address.as_str(), args.port))
         .await
         .map_err(|e| {
@@ -391,6 +538,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CannotRun> {
         conformance_token: args.conformance_token.clone(),
         defects,
         seed: args.seed,
+        production_clock_scale: scale,
     };
     let platform = duxue_platform::start(config, listener).await.map_err(|e| {
         CannotRun::new(
@@ -398,8 +546,17 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CannotRun> {
             "check --database",
         )
     })?;
+    if let Some(seed) = platform.production_seed() {
+        spot_check::write_production_supervisors(&supervisor_file, seed)?;
+        eprintln!(
+            "production side: {} organisations, {} classes; supervisor accounts written to {}",
+            seed.organisations.len(),
+            seed.classes.len(),
+            supervisor_file.display()
+        );
+    }
     eprintln!(
-        "reference platform on http://{}{} (database {}, conformance {}); Ctrl-C stops it",
+        "reference platform on http://{}{} (database {}, conformance {}, production clock ×{}{}); Ctrl-C stops it",
         platform.local_addr(),
         duxue_profile::BASE_PATH,
         args.database.display(),
@@ -407,6 +564,12 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CannotRun> {
             "on"
         } else {
             "off"
+        },
+        scale,
+        if scale == 1.0 {
+            ", real time"
+        } else {
+            ", TESTING ONLY"
         }
     );
     let _ = tokio::signal::ctrl_c().await;

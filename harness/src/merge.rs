@@ -312,11 +312,13 @@ pub fn merge(dirs: &[PathBuf], out: &Path, policy: &str) -> Result<RunReport, Ca
     run.evidence_journal = "evidence/shard-0.jsonl".to_owned();
     let report = RunReport {
         schema: REPORT_SCHEMA.to_owned(),
+        mode: Default::default(),
         verdict: RunReport::decide(&requirements),
         counts: RunReport::count(&requirements),
         run,
         requirements,
         population,
+        comparison: None,
     };
     crate::certify::write_report(out, &report, None)?;
     Ok(report)

@@ -81,6 +81,7 @@ pub async fn start_embedded(
         conformance_token: Some(token.clone()),
         defects: defects.clone(),
         seed: Some(seed),
+        production_clock_scale: 1.0,
     };
     let platform = duxue_platform::start(config, listener).await.map_err(|e| {
         CannotRun::new(
@@ -100,19 +101,18 @@ pub async fn start_embedded(
     ))
 }
 
-/// Connects to `url` and checks it speaks profile v1.
-pub async fn connect(
-    url: &str,
-    token: Option<String>,
+/// Connects with these client settings and checks the target speaks profile v1.
+pub async fn connect_with(
+    config: ClientConfig,
 ) -> Result<(ProfileClient, PlatformMeta), CannotRun> {
+    let url = config.base_url.clone();
+    let url = url.as_str();
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         return Err(CannotRun::new(
             format!("--target `{url}` is not an http(s) URL"),
             "give the platform's base URL, e.g. https://platform.example.cn",
         ));
     }
-    let mut config = ClientConfig::new(url);
-    config.conformance_token = token;
     let client = ProfileClient::new(config)
         .map_err(|e| CannotRun::new(e.to_string(), "check the TLS setup"))?;
     match client.get_meta().await {

@@ -122,6 +122,11 @@ pub struct RawAnswer {
     pub body: Vec<u8>,
 }
 
+/// The User-Agent a client sends unless told otherwise: a common desktop browser's, so that
+/// nothing in the traffic names the tool (a platform must not be able to single out a test).
+pub const BROWSER_USER_AGENT: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 \
+(KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+
 /// Settings of a [`ProfileClient`].
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
@@ -130,6 +135,8 @@ pub struct ClientConfig {
     pub conformance_token: Option<String>,
     pub timeout: Duration,
     pub connect_timeout: Duration,
+    /// The `User-Agent` header of every request.
+    pub user_agent: String,
 }
 
 impl ClientConfig {
@@ -139,6 +146,7 @@ impl ClientConfig {
             conformance_token: None,
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(5),
+            user_agent: BROWSER_USER_AGENT.to_owned(),
         }
     }
 }
@@ -175,7 +183,7 @@ impl ProfileClient {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.connect_timeout)
-            .user_agent(concat!("duxue/", env!("CARGO_PKG_VERSION")))
+            .user_agent(config.user_agent.clone())
             .build()
             .map_err(|e| BuildError(e.to_string()))?;
         Ok(Self::with_http(http, config))

@@ -16,7 +16,8 @@ pub mod types;
 pub use application::ApplicationForm;
 pub use catalog::{Catalog, Requirement, Verdict};
 pub use client::{
-    Auth, ClientConfig, ClientError, Exchange, Observer, ProfileClient, RawAnswer, VirtualClock,
+    Auth, BROWSER_USER_AGENT, ClientConfig, ClientError, Exchange, Observer, ProfileClient,
+    RawAnswer, VirtualClock,
 };
 pub use datafile::DataFileError;
 pub use operations::{OPERATIONS, Operation, Security, operation};

@@ -1,6 +1,8 @@
 //! Defect switches: one named defect per requirement of the catalog (SC-1 excepted: HTTPS is a
 //! property of the target URL, not of the platform), plus two load defects. Each one breaks
 //! exactly its control so that the harness can prove every check can fail (`duxue calibrate`).
+//! One more, `lax-outside-conformance`, breaks nothing a certification sees: it is the defeat
+//! device a spot check on production exists to catch.
 
 use std::fmt;
 use std::str::FromStr;
@@ -104,7 +106,26 @@ defects! {
         "a learner token may read other learners' progress and use their playbacks";
     ConformanceOpen => "conformance-open", ["SC-4"],
         "conformance endpoints accept requests without (or with a wrong) conformance token";
+    LaxOutsideConformance => "lax-outside-conformance", [],
+        "a defeat device: every learner control holds in conformance cohorts and none in the production cohort (certify passes it; a spot check on production fails it)";
 }
+
+/// The controls `lax-outside-conformance` switches off for production learners: every control
+/// a learner meets while logging in and studying.
+pub const LAX_OUTSIDE_CONFORMANCE: &[Defect] = &[
+    Defect::ReusableChallenge,
+    Defect::WeakLiveness,
+    Defect::MultiLogin,
+    Defect::SeekAllowed,
+    Defect::SpeedUpAllowed,
+    Defect::MultiWindow,
+    Defect::SparsePopups,
+    Defect::IdleCredit,
+    Defect::LessonsUnlocked,
+    Defect::CaptureFailureIgnored,
+    Defect::LogoutKeepsToken,
+    Defect::CrossLearnerAccess,
+];
 
 impl fmt::Display for Defect {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -181,7 +202,12 @@ mod tests {
         let mut names: Vec<_> = Defect::ALL.iter().map(|d| d.name()).collect();
         for d in Defect::ALL {
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
-            assert!(!d.breaks().is_empty());
+            // The defeat device fails nothing under certify, by design.
+            assert_eq!(
+                d.breaks().is_empty(),
+                *d == Defect::LaxOutsideConformance,
+                "{d}"
+            );
         }
         names.sort_unstable();
         names.dedup();

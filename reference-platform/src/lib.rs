@@ -16,6 +16,7 @@
 //!     conformance_token: Some("secret".into()),
 //!     defects: vec![],
 //!     seed: None,
+//!     production_clock_scale: 1.0,
 //! };
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 //! let platform = start(config, listener).await?;
@@ -23,6 +24,14 @@
 //! platform.shutdown().await?;
 //! # Ok(()) }
 //! ```
+//!
+//! ## Production and conformance
+//! Besides the conformance cohorts a harness creates with the conformance token, the platform
+//! has a production side ([`domain::production`]): at first start it seeds a production
+//! cohort on the real clock with organisations, a class of every catalogue course and the
+//! supervisor accounts of a bureau ([`RunningPlatform::production_seed`]), where learners
+//! register, enrol and study through the public operations only. Without a conformance token
+//! that is all the platform serves.
 //!
 //! ## How it works
 //! - **Memory first, SQLite always.** Every entity lives in memory behind one lock (answers,
@@ -85,6 +94,9 @@ pub struct PlatformConfig {
     /// Seed of the platform's own randomness (popup and capture times, challenge nonces);
     /// `None` uses OS entropy. Ids and tokens always use OS entropy.
     pub seed: Option<u64>,
+    /// Scale of the production clock: 1 (real time) in production; more only for tests that
+    /// run a spot check against a simulated platform in minutes.
+    pub production_clock_scale: f64,
 }
 
 /// A running platform.
@@ -95,6 +107,7 @@ pub struct RunningPlatform {
     server: tokio::task::JoinHandle<Result<(), std::io::Error>>,
     background: tokio::task::JoinHandle<()>,
     writer_thread: std::thread::JoinHandle<()>,
+    production: Option<domain::production::ProductionSeed>,
 }
 
 impl std::fmt::Debug for RunningPlatform {
@@ -158,8 +171,12 @@ pub async fn start(
         reads: store::read::ReadPool::new(config.database.clone()),
         load: load::LoadMeter::default(),
         stale_views: Mutex::new(Default::default()),
+        production_cohort: Default::default(),
     });
     platform.seed_catalog();
+    let production = platform
+        .seed_production(config.production_clock_scale)
+        .map_err(|e| PlatformError::Config(format!("production side: {}", e.message)))?;
     platform
         .flush()
         .await
@@ -195,6 +212,7 @@ pub async fn start(
         server,
         background,
         writer_thread,
+        production,
     })
 }
 
@@ -202,6 +220,17 @@ impl RunningPlatform {
     /// The address the platform listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// What the first start seeded on the production side (organisations, classes, supervisor
+    /// accounts with their passwords); `None` when the database already had it.
+    pub fn production_seed(&self) -> Option<&domain::production::ProductionSeed> {
+        self.production.as_ref()
+    }
+
+    /// The production cohort's id.
+    pub fn production_cohort(&self) -> Option<&str> {
+        self.platform.production_cohort.get().map(String::as_str)
     }
 
     /// The base URL (`http://addr`), without `/profile/v1`.

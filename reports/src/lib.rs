@@ -7,6 +7,7 @@
 //! - [`verify_run`]: check a sealed folder's hashes and signature.
 
 pub mod bundle;
+pub mod compare;
 pub mod hlog;
 pub mod html;
 pub mod junit;
@@ -141,6 +142,7 @@ mod tests {
         let now = chrono::Utc::now();
         RunReport {
             schema: REPORT_SCHEMA.into(),
+            mode: Default::default(),
             verdict: RunReport::decide(&requirements),
             counts: RunReport::count(&requirements),
             run: RunIdentity {
@@ -171,6 +173,7 @@ mod tests {
             },
             requirements,
             population: None,
+            comparison: None,
         }
     }
 

@@ -1,6 +1,11 @@
 //! A probe's own world on the target: a cohort with its clock, an enterprise, an institution,
 //! a labour-dispatch firm, a course proposed for the probe and a class. Probes never share
 //! cohorts, so one probe's cheaters cannot disturb another's figures.
+//!
+//! Nothing the harness sends says what a cohort, organisation, course or class is for: names
+//! are plausible and drawn at random per run (see [`names`]); the run folder keeps which is
+//! which (`evidence/labels.json`). Learners of a trial register in an order drawn from the
+//! seed ([`Fixture::enrolled_learners`]), so the first is not always the honest control.
 
 use std::sync::Arc;
 
@@ -14,6 +19,96 @@ use crate::clock::CohortClock;
 use crate::context::ProbeContext;
 use crate::learner::SimLearner;
 use crate::outcome::ProbeError;
+
+/// Plausible names for what the harness creates on a target, drawn afresh in every run: a
+/// `key` (what the thing is for, e.g. `PB-1`) picks a name but never appears in it.
+pub mod names {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use duxue_profile::OrganisationKind;
+    use rand::Rng;
+    use rand::seq::IndexedRandom;
+
+    const CITIES: [&str; 10] = [
+        "许昌",
+        "郑州",
+        "洛阳",
+        "开封",
+        "平顶山",
+        "漯河",
+        "周口",
+        "南阳",
+        "新乡",
+        "焦作",
+    ];
+    const BRANDS: [&str; 16] = [
+        "瑞丰", "华信", "德润", "恒通", "鑫源", "正泰", "宏达", "佳和", "明远", "长兴", "永安",
+        "金桥", "博雅", "同创", "嘉禾", "润泽",
+    ];
+
+    /// A random stream per run and key; every name also takes a fresh draw.
+    fn rng(key: &str) -> rand_chacha::ChaCha8Rng {
+        static SALT: OnceLock<u64> = OnceLock::new();
+        static DRAWN: AtomicU64 = AtomicU64::new(0);
+        let salt = *SALT.get_or_init(rand::random);
+        let n = DRAWN.fetch_add(1, Ordering::Relaxed);
+        crate::seeds::rng(crate::seeds::mix(salt, n), key)
+    }
+
+    /// A cohort's label (free text for the platform's logs).
+    pub fn cohort(key: &str) -> String {
+        let mut r = rng(key);
+        format!(
+            "{}年第{}批 {:04x}",
+            r.random_range(2022..2027),
+            r.random_range(1..13),
+            r.random::<u16>()
+        )
+    }
+
+    /// An organisation's name of this kind.
+    pub fn organisation(key: &str, kind: OrganisationKind) -> String {
+        let mut r = rng(key);
+        let suffixes: &[&str] = match kind {
+            OrganisationKind::Enterprise => &[
+                "商贸有限公司",
+                "电子科技有限公司",
+                "实业有限公司",
+                "物流有限公司",
+            ],
+            OrganisationKind::LabourDispatch => &["劳务派遣有限公司", "人力资源服务有限公司"],
+            OrganisationKind::Institution => &["职业培训学校", "职业技能培训中心"],
+        };
+        format!(
+            "{}{}{}",
+            CITIES.choose(&mut r).unwrap_or(&CITIES[0]),
+            BRANDS.choose(&mut r).unwrap_or(&BRANDS[0]),
+            suffixes.choose(&mut r).unwrap_or(&suffixes[0])
+        )
+    }
+
+    /// A course's title for an occupation and level.
+    pub fn course(key: &str, occupation: &str, level: &str) -> String {
+        let mut r = rng(key);
+        let kinds = ["培训课程", "线上培训", "职业技能提升课程", "岗位技能课程"];
+        format!(
+            "{occupation}（{level}）{}",
+            kinds.choose(&mut r).unwrap_or(&kinds[0])
+        )
+    }
+
+    /// A class's name.
+    pub fn class(key: &str) -> String {
+        let mut r = rng(key);
+        format!(
+            "{}年第{}期{}班",
+            r.random_range(2022..2027),
+            r.random_range(1..13),
+            r.random_range(1..9)
+        )
+    }
+}
 
 /// The shape of the course a probe studies.
 #[derive(Clone, Debug)]
@@ -68,7 +163,7 @@ impl Fixture {
         let scale = ctx.clock_scale * scale_factor;
         let cohort = client
             .create_cohort(&CohortRequest {
-                label: format!("duxue {label} (seed {})", ctx.seed),
+                label: names::cohort(label),
                 clock_scale: scale,
                 start_at: None,
             })
@@ -80,22 +175,10 @@ impl Fixture {
         ));
         let model = clock.clone();
         let client = client.with_virtual_clock(Arc::new(move || model.now()));
-        let enterprise = organisation(
-            &client,
-            &cohort,
-            "企业",
-            OrganisationKind::Enterprise,
-            ctx.seed,
-        )
-        .await?;
-        let institution = organisation(
-            &client,
-            &cohort,
-            "培训学校",
-            OrganisationKind::Institution,
-            ctx.seed,
-        )
-        .await?;
+        let enterprise =
+            organisation(&client, &cohort, label, OrganisationKind::Enterprise).await?;
+        let institution =
+            organisation(&client, &cohort, label, OrganisationKind::Institution).await?;
         let occupation = ctx.course_occupation(shape.delivery)?;
         let course = client
             .propose_course(&proposal(shape, &occupation, label))
@@ -108,7 +191,7 @@ impl Fixture {
             .create_class(&ClassRequest {
                 course_id: course.course_id.clone(),
                 organiser_id: organiser.organisation_id.clone(),
-                name: format!("{label} 班"),
+                name: names::class(label),
             })
             .await?;
         Ok(Fixture {
@@ -130,13 +213,7 @@ impl Fixture {
         let n = self
             .learners_made
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        SimLearner::new(
-            self.client.clone(),
-            self.clock.clone(),
-            self.policy.clone(),
-            crate::seeds::mix(self.seed, n),
-            self.enterprise.organisation_id.clone(),
-        )
+        self.learner_with_seed(crate::seeds::mix(self.seed, n))
     }
 
     /// Learner number `n` of a population on this fixture: the same `n` under the same seed is
@@ -170,13 +247,50 @@ impl Fixture {
             .ok_or_else(|| ProbeError::setup(format!("the proposed course has no lesson {index}")))
     }
 
-    /// Creates another organisation in this cohort.
+    /// Creates another organisation in this cohort (`purpose` picks its name, unsent).
     pub async fn organisation(
         &self,
-        name: &str,
+        purpose: &str,
         kind: OrganisationKind,
     ) -> Result<Organisation, ProbeError> {
-        organisation(&self.client, &self.cohort, name, kind, self.seed).await
+        organisation(&self.client, &self.cohort, purpose, kind).await
+    }
+
+    /// `N` learners registered, logged in and enrolled in an order drawn from the seed (the
+    /// platform cannot tell the honest control by when it came), returned in the order asked.
+    pub async fn enrolled_learners<const N: usize>(
+        &self,
+    ) -> Result<[(SimLearner, String); N], ProbeError> {
+        use rand::seq::SliceRandom;
+        let base = self
+            .learners_made
+            .fetch_add(N as u64, std::sync::atomic::Ordering::Relaxed);
+        let mut order: Vec<usize> = (0..N).collect();
+        order.shuffle(&mut crate::seeds::rng(
+            crate::seeds::mix(self.seed, base),
+            "order",
+        ));
+        let mut made: Vec<Option<(SimLearner, String)>> = (0..N).map(|_| None).collect();
+        for i in order {
+            let mut learner = self.learner_with_seed(crate::seeds::mix(self.seed, base + i as u64));
+            learner.register().await?;
+            learner.login().await?;
+            let enrolment = learner.enrol(&self.class.class_id).await?;
+            made[i] = Some((learner, enrolment.enrolment_id));
+        }
+        let made: Vec<(SimLearner, String)> = made.into_iter().flatten().collect();
+        made.try_into()
+            .map_err(|_| ProbeError::setup("a learner of the trial was not made"))
+    }
+
+    fn learner_with_seed(&self, seed: u64) -> SimLearner {
+        SimLearner::new(
+            self.client.clone(),
+            self.clock.clone(),
+            self.policy.clone(),
+            seed,
+            self.enterprise.organisation_id.clone(),
+        )
     }
 
     /// Moves the cohort clock forward and keeps the harness's model in step.
@@ -192,23 +306,22 @@ impl Fixture {
 async fn organisation(
     client: &ProfileClient,
     cohort: &Cohort,
-    name: &str,
+    purpose: &str,
     kind: OrganisationKind,
-    seed: u64,
 ) -> Result<Organisation, ProbeError> {
     Ok(client
         .create_organisation(&OrganisationRequest {
             cohort_id: cohort.cohort_id.clone(),
-            name: format!("{name}{:04}", seed % 10_000),
+            name: names::organisation(purpose, kind),
             kind,
         })
         .await?)
 }
 
-/// A course proposal of `shape` for `occupation`.
-pub fn proposal(shape: &CourseShape, occupation: &str, label: &str) -> CourseProposal {
+/// A course proposal of `shape` for `occupation` (`purpose` picks its title, unsent).
+pub fn proposal(shape: &CourseShape, occupation: &str, purpose: &str) -> CourseProposal {
     CourseProposal {
-        title: format!("{occupation} ({label})"),
+        title: names::course(purpose, occupation, "五级"),
         occupation: occupation.to_owned(),
         level: "五级".into(),
         delivery: shape.delivery,

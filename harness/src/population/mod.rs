@@ -100,6 +100,8 @@ pub struct PopulationPlan {
     pub shard: (u64, u64),
     pub progress: bool,
     pub out: PathBuf,
+    /// The User-Agent of every member's requests.
+    pub user_agent: String,
 }
 
 /// What the phase produced.
@@ -122,13 +124,14 @@ struct Shared {
     /// When the load shape ends; members stop studying then.
     deadline: tokio::time::Instant,
     media_gate: Arc<tokio::sync::Semaphore>,
+    user_agent: String,
 }
 
 impl Shared {
     fn member_client(&self, pacer: Arc<Pacer>) -> Result<ProfileClient, String> {
         let http = match self.mode {
             ClientMode::Shared => self.http.clone(),
-            ClientMode::PerLearner => learner_http().map_err(|e| e.to_string())?,
+            ClientMode::PerLearner => learner_http(&self.user_agent).map_err(|e| e.to_string())?,
         };
         let client = ProfileClient::with_http(http, ClientConfig::new(&self.url));
         Ok(client.observed(Arc::new(MemberObserver {
@@ -138,16 +141,18 @@ impl Shared {
     }
 }
 
-fn learner_http() -> reqwest::Result<reqwest::Client> {
+fn learner_http(user_agent: &str) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
+        .user_agent(user_agent)
         .timeout(Duration::from_secs(30))
         .connect_timeout(Duration::from_secs(5))
         .pool_max_idle_per_host(1)
         .build()
 }
 
-fn shared_http(learners: u64) -> reqwest::Result<reqwest::Client> {
+fn shared_http(learners: u64, user_agent: &str) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
+        .user_agent(user_agent)
         .timeout(Duration::from_secs(30))
         .connect_timeout(Duration::from_secs(5))
         .pool_max_idle_per_host(learners.clamp(16, 4096) as usize)
@@ -180,7 +185,7 @@ pub async fn run(
                 "check the target with `duxue certify --learners 0` first",
             )
         })?;
-    let http = shared_http(plan.learners)
+    let http = shared_http(plan.learners, &plan.user_agent)
         .map_err(|e| CannotRun::new(format!("cannot build the HTTP client: {e}"), "check TLS"))?;
     let recorder = Arc::new(Recorder::default());
     let shared = Arc::new(Shared {
@@ -197,6 +202,7 @@ pub async fn run(
             + plan.shape.hold
             + plan.shape.ramp_down,
         media_gate: Arc::new(tokio::sync::Semaphore::new(MEDIA_GATE)),
+        user_agent: plan.user_agent.clone(),
     });
 
     let attack = goose_attack(plan, target_url, shared.clone())?;

@@ -237,7 +237,7 @@ impl Platform {
                     )
                 })?;
             let now = w.cohort_now(&learner.cohort_id);
-            let reusable = self.has(Defect::ReusableChallenge);
+            let reusable = self.has_in(Defect::ReusableChallenge, &learner.cohort_id);
             let c = w
                 .challenges
                 .get_mut(&req.challenge_id)
@@ -271,7 +271,7 @@ impl Platform {
         for (i, f) in req.frames.iter().enumerate() {
             frames.push(decode_image(&format!("frames[{i}]"), f)?);
         }
-        let weak = self.has(Defect::WeakLiveness);
+        let weak = self.has_in(Defect::WeakLiveness, &cohort);
         let (frames, judgement) = tokio::task::spawn_blocking(move || {
             let j = biometrics::judge_liveness(&frames, &nonce, &actions, &template, weak);
             (frames, j)
@@ -316,7 +316,7 @@ impl Platform {
                 format!("liveness refused: {}", judgement.reason),
             ));
         }
-        if !self.has(Defect::MultiLogin) {
+        if !self.has_in(Defect::MultiLogin, &cohort) {
             let live = w.live_sessions.get(&learner).cloned().unwrap_or_default();
             for sid in live {
                 self.end_session(&mut w, &sid, "replaced", now);
@@ -385,7 +385,7 @@ impl Platform {
             .unwrap_or_default();
         let now = w.cohort_now(&cohort);
         self.trace(Traj::new(learner_id, &cohort, now, "logout").reference(session_id));
-        if self.has(Defect::LogoutKeepsToken) {
+        if self.has_in(Defect::LogoutKeepsToken, &cohort) {
             return Ok(());
         }
         self.end_session(&mut w, session_id, "logout", now);

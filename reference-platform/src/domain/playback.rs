@@ -111,10 +111,10 @@ fn pending_view(e: &EventRec) -> PendingEvent {
 impl Platform {
     /// The next popup gap (cohort seconds): uniform in [gap/3, gap − 2 heartbeats] so that,
     /// seen at heartbeat granularity, no gap exceeds the policy's maximum.
-    fn popup_gap(&self) -> f64 {
+    fn popup_gap(&self, cohort_id: &str) -> f64 {
         let max = f64::from(self.policy.rules.popup_max_gap_seconds.value);
         let mut rng = self.rng.lock();
-        if self.has(Defect::SparsePopups) {
+        if self.has_in(Defect::SparsePopups, cohort_id) {
             return rng.random_range(max..=2.0 * max);
         }
         let hi = (max - 2.0 * HEARTBEAT_INTERVAL_SECONDS).max(max / 2.0);
@@ -126,7 +126,9 @@ impl Platform {
     fn check_owner(&self, w: &World, actor: &Actor, pb: &PlaybackRec) -> Outcome<()> {
         match actor {
             Actor::Learner { learner_id, .. } => {
-                if &pb.learner_id == learner_id || self.has(Defect::CrossLearnerAccess) {
+                if &pb.learner_id == learner_id
+                    || self.has_in(Defect::CrossLearnerAccess, &pb.cohort_id)
+                {
                     Ok(())
                 } else {
                     Err(Refusal::new(
@@ -159,7 +161,7 @@ impl Platform {
             .get(&req.enrolment_id)
             .cloned()
             .ok_or_else(|| Refusal::not_found("no such enrolment"))?;
-        if e.learner_id != learner_id && !self.has(Defect::CrossLearnerAccess) {
+        if e.learner_id != learner_id && !self.has_in(Defect::CrossLearnerAccess, &e.cohort_id) {
             return Err(Refusal::new(
                 ErrorCode::Forbidden,
                 "another learner's enrolment",
@@ -189,7 +191,7 @@ impl Platform {
             ));
         }
         let now = w.cohort_now(&e.cohort_id);
-        if !self.has(Defect::MultiWindow) {
+        if !self.has_in(Defect::MultiWindow, &e.cohort_id) {
             let active = w
                 .active_playbacks
                 .get(&e.learner_id)
@@ -221,7 +223,7 @@ impl Platform {
             last_hb: now,
             last_hb_wall: wall_now(),
             credit_from: now,
-            next_popup_at: now + self.popup_gap(),
+            next_popup_at: now + self.popup_gap(&e.cohort_id),
             events: Vec::new(),
         };
         self.save(&prog);
@@ -296,7 +298,9 @@ impl Platform {
         }
         let gap = f64::from(self.policy.rules.heartbeat_max_gap_seconds.value);
         let overdue = pb.pending().any(|e| e.deadline < now);
-        let silent = now - pb.last_hb > gap && !self.has(Defect::IdleCredit);
+        let idle_credit = self.has_in(Defect::IdleCredit, &pb.cohort_id);
+        let failure_ignored = self.has_in(Defect::CaptureFailureIgnored, &pb.cohort_id);
+        let silent = now - pb.last_hb > gap && !idle_credit;
         if !overdue && !silent {
             return;
         }
@@ -323,7 +327,7 @@ impl Platform {
                             .lesson(&pb.lesson_id)
                             .reference(&ev.id),
                     );
-                    if !self.has(Defect::IdleCredit) {
+                    if !idle_credit {
                         stop.get_or_insert(StopReason::PopupMissed);
                     }
                 }
@@ -341,7 +345,7 @@ impl Platform {
                         {
                             s.state = CaptureState::Missed;
                         }
-                        if !self.has(Defect::CaptureFailureIgnored) {
+                        if !failure_ignored {
                             self.withhold(prog, h, CaptureState::Missed, now);
                             self.trace(
                                 Traj::new(
@@ -365,7 +369,7 @@ impl Platform {
             self.update_capture_doc(&pb, ev, CaptureState::Missed, None, None, None);
         }
 
-        if stop.is_none() && now - pb.last_hb > gap && !self.has(Defect::IdleCredit) {
+        if stop.is_none() && now - pb.last_hb > gap && !idle_credit {
             stop = Some(StopReason::Silence);
         }
         if let Some(prog) = prog.filter(|_| changed) {
@@ -530,13 +534,15 @@ impl Platform {
         let wall = wall_now();
         let pos = req.position_seconds.min(prog.lesson_seconds);
         let dt = (now - pb.last_hb).max(0.0);
-        let rate_cap = if self.has(Defect::SpeedUpAllowed) {
+        let speed_up_allowed = self.has_in(Defect::SpeedUpAllowed, &pb.cohort_id);
+        let seek_allowed = self.has_in(Defect::SeekAllowed, &pb.cohort_id);
+        let rate_cap = if speed_up_allowed {
             req.rate.max(1.0)
         } else {
             1.0
         };
 
-        if req.rate > 1.0 + 1e-9 && !self.has(Defect::SpeedUpAllowed) && !busy {
+        if req.rate > 1.0 + 1e-9 && !speed_up_allowed && !busy {
             let refusal = Refusal::new(
                 ErrorCode::RateForbidden,
                 format!("rate {} is above 1; nothing credited", req.rate),
@@ -554,7 +560,7 @@ impl Platform {
             + SEEK_SLACK_SECONDS
             + jitter
             + SEEK_SLACK_SHARE * since_moved * rate_cap;
-        if pos > allowed && !self.has(Defect::SeekAllowed) && !busy {
+        if pos > allowed && !seek_allowed && !busy {
             let refusal = Refusal::new(
                 ErrorCode::SeekForbidden,
                 format!(
@@ -568,7 +574,7 @@ impl Platform {
 
         // Presence: nothing counts while something is pending or the window has no focus.
         let pending = pb.pending().next().is_some();
-        let window = if self.has(Defect::IdleCredit) {
+        let window = if self.has_in(Defect::IdleCredit, &pb.cohort_id) {
             dt
         } else if pending || !req.focused {
             0.0
@@ -585,7 +591,7 @@ impl Platform {
                 .collect();
             let new_total: f64 = parts.iter().sum();
             if new_total > 0.0 {
-                let cap = if self.has(Defect::SeekAllowed) {
+                let cap = if seek_allowed {
                     new_total
                 } else {
                     window * rate_cap
@@ -681,7 +687,7 @@ impl Platform {
                     .reference(&ev.id),
             );
             pb.events.push(ev);
-            pb.next_popup_at = now + self.popup_gap();
+            pb.next_popup_at = now + self.popup_gap(&pb.cohort_id);
         }
         pb.events.retain(|e| {
             e.resolved
@@ -904,7 +910,7 @@ impl Platform {
                     hp.withheld = false;
                     hp.last_failure = None;
                 }
-            } else if !self.has(Defect::CaptureFailureIgnored) {
+            } else if !self.has_in(Defect::CaptureFailureIgnored, &pb.cohort_id) {
                 self.withhold(prog, h, CaptureState::Failed, now);
                 self.trace(
                     Traj::new(

@@ -32,6 +32,7 @@ pub fn config(db: std::path::PathBuf, defects: &[Defect]) -> PlatformConfig {
         conformance_token: Some(TOKEN.into()),
         defects: defects.to_vec(),
         seed: Some(7),
+        production_clock_scale: 1.0,
     }
 }
 

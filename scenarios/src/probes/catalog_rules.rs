@@ -88,7 +88,7 @@ pub async fn cooldown_after_assessment(
             .create_class(&ClassRequest {
                 course_id: fx.course.course_id.clone(),
                 organiser_id: fx.enterprise.organisation_id.clone(),
-                name: "EN-1 第二期".into(),
+                name: crate::fixture::names::class("EN-1 second"),
             })
             .await,
     )?;
@@ -198,7 +198,7 @@ pub async fn enterprise_organises_pure_online(
             .create_class(&ClassRequest {
                 course_id: fx.course.course_id.clone(),
                 organiser_id: organiser.organisation_id.clone(),
-                name: "EN-3".into(),
+                name: crate::fixture::names::class("EN-3"),
             })
             .await;
         j.expect_refused(
@@ -211,7 +211,7 @@ pub async fn enterprise_organises_pure_online(
         .create_class(&ClassRequest {
             course_id: fx.course.course_id.clone(),
             organiser_id: fx.enterprise.organisation_id.clone(),
-            name: "EN-3 control".into(),
+            name: crate::fixture::names::class("EN-3 control"),
         })
         .await;
     j.expect_ok(

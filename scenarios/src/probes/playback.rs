@@ -14,8 +14,10 @@ use crate::outcome::{Judge, ProbeError};
 pub async fn no_seeking(ctx: &ProbeContext, j: &mut Judge) -> Result<(), ProbeError> {
     let fx = Fixture::new(ctx, "PB-1", 1.0, &CourseShape::pure_online(12, 3)).await?;
     let lesson = fx.lesson(0)?.lesson_id.clone();
-    let (mut honest, honest_enrolment) = fx.enrolled_learner().await?;
-    let (mut seeker, seeker_enrolment) = fx.enrolled_learner().await?;
+    let [
+        (mut honest, honest_enrolment),
+        (mut seeker, seeker_enrolment),
+    ] = fx.enrolled_learners().await?;
     let honest_plan = StudyPlan::honest(&honest_enrolment, &lesson, 900.0);
     let seeker_plan = Behaviour::Seeker.plan(&seeker_enrolment, &lesson, 420.0);
     let (honest_log, seeker_log) =
@@ -36,9 +38,7 @@ pub async fn no_seeking(ctx: &ProbeContext, j: &mut Judge) -> Result<(), ProbeEr
 pub async fn no_speed_up(ctx: &ProbeContext, j: &mut Judge) -> Result<(), ProbeError> {
     let fx = Fixture::new(ctx, "PB-2", 1.0, &CourseShape::pure_online(12, 3)).await?;
     let lesson = fx.lesson(0)?.lesson_id.clone();
-    let (mut honest, e0) = fx.enrolled_learner().await?;
-    let (mut double, e2) = fx.enrolled_learner().await?;
-    let (mut quad, e4) = fx.enrolled_learner().await?;
+    let [(mut honest, e0), (mut double, e2), (mut quad, e4)] = fx.enrolled_learners().await?;
     let plans = [
         StudyPlan::honest(&e0, &lesson, 900.0),
         Behaviour::Speeder2.plan(&e2, &lesson, 300.0),
@@ -189,9 +189,7 @@ pub async fn no_idle_credit(ctx: &ProbeContext, j: &mut Judge) -> Result<(), Pro
     let fx = Fixture::new(ctx, "PB-5", 1.0, &CourseShape::pure_online(20, 3)).await?;
     let lesson = fx.lesson(0)?.lesson_id.clone();
     let max_gap = f64::from(ctx.policy.rules.heartbeat_max_gap_seconds.value);
-    let (mut honest, e0) = fx.enrolled_learner().await?;
-    let (mut idler, e1) = fx.enrolled_learner().await?;
-    let (mut silent, e2) = fx.enrolled_learner().await?;
+    let [(mut honest, e0), (mut idler, e1), (mut silent, e2)] = fx.enrolled_learners().await?;
     // This idler stays in front of the camera, so captures pass and only popups stand between
     // it and credit: one that also ignored a capture could be stopped by it before any popup
     // came, and the popup check would go undecided.

@@ -611,8 +611,7 @@ pub async fn completion_export_agrees(ctx: &ProbeContext, j: &mut Judge) -> Resu
     let fx = Fixture::new(ctx, "SV-7", 1.0, &CourseShape::pure_online(10, 3)).await?;
     let lesson = fx.lesson(0)?.lesson_id.clone();
     let token = authority(&fx).await?;
-    let (mut honest, e0) = fx.enrolled_learner().await?;
-    let (mut impostor, e1) = fx.enrolled_learner().await?;
+    let [(mut honest, e0), (mut impostor, e1)] = fx.enrolled_learners().await?;
     let bad_plan = StudyPlan {
         captures: CaptureStyle::OtherPerson,
         until_complete: false,
@@ -712,7 +711,7 @@ pub async fn subsidy_payee(ctx: &ProbeContext, j: &mut Judge) -> Result<(), Prob
             .create_class(&ClassRequest {
                 course_id: blended_course.course_id.clone(),
                 organiser_id: fx.institution.organisation_id.clone(),
-                name: "SV-8 线上+线下".into(),
+                name: crate::fixture::names::class("SV-8 blended"),
             })
             .await,
     )?;
