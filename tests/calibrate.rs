@@ -201,6 +201,15 @@ fn a_miscalibration_is_reported_with_its_reason() {
         .find(|c| c["defect"] == "images-not-kept")
         .expect("the defect's case");
     assert_eq!(case["ok"], false);
+    let (_, fails, _) = manifest_cases()
+        .into_iter()
+        .find(|(d, _, _)| d == "images-not-kept")
+        .expect("in the manifest");
+    assert_eq!(
+        case["expected"],
+        serde_json::json!(fails),
+        "calibrate reads the manifest"
+    );
     assert_eq!(case["failed"], serde_json::json!(["SV-5"]));
     let surprises = case["surprises"].as_array().expect("surprises");
     assert_eq!(surprises.len(), 1, "{surprises:?}");
@@ -213,4 +222,60 @@ fn a_miscalibration_is_reported_with_its_reason() {
         "{}",
         run.stderr
     );
+}
+
+/// The calibration manifest as written, read independently of the platform crate: each
+/// defect's name, the requirements it must fail, and its description.
+fn manifest_cases() -> Vec<(String, Vec<String>, String)> {
+    let text = include_str!("../reference-platform/expected-failures.toml");
+    let manifest: toml::Value = toml::from_str(text).expect("the manifest is TOML");
+    manifest["case"]
+        .as_array()
+        .expect("[[case]] tables")
+        .iter()
+        .map(|c| {
+            let fails = c["fails"]
+                .as_array()
+                .expect("fails")
+                .iter()
+                .map(|f| f.as_str().expect("a requirement id").to_owned())
+                .collect();
+            (
+                c["defect"].as_str().expect("defect").to_owned(),
+                fails,
+                c["description"].as_str().expect("description").to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// `duxue platform defects` lists exactly the manifest's defects, each with the manifest's
+/// requirements and description: one source, not two lists that drift apart.
+#[test]
+fn platform_defects_is_the_manifest() {
+    let output = Command::new(env!("CARGO_BIN_EXE_duxue"))
+        .args(["platform", "defects"])
+        .output()
+        .expect("the duxue binary runs");
+    assert_eq!(output.status.code(), Some(0));
+    let mut listed: Vec<(String, Vec<String>, String)> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let mut words = line.split_whitespace();
+            let name = words.next().expect("a name").to_owned();
+            assert_eq!(words.next(), Some("breaks"), "{line}");
+            let fails = words
+                .next()
+                .expect("requirements")
+                .split(',')
+                .map(str::to_owned)
+                .collect();
+            (name, fails, words.collect::<Vec<_>>().join(" "))
+        })
+        .collect();
+    let mut manifest = manifest_cases();
+    listed.sort();
+    manifest.sort();
+    assert_eq!(listed, manifest);
 }

@@ -1,6 +1,6 @@
 //! `duxue calibrate`: certify the reference platform clean and once per known defect, in
 //! parallel on separate ports and databases. The clean run must have no FAIL; each defect run
-//! must FAIL exactly the requirements its entry in the expected-failures manifest names. An
+//! must FAIL exactly the requirements its entry in the calibration manifest names. An
 //! expected failure that stops happening is a regression, like an unexpected one.
 
 use std::collections::BTreeSet;
@@ -9,32 +9,10 @@ use std::path::{Path, PathBuf};
 use duxue_platform::Defect;
 use duxue_profile::Verdict;
 use futures::StreamExt;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::certify::{CertifyPlan, certify, prepare_out};
 use crate::error::CannotRun;
-
-/// Which requirements each defect must fail: data, kept apart from the platform's own claims.
-pub const EXPECTED_FAILURES: &str = include_str!("../../reference-platform/expected-failures.toml");
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Manifest {
-    #[serde(rename = "case")]
-    cases: Vec<ManifestCase>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ManifestCase {
-    defect: String,
-    /// What certify must FAIL; empty for a defect certify must not see (a defeat device).
-    fails: Vec<String>,
-    /// What a spot check on the production side must FAIL (proven by tests/spot_check.rs,
-    /// not by calibrate, which runs certify only).
-    #[serde(default)]
-    spot_check_fails: Vec<String>,
-}
 
 #[derive(Debug, Serialize)]
 pub struct CaseResult {
@@ -122,50 +100,18 @@ pub struct Calibration {
 /// and what a spot check must fail.
 pub type Case = (Option<Defect>, BTreeSet<String>, Vec<String>);
 
-/// The expected failures of every defect, checked against the platform's defect list.
+/// The expected failures of every defect, from the calibration manifest (the platform's one
+/// list of what each defect breaks).
 pub fn expected_failures() -> Result<Vec<Case>, CannotRun> {
-    let manifest: Manifest = toml::from_str(EXPECTED_FAILURES).map_err(|e| {
-        CannotRun::new(
-            format!("expected-failures manifest: {e}"),
-            "fix reference-platform/expected-failures.toml",
-        )
-    })?;
+    crate::target::manifest()?;
     let mut out = vec![(None, BTreeSet::new(), Vec::new())];
-    for case in manifest.cases {
-        let defect: Defect = case.defect.parse().map_err(|e| {
-            CannotRun::new(
-                format!("expected-failures manifest: {e}"),
-                "fix reference-platform/expected-failures.toml",
-            )
-        })?;
-        if case.fails.is_empty() && case.spot_check_fails.is_empty() {
-            return Err(CannotRun::new(
-                format!(
-                    "expected-failures manifest: `{}` fails nothing under certify or a spot check",
-                    case.defect
-                ),
-                "a defect must fail something: give `fails` or `spot_check_fails`",
-            ));
-        }
-        out.push((
-            Some(defect),
-            case.fails.into_iter().collect(),
-            case.spot_check_fails,
-        ));
-    }
-    let listed: BTreeSet<&str> = out
-        .iter()
-        .filter_map(|(d, _, _)| d.map(|d| d.name()))
-        .collect();
-    if let Some(missing) = Defect::ALL.iter().find(|d| !listed.contains(d.name())) {
-        return Err(CannotRun::new(
-            format!(
-                "defect `{}` has no entry in the expected-failures manifest",
-                missing.name()
-            ),
-            "add it to reference-platform/expected-failures.toml",
-        ));
-    }
+    out.extend(Defect::ALL.iter().map(|d| {
+        (
+            Some(*d),
+            d.breaks().iter().cloned().collect(),
+            d.spot_check_fails().to_vec(),
+        )
+    }));
     Ok(out)
 }
 

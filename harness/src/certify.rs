@@ -8,9 +8,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use duxue_platform::Defect;
+use duxue_platform::{Defect, Variant};
 use duxue_profile::{ApplicationForm, Catalog, ClientConfig, Policy, Verdict};
-use duxue_reports::model::{Check, EvidenceRef, RequirementResult, RunIdentity, TargetInfo};
+use duxue_reports::model::{
+    Check, EvidenceRef, RequirementResult, RunIdentity, ShardInfo, TargetInfo,
+};
 use duxue_reports::{REPORT_SCHEMA, RunReport};
 use duxue_scenarios::{Outcome, ProbeContext, all_probes, seeds};
 use futures::StreamExt;
@@ -38,6 +40,8 @@ pub struct CertifyPlan {
     pub seed: u64,
     pub out: PathBuf,
     pub defects: Vec<Defect>,
+    /// Conforming variants of the embedded reference platform.
+    pub variants: Vec<Variant>,
     pub only: Vec<String>,
     pub concurrency: usize,
     pub progress: bool,
@@ -61,6 +65,8 @@ pub struct PopulationOptions {
     pub mix: crate::population::Mix,
     pub client_mode: crate::population::ClientMode,
     pub shard: (u64, u64),
+    /// The agreed instant the load shape starts at (`--start-at`).
+    pub start_at: Option<chrono::DateTime<Utc>>,
     /// Step the population up from `learners` until a budget breaks.
     pub find_capacity: bool,
 }
@@ -246,6 +252,12 @@ async fn reach_target(plan: &CertifyPlan, inputs: &Inputs) -> Result<Target, Can
                     "drop --defect or drop --target",
                 ));
             }
+            if !plan.variants.is_empty() {
+                return Err(CannotRun::new(
+                    "--variant applies to the bundled reference platform only",
+                    "drop --variant or drop --target",
+                ));
+            }
             let (_, meta) =
                 target::connect_with(client_config(plan, url, plan.token.clone())).await?;
             if plan.token.is_none() {
@@ -266,6 +278,7 @@ async fn reach_target(plan: &CertifyPlan, inputs: &Inputs) -> Result<Target, Can
                 &inputs.policy,
                 &inputs.application,
                 plan.defects.clone(),
+                plan.variants.clone(),
                 plan.seed,
             )
             .await?;
@@ -359,6 +372,7 @@ async fn run_probes(
     progress.finish_and_clear();
 
     let mut population = None;
+    let mut shard = None;
     if let Some(options) = plan.population.as_ref().filter(|_| plan.learners > 0) {
         let began = Instant::now();
         let verdicts = outcomes
@@ -381,6 +395,7 @@ async fn run_probes(
             mix: options.mix.clone(),
             client_mode: options.client_mode,
             shard: options.shard,
+            start_at: options.start_at,
             progress: plan.progress,
             out: plan.out.clone(),
             user_agent: plan.user_agent.clone(),
@@ -403,6 +418,14 @@ async fn run_probes(
             outcomes.insert(outcome.requirement.to_owned(), (outcome, took));
         }
         population = Some(result.section);
+        if options.shard.1 > 1 || options.start_at.is_some() {
+            shard = Some(ShardInfo {
+                index: options.shard.0,
+                count: options.shard.1,
+                start_at: options.start_at,
+                start: result.start,
+            });
+        }
     }
     journal.flush().map_err(|e| {
         CannotRun::new(
@@ -426,9 +449,15 @@ async fn run_probes(
             .as_ref()
             .map(|e| e.defects.iter().map(|d| d.name().to_owned()).collect())
             .unwrap_or_default(),
+        variants: target
+            .embedded
+            .as_ref()
+            .map(|e| e.variants.iter().map(|v| v.name().to_owned()).collect())
+            .unwrap_or_default(),
         meta: &target.meta,
         inputs,
         requests: journal.total(),
+        shard,
     };
     Ok(assemble(info, requirements, population))
 }
@@ -468,9 +497,12 @@ pub struct RunInfo<'a> {
     pub url: String,
     pub embedded: bool,
     pub defects: Vec<String>,
+    pub variants: Vec<String>,
     pub meta: &'a duxue_profile::PlatformMeta,
     pub inputs: &'a Inputs,
     pub requests: u64,
+    /// The shard's index, agreed start and skew, when the run is one of several.
+    pub shard: Option<ShardInfo>,
 }
 
 /// The report of a finished run: its identity, verdict and counts around the requirements.
@@ -504,6 +536,7 @@ pub fn assemble(
                 operator: info.meta.operator.clone(),
                 profile_version: info.meta.profile_version.clone(),
                 defects: info.defects,
+                variants: info.variants,
             },
             harness_version: env!("CARGO_PKG_VERSION").to_owned(),
             profile_version: duxue_profile::PROFILE_VERSION.to_owned(),
@@ -514,6 +547,8 @@ pub fn assemble(
             application: serde_json::to_value(&*inputs.application).unwrap_or_default(),
             requests: info.requests,
             evidence_journal: JOURNAL_PATH.to_owned(),
+            shard: info.shard,
+            merged: None,
         },
         requirements,
         population,
@@ -540,7 +575,7 @@ fn judge_catalog(
                     let (verdict, reason) = if req.area == "load" {
                         (
                             Verdict::Inconclusive,
-                            "no population phase in this run (--learners 0)".to_owned(),
+                            format!("{NOT_RUN} no population phase in this run (--learners 0)"),
                         )
                     } else if !plan.only.is_empty() && !plan.only.contains(&req.id) {
                         // Not judged is not met: a partial run is never CERTIFIED.

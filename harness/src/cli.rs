@@ -28,8 +28,8 @@ pub struct Cli {
 pub enum Command {
     /// Certify a platform (with no --target: the bundled reference platform on loopback).
     Certify(CertifyArgs),
-    /// Certify the reference platform clean and once per known defect; each defect must fail
-    /// exactly its requirement(s).
+    /// Certify the reference platform clean, once per conforming variant (each must be
+    /// CERTIFIED) and once per known defect (each must fail exactly its requirement(s)).
     Calibrate(CalibrateArgs),
     /// Run or describe the bundled reference platform.
     #[command(subcommand)]
@@ -117,8 +117,8 @@ pub struct RegisterAccountsArgs {
 
 #[derive(Debug, Args)]
 pub struct MergeArgs {
-    /// The shards' run folders.
-    #[arg(required = true, num_args = 2.., value_name = "DIR")]
+    /// The run folders of shards 0..N-1 of one run, each once, in any order.
+    #[arg(required = true, num_args = 1.., value_name = "DIR")]
     pub dirs: Vec<PathBuf>,
     /// Output folder of the merged run.
     #[arg(long, value_name = "DIR")]
@@ -126,6 +126,14 @@ pub struct MergeArgs {
     /// The policy the shards ran with.
     #[arg(long, default_value = "xuchang-2022", value_name = "FILE|NAME")]
     pub policy: String,
+    /// The public key every shard's manifest must be signed with (FILE.pub of
+    /// `duxue report keygen FILE`); absent: each shard's own recorded key (proves only that
+    /// nothing changed since it was sealed).
+    #[arg(long, value_name = "FILE")]
+    pub public_key: Option<PathBuf>,
+    /// Ed25519 key that signs the merged run's manifest; absent: a per-run key (self-signed).
+    #[arg(long, value_name = "FILE")]
+    pub signing_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -182,6 +190,10 @@ pub struct PopulationArgs {
     /// Run shard I of N (learners I, I+N, I+2N, ...); merge shard runs with `duxue merge`.
     #[arg(long, default_value = "0/1", value_name = "I/N")]
     pub shard: String,
+    /// Start the population at this instant (RFC 3339, or +SECONDS from now) and measure the
+    /// load shape from it; every shard of a run gets the same one, or merge refuses them.
+    #[arg(long, value_name = "TIME")]
+    pub start_at: Option<String>,
     /// Step the population up from --learners (doubling, at most 6 steps) until a LD-1 budget
     /// breaks; report the largest population held.
     #[arg(long)]
@@ -210,6 +222,10 @@ pub struct CertifyArgs {
     /// Switch on a defect of the embedded reference platform (repeatable; for demonstrations).
     #[arg(long = "defect", value_name = "NAME")]
     pub defects: Vec<String>,
+    /// Start the embedded reference platform as a conforming variant (repeatable; see
+    /// `duxue platform variants`).
+    #[arg(long = "variant", value_name = "NAME")]
+    pub variants: Vec<String>,
     /// Ed25519 key that signs the run's manifest (`duxue report keygen FILE` makes one);
     /// absent: a per-run key, recorded as self-signed.
     #[arg(long, value_name = "FILE")]
@@ -234,6 +250,9 @@ pub struct CalibrateArgs {
     /// Calibrate only these defects (comma-separated names); the clean case always runs.
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub defects: Vec<String>,
+    /// Calibrate only these conforming variants (comma-separated names).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub variants: Vec<String>,
     #[command(flatten)]
     pub run: RunOptions,
 }
@@ -241,9 +260,11 @@ pub struct CalibrateArgs {
 #[derive(Debug, Subcommand)]
 pub enum PlatformCommand {
     /// Serve the reference platform.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// List every defect switch with the requirement(s) it breaks.
     Defects,
+    /// List every conforming variant (an alternative the profile allows; each must certify).
+    Variants,
 }
 
 #[derive(Debug, Args)]
@@ -272,6 +293,9 @@ pub struct ServeArgs {
     /// Switch on a defect (repeatable); see `duxue platform defects`.
     #[arg(long = "defect", value_name = "NAME")]
     pub defects: Vec<String>,
+    /// Take a conforming variant (repeatable); see `duxue platform variants`.
+    #[arg(long = "variant", value_name = "NAME")]
+    pub variants: Vec<String>,
     /// Seed of the platform's own randomness (popup and capture times).
     #[arg(long)]
     pub seed: Option<u64>,

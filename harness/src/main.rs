@@ -10,6 +10,7 @@ mod journal;
 mod merge;
 mod population;
 mod spot_check;
+mod start;
 mod target;
 
 use std::path::PathBuf;
@@ -81,8 +82,23 @@ async fn run(command: Command) -> Result<ExitCode, CannotRun> {
         Command::Certify(args) => certify_command(args).await,
         Command::Calibrate(args) => calibrate_command(args).await,
         Command::Merge(args) => {
-            let report = merge::merge(&args.dirs, &args.out, &args.policy)?;
+            let report = merge::merge(&merge::MergePlan {
+                dirs: &args.dirs,
+                out: &args.out,
+                policy: &args.policy,
+                public_key: args.public_key.as_deref(),
+                signing_key: args.signing_key.as_deref(),
+            })?;
             certify::print_summary(&report, &args.out);
+            if let Some(m) = &report.run.merged {
+                println!(
+                    "merged {} shards: largest start skew {} s, start spread {} s (a merge accepts up to {} s)",
+                    m.shards.len(),
+                    m.largest_start_skew_s,
+                    m.start_spread_s,
+                    m.start_spread_bound_s
+                );
+            }
             Ok(match report.verdict {
                 RunVerdict::Certified => ExitCode::SUCCESS,
                 RunVerdict::NotCertified => ExitCode::from(1),
@@ -90,8 +106,9 @@ async fn run(command: Command) -> Result<ExitCode, CannotRun> {
         }
         Command::SpotCheck(args) => spot_check_command(args).await,
         Command::RegisterAccounts(args) => register_accounts_command(args).await,
-        Command::Platform(PlatformCommand::Serve(args)) => serve(args).await,
+        Command::Platform(PlatformCommand::Serve(args)) => serve(*args).await,
         Command::Platform(PlatformCommand::Defects) => {
+            target::manifest()?;
             for defect in duxue_platform::Defect::ALL {
                 let breaks = defect.breaks().join(",");
                 println!(
@@ -104,6 +121,13 @@ async fn run(command: Command) -> Result<ExitCode, CannotRun> {
                     },
                     defect.description()
                 );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Platform(PlatformCommand::Variants) => {
+            target::manifest()?;
+            for variant in duxue_platform::Variant::ALL {
+                println!("{:<24} {}", variant.name(), variant.description());
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -390,6 +414,21 @@ fn population_options(
                 "give I/N with 0 <= I < N, e.g. --shard 0/4",
             )
         })?;
+    let start_at = match &args.start_at {
+        Some(text) => Some(start::parse_start_at(text, chrono::Utc::now()).map_err(|e| {
+            CannotRun::new(
+                format!("bad --start-at: {e}"),
+                "give an instant ahead, RFC 3339 (2026-03-01T08:00:00+08:00) or +SECONDS from now, the same for every shard",
+            )
+        })?),
+        None => None,
+    };
+    if start_at.is_some() && args.find_capacity {
+        return Err(CannotRun::new(
+            "--find-capacity steps its population up one run after another; it cannot start with --start-at",
+            "drop one of the two",
+        ));
+    }
     if args.hold == 0 {
         return Err(CannotRun::new(
             "--hold 0 leaves no peak to judge",
@@ -406,6 +445,7 @@ fn population_options(
         mix,
         client_mode: args.client_mode,
         shard,
+        start_at,
         find_capacity: args.find_capacity,
     }))
 }
@@ -421,6 +461,7 @@ fn template(args: &cli::RunOptions, out: PathBuf) -> certify::CertifyPlan {
         seed: args.seed.unwrap_or_else(rand::random),
         out,
         defects: Vec::new(),
+        variants: Vec::new(),
         only: args.only.clone(),
         concurrency: args.concurrency,
         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
@@ -444,6 +485,7 @@ async fn certify_command(args: CertifyArgs) -> Result<ExitCode, CannotRun> {
     plan.signing_key = args.signing_key;
     plan.compare = args.compare;
     plan.defects = target::parse_defects(&args.defects)?;
+    plan.variants = target::parse_variants(&args.variants)?;
     plan.announce = true;
     let report = certify::certify(&plan).await?;
     certify::print_summary(&report, &plan.out);
@@ -452,6 +494,12 @@ async fn certify_command(args: CertifyArgs) -> Result<ExitCode, CannotRun> {
 }
 
 async fn calibrate_command(args: CalibrateArgs) -> Result<ExitCode, CannotRun> {
+    if args.run.population.start_at.is_some() {
+        return Err(CannotRun::new(
+            "--start-at is for the shards of one certify run; calibrate runs its cases by itself",
+            "drop --start-at",
+        ));
+    }
     let out = args.out.unwrap_or_else(|| default_out("calibrate"));
     let mut template = template(&args.run, out.clone());
     template.progress = false;
@@ -523,6 +571,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CannotRun> {
             "remove it, or pass --supervisor-file NEW_FILE",
         ));
     }
+    let variants = target::parse_variants(&args.variants)?;
     let listener = tokio::net::TcpListener::bind((args.address.as_str(), args.port))
         .await
         .map_err(|e| {
@@ -537,6 +586,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CannotRun> {
         application,
         conformance_token: args.conformance_token.clone(),
         defects,
+        variants,
         seed: args.seed,
         production_clock_scale: scale,
     };

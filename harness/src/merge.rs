@@ -1,46 +1,284 @@
-//! `duxue merge`: one run from the run folders of its shards. Histograms are added losslessly
-//! from the shards' HdrHistogram interval logs (never averaged percentiles), learners' tallies
-//! and evidence journals are concatenated, and LD-1 / LD-2 are judged once on the merged data;
-//! every other requirement keeps the verdict of the shard(s) whose probes judged it (the worst
-//! when several did).
+//! `duxue merge`: one run from the run folders of its shards. Before anything is merged, each
+//! shard is verified: its seal (against `--public-key` when given), its run identity against
+//! the others' (target, seed, policy and catalog, shard count, agreed start, shape and mix),
+//! shards 0..N-1 each present once, and their starts close enough together to have made one
+//! peak. Histograms are then added losslessly from the shards' HdrHistogram interval logs
+//! (never averaged percentiles), learners' tallies and evidence journals are concatenated, and
+//! LD-1 / LD-2 are judged once on the merged data; every other requirement keeps the verdict
+//! of the shard(s) whose probes judged it (the worst when several did). The merged run lists
+//! the manifests of the shards it was made of and keeps a copy of each.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
+use chrono::{DateTime, Utc};
 use duxue_profile::{Policy, Verdict};
-use duxue_reports::model::{EvidenceRef, RequirementResult};
+use duxue_reports::bundle::{MANIFEST_FILE, SIGNATURE_FILE};
+use duxue_reports::model::{
+    EvidenceRef, MergeInfo, MergedShard, RequirementResult, ShardInfo, StartSkew,
+};
 use duxue_reports::{REPORT_SCHEMA, RunReport};
 use duxue_scenarios::population::Tally;
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+use sha2::{Digest as _, Sha256};
 
 use crate::certify::NOT_RUN;
 use crate::error::CannotRun;
 use crate::population::recorder::{OperationHistograms, histogram};
 use crate::population::{self, HISTOGRAM_LOG, PopulationSection, TALLIES, Tick};
 
-/// One shard's folder, read.
+/// The largest spread of the shards' starts a merge accepts, in seconds. The merge counts
+/// each shard's hold in one-second intervals from that shard's own start: shards that started
+/// within one interval of one another had their peaks in the same seconds (give or take one),
+/// so the merged hold is a peak that happened. Further apart, part of the judged hold had
+/// some shards still ramping up or already leaving. A harness bound, not a policy figure: it
+/// is about whether the merged data describe one peak at all.
+pub const MAX_START_SPREAD_S: f64 = 1.0;
+
+/// What `duxue merge` was asked to do.
+pub struct MergePlan<'a> {
+    pub dirs: &'a [PathBuf],
+    pub out: &'a Path,
+    pub policy: &'a str,
+    pub public_key: Option<&'a Path>,
+    pub signing_key: Option<&'a Path>,
+}
+
+/// One shard's folder, verified and read.
 struct Shard {
     dir: PathBuf,
     report: RunReport,
-    section: Option<PopulationSection>,
+    section: PopulationSection,
+    info: ShardInfo,
+    start_at: DateTime<Utc>,
+    start: StartSkew,
+    manifest: Vec<u8>,
+    signature: Vec<u8>,
+    public_key: String,
+    self_signed: bool,
+}
+
+impl Shard {
+    /// "shard 1 (runs/shard-1)", for messages.
+    fn name(&self) -> String {
+        format!("shard {} ({})", self.info.index, self.dir.display())
+    }
+
+    /// What must be the same in every shard of one run, by name.
+    fn identity(&self) -> Vec<(&'static str, String)> {
+        let run = &self.report.run;
+        let p = &self.section;
+        vec![
+            ("target", run.target.url.clone()),
+            ("seed", run.seed.to_string()),
+            ("shard count", self.info.count.to_string()),
+            ("start time (--start-at)", self.start_at.to_rfc3339()),
+            ("policy sha256", run.policy_sha256.clone()),
+            ("catalog sha256", run.catalog_sha256.clone()),
+            ("harness version", run.harness_version.clone()),
+            ("clock scale", run.clock_scale.to_string()),
+            (
+                "load shape (ramp-up/hold/ramp-down s)",
+                format!(
+                    "{}/{}/{}",
+                    p.shape.ramp_up_s, p.shape.hold_s, p.shape.ramp_down_s
+                ),
+            ),
+            (
+                "population clock scale",
+                format!("{:?}", p.clock_scale.unwrap_or(run.clock_scale)),
+            ),
+            (
+                "behaviour mix",
+                serde_json::to_string(&p.mix).unwrap_or_default(),
+            ),
+            ("client mode", p.client_mode.as_str().to_owned()),
+        ]
+    }
+
+    /// When the load shape began, in Unix seconds: on the target's clock when `on_target`.
+    fn started(&self, on_target: bool) -> f64 {
+        crate::start::unix_seconds(self.start.started_at)
+            + if on_target {
+                self.start.clock_offset_s.unwrap_or(0.0)
+            } else {
+                0.0
+            }
+    }
 }
 
 fn cannot_read(path: &Path, e: impl std::fmt::Display) -> CannotRun {
     CannotRun::new(
         format!("cannot read {}: {e}", path.display()),
-        "give run folders written by `duxue certify --shard I/N`",
+        "give run folders written by `duxue certify --shard I/N --start-at TIME`",
     )
 }
 
-fn read_shard(dir: &Path) -> Result<Shard, CannotRun> {
+/// A merge refused: what differs, and the same advice every time.
+fn refuse(what: String) -> CannotRun {
+    CannotRun::new(
+        what,
+        "merge only the sealed folders of shards 0..N-1 of one run, each once (same target, seed and --start-at)",
+    )
+}
+
+/// Verifies a shard folder's seal and reads what the merge needs from it.
+fn read_shard(
+    dir: &Path,
+    trusted: Option<&duxue_reports::VerifyingKey>,
+) -> Result<Shard, CannotRun> {
+    let outcome = duxue_reports::verify_run(dir, trusted).map_err(|e| cannot_read(dir, e))?;
+    if let Some(problem) = outcome.first_problem() {
+        return Err(refuse(format!(
+            "{} does not verify: {problem}",
+            dir.display()
+        )));
+    }
     let report = duxue_reports::read_report(dir).map_err(|e| cannot_read(dir, e))?;
+    let read = |name: &str| {
+        let path = dir.join(name);
+        std::fs::read(&path).map_err(|e| cannot_read(&path, e))
+    };
+    let (manifest, signature) = (read(MANIFEST_FILE)?, read(SIGNATURE_FILE)?);
+    let Some(info) = report.run.shard.clone() else {
+        return Err(refuse(format!(
+            "{} is not a shard: it ran without --shard I/N and --start-at",
+            dir.display()
+        )));
+    };
+    let (Some(start_at), Some(start)) = (info.start_at, info.start.clone()) else {
+        return Err(refuse(format!(
+            "{} (shard {}) has no agreed start: its population did not start with the others'",
+            dir.display(),
+            info.index
+        )));
+    };
+    let Some(section) = report.population.clone() else {
+        return Err(refuse(format!(
+            "{} (shard {}) has no population phase",
+            dir.display(),
+            info.index
+        )));
+    };
     Ok(Shard {
         dir: dir.to_owned(),
-        section: report.population.clone(),
         report,
+        section,
+        info,
+        start_at,
+        start,
+        manifest,
+        signature,
+        public_key: outcome.public_key,
+        self_signed: outcome.self_signed,
     })
+}
+
+/// Checks that the shards are shards 0..N-1 of one run, each once, against one target, and
+/// that they started together; returns them in index order with the merge's start figures.
+fn verify_shards(mut shards: Vec<Shard>) -> Result<(Vec<Shard>, MergeInfo), CannotRun> {
+    if let Some(s) = shards.iter().find(|s| s.report.run.target.embedded) {
+        return Err(refuse(format!(
+            "{} ran against a reference platform of its own: shards must share one --target",
+            s.name()
+        )));
+    }
+    shards.sort_by_key(|s| s.info.index);
+    for pair in shards.windows(2) {
+        if pair[0].info.index == pair[1].info.index {
+            return Err(refuse(format!(
+                "shard {} is given twice ({} and {})",
+                pair[0].info.index,
+                pair[0].dir.display(),
+                pair[1].dir.display()
+            )));
+        }
+    }
+    let first = &shards[0];
+    let reference = first.identity();
+    for shard in &shards[1..] {
+        for ((name, want), (_, have)) in reference.iter().zip(shard.identity()) {
+            if *want != have {
+                return Err(refuse(format!(
+                    "{} has {name} {have}, {} has {want}",
+                    shard.name(),
+                    first.name()
+                )));
+            }
+        }
+    }
+    let count = first.info.count;
+    if let Some(missing) = (0..count).find(|k| !shards.iter().any(|s| s.info.index == *k)) {
+        return Err(refuse(format!(
+            "shard {missing} of {count} is missing ({} given)",
+            shards.len()
+        )));
+    }
+    if let Some(s) = shards.iter().find(|s| s.info.index >= count) {
+        return Err(refuse(format!("{} is beyond {count} shards", s.name())));
+    }
+    let on_target = shards.iter().all(|s| s.start.clock_offset_s.is_some());
+    let earliest = shards
+        .iter()
+        .min_by(|a, b| a.started(on_target).total_cmp(&b.started(on_target)))
+        .unwrap_or(first);
+    let latest = shards
+        .iter()
+        .max_by(|a, b| a.started(on_target).total_cmp(&b.started(on_target)))
+        .unwrap_or(first);
+    let spread = latest.started(on_target) - earliest.started(on_target);
+    if spread > MAX_START_SPREAD_S {
+        return Err(CannotRun::new(
+            format!(
+                "{} started {spread:.2} s after {} ({}), more than the {MAX_START_SPREAD_S} s a merge accepts",
+                latest.name(),
+                earliest.name(),
+                if on_target {
+                    "on the target's clock"
+                } else {
+                    "by their own clocks"
+                }
+            ),
+            "run the shards again with a --start-at far enough ahead for every shard's probes and start-up, on machines whose clocks agree",
+        ));
+    }
+    let info = MergeInfo {
+        start_at: first.start_at,
+        largest_start_skew_s: shards
+            .iter()
+            .map(|s| s.start.skew_s.abs())
+            .fold(0.0, f64::max),
+        largest_clock_offset_s: on_target.then(|| {
+            shards
+                .iter()
+                .filter_map(|s| s.start.clock_offset_s)
+                .map(f64::abs)
+                .fold(0.0, f64::max)
+        }),
+        start_spread_s: (spread * 1000.0).round() / 1000.0,
+        start_spread_bound_s: MAX_START_SPREAD_S,
+        shards: shards
+            .iter()
+            .map(|s| MergedShard {
+                index: s.info.index,
+                run_id: s.report.run.run_id.clone(),
+                manifest: manifest_copy(s.info.index),
+                manifest_sha256: hex::encode(Sha256::digest(&s.manifest)),
+                public_key: s.public_key.clone(),
+                self_signed: s.self_signed,
+                skew_s: s.start.skew_s,
+                clock_offset_s: s.start.clock_offset_s,
+            })
+            .collect(),
+    };
+    Ok((shards, info))
+}
+
+/// Where a shard's manifest is copied in the merged run folder.
+fn manifest_copy(index: u64) -> String {
+    format!("shards/shard-{index}.manifest.json")
 }
 
 /// How bad a shard's result is, for picking the worst of several shards' verdicts. A
@@ -110,55 +348,66 @@ fn copy(from: &Path, to: &Path) -> Result<(), CannotRun> {
         .map_err(|e| cannot_read(from, e))
 }
 
-/// Merges shard run folders into `out`.
-pub fn merge(dirs: &[PathBuf], out: &Path, policy: &str) -> Result<RunReport, CannotRun> {
-    if dirs.len() < 2 {
-        return Err(CannotRun::new(
-            "merge needs the folders of at least two shards",
-            "give every shard's run folder",
-        ));
-    }
-    crate::certify::prepare_out(out)?;
-    let shards: Vec<Shard> = dirs
-        .iter()
-        .map(|d| read_shard(d))
-        .collect::<Result<_, _>>()?;
-    let policy = Policy::resolve(policy).map_err(|e| {
+/// Verifies the shards and merges them into `plan.out`.
+pub fn merge(plan: &MergePlan) -> Result<RunReport, CannotRun> {
+    let out = plan.out;
+    let policy = Policy::resolve(plan.policy).map_err(|e| {
         CannotRun::new(
             format!("bad policy: {e}"),
             "pass the policy the shards ran with",
         )
     })?;
-    let first = &shards[0].report;
-    for shard in &shards {
-        let r = &shard.report;
-        if r.run.policy_sha256 != policy.sha256 || r.run.catalog_sha256 != first.run.catalog_sha256
-        {
-            return Err(CannotRun::new(
-                format!(
-                    "{} ran another policy or catalog than this merge",
-                    shard.dir.display()
-                ),
-                "merge only shards of one run (same policy, catalog and seed)",
-            ));
-        }
-        if r.run.seed != first.run.seed {
-            return Err(CannotRun::new(
-                format!(
-                    "{} has seed {}, not {}",
-                    shard.dir.display(),
-                    r.run.seed,
-                    first.run.seed
-                ),
-                "merge only shards of one run (same seed)",
-            ));
+    let trusted = match plan.public_key {
+        Some(path) => Some(duxue_reports::read_public_key(path).map_err(|e| {
+            CannotRun::new(
+                format!("bad --public-key: {e}"),
+                "give the FILE.pub written by `duxue report keygen FILE`",
+            )
+        })?),
+        None => None,
+    };
+    if let Some(path) = plan.signing_key {
+        duxue_reports::read_signing_key(path).map_err(|e| {
+            CannotRun::new(
+                format!("bad --signing-key: {e}"),
+                "give a key written by `duxue report keygen FILE`",
+            )
+        })?;
+    }
+    let shards: Vec<Shard> = plan
+        .dirs
+        .iter()
+        .map(|d| read_shard(d, trusted.as_ref()))
+        .collect::<Result<_, _>>()?;
+    let (shards, merge_info) = verify_shards(shards)?;
+    if let Some(s) = shards
+        .iter()
+        .find(|s| s.report.run.policy_sha256 != policy.sha256)
+    {
+        return Err(refuse(format!(
+            "{} ran another policy than --policy {} (sha256 {})",
+            s.name(),
+            plan.policy,
+            policy.sha256
+        )));
+    }
+    crate::certify::prepare_out(out)?;
+    for s in &shards {
+        let json = out.join(manifest_copy(s.info.index));
+        let sig = json.with_extension("sig");
+        for (path, bytes) in [(&json, &s.manifest), (&sig, &s.signature)] {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| cannot_read(parent, e))?;
+            }
+            std::fs::write(path, bytes).map_err(|e| cannot_read(path, e))?;
         }
     }
+    let first = &shards[0].report;
 
     // Probe verdicts: the worst verdict of the shards that judged the requirement.
     let mut requirements: Vec<RequirementResult> = Vec::new();
-    for (k, shard) in shards.iter().enumerate() {
-        let journal = format!("evidence/shard-{k}.jsonl");
+    for shard in &shards {
+        let journal = format!("evidence/shard-{}.jsonl", shard.info.index);
         copy(
             &shard.dir.join(&shard.report.run.evidence_journal),
             &out.join(&journal),
@@ -183,8 +432,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, policy: &str) -> Result<RunReport, Ca
         }
     }
 
-    let sections: Vec<&PopulationSection> =
-        shards.iter().filter_map(|s| s.section.as_ref()).collect();
+    let sections: Vec<&PopulationSection> = shards.iter().map(|s| &s.section).collect();
     let mut population = None;
     if let Some(base) = sections.first() {
         let hold = (
@@ -196,7 +444,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, policy: &str) -> Result<RunReport, Ca
         let mut merged_log = String::from(
             "#duxue merged interval log: the shards' intervals, each tagged by operation\n",
         );
-        for shard in shards.iter().filter(|s| s.section.is_some()) {
+        for shard in &shards {
             let log = shard.dir.join(HISTOGRAM_LOG);
             add_log(&log, hold, &mut operations)?;
             let text = std::fs::read_to_string(&log).map_err(|e| cannot_read(&log, e))?;
@@ -224,7 +472,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, policy: &str) -> Result<RunReport, Ca
             }
         }
         let mut freshness = histogram();
-        for shard in shards.iter().filter(|s| s.section.is_some()) {
+        for shard in &shards {
             let mut by_tag = BTreeMap::new();
             add_log(
                 &shard.dir.join(population::FRESHNESS_LOG),
@@ -280,14 +528,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, policy: &str) -> Result<RunReport, Ca
                     .collect();
             }
         }
-        let mut text = String::new();
-        for tally in &tallies {
-            if let Ok(line) = serde_json::to_string(tally) {
-                text.push_str(&line);
-                text.push('\n');
-            }
-        }
-        std::fs::write(out.join(TALLIES), text).map_err(|e| cannot_read(out, e))?;
+        population::write_tallies(&out.join(TALLIES), &tallies);
         population = Some(section);
     }
 
@@ -310,6 +551,8 @@ pub fn merge(dirs: &[PathBuf], out: &Path, policy: &str) -> Result<RunReport, Ca
         .map(|s| s.report.run.wall_seconds)
         .fold(0.0, f64::max);
     run.evidence_journal = "evidence/shard-0.jsonl".to_owned();
+    run.shard = None;
+    run.merged = Some(merge_info);
     let report = RunReport {
         schema: REPORT_SCHEMA.to_owned(),
         mode: Default::default(),
@@ -320,6 +563,6 @@ pub fn merge(dirs: &[PathBuf], out: &Path, policy: &str) -> Result<RunReport, Ca
         population,
         comparison: None,
     };
-    crate::certify::write_report(out, &report, None)?;
+    crate::certify::write_report(out, &report, plan.signing_key)?;
     Ok(report)
 }

@@ -3,8 +3,9 @@
 //! harness first checks that it speaks profile v1.
 
 use std::path::PathBuf;
+use std::str::FromStr;
 
-use duxue_platform::{Defect, PlatformConfig, RunningPlatform};
+use duxue_platform::{Defect, PlatformConfig, RunningPlatform, UnknownSwitch, Variant};
 use duxue_profile::{
     ApplicationForm, ClientConfig, ClientError, PlatformMeta, Policy, ProfileClient,
 };
@@ -23,6 +24,7 @@ pub struct Target {
 pub struct Embedded {
     pub platform: RunningPlatform,
     pub defects: Vec<Defect>,
+    pub variants: Vec<Variant>,
     _dir: tempfile::TempDir,
 }
 
@@ -36,15 +38,38 @@ impl Target {
     }
 }
 
+/// The reference platform's calibration manifest (what each defect breaks, what each variant
+/// does), or what to fix.
+pub fn manifest() -> Result<&'static duxue_platform::Manifest, CannotRun> {
+    duxue_platform::manifest().map_err(|e| {
+        CannotRun::new(
+            e.to_string(),
+            "fix reference-platform/expected-failures.toml",
+        )
+    })
+}
+
 /// Parses defect names, or says which exist.
 pub fn parse_defects(names: &[String]) -> Result<Vec<Defect>, CannotRun> {
+    parse_switches(names)
+}
+
+/// Parses variant names, or says which exist.
+pub fn parse_variants(names: &[String]) -> Result<Vec<Variant>, CannotRun> {
+    parse_switches(names)
+}
+
+fn parse_switches<T>(names: &[String]) -> Result<Vec<T>, CannotRun>
+where
+    T: FromStr<Err = UnknownSwitch>,
+{
     names
         .iter()
         .map(|n| {
-            n.parse::<Defect>().map_err(|e| {
+            n.parse::<T>().map_err(|e| {
                 CannotRun::new(
-                    format!("unknown defect `{n}`"),
-                    format!("{e}; see `duxue platform defects`"),
+                    format!("unknown {} `{n}`", e.kind),
+                    format!("{e}; see `duxue platform {}s`", e.kind),
                 )
             })
         })
@@ -56,6 +81,7 @@ pub async fn start_embedded(
     policy: &Policy,
     application: &ApplicationForm,
     defects: Vec<Defect>,
+    variants: Vec<Variant>,
     seed: u64,
 ) -> Result<(String, String, Embedded), CannotRun> {
     let dir = tempfile::tempdir().map_err(|e| {
@@ -80,6 +106,7 @@ pub async fn start_embedded(
         application: application.clone(),
         conformance_token: Some(token.clone()),
         defects: defects.clone(),
+        variants: variants.clone(),
         seed: Some(seed),
         production_clock_scale: 1.0,
     };
@@ -96,6 +123,7 @@ pub async fn start_embedded(
         Embedded {
             platform,
             defects,
+            variants,
             _dir: dir,
         },
     ))

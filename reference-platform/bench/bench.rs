@@ -242,6 +242,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         application: ApplicationForm::reference()?,
         conformance_token: Some(token.into()),
         defects: vec![],
+        variants: vec![],
         seed: Some(1),
         production_clock_scale: 1.0,
     };

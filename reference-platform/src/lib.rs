@@ -4,7 +4,8 @@
 //! SQLite in WAL mode) and enforces every control of the requirement catalog on the server, with
 //! the numbers of a policy file. It is three things at once: the executable form of the
 //! profile, the default target of `duxue certify`, and the calibration source — every
-//! requirement (SC-1 excepted) has a [`Defect`] switch that breaks exactly that control.
+//! requirement (SC-1 excepted) has a [`Defect`] switch that breaks exactly that control, and
+//! every alternative the profile allows is a conforming [`Variant`] that must certify.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), duxue_platform::PlatformError> {
@@ -15,6 +16,7 @@
 //!     application: duxue_profile::ApplicationForm::reference().unwrap(),
 //!     conformance_token: Some("secret".into()),
 //!     defects: vec![],
+//!     variants: vec![],
 //!     seed: None,
 //!     production_clock_scale: 1.0,
 //! };
@@ -56,13 +58,17 @@
 
 pub mod biometrics;
 pub mod clock;
+pub mod controls;
 pub mod defects;
 pub mod domain;
 pub mod error;
 pub mod http;
 pub mod ids;
 pub mod load;
+pub mod manifest;
 pub mod store;
+mod switch;
+pub mod variants;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -75,9 +81,13 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use tokio::sync::watch;
 
+pub use controls::Controls;
 pub use defects::{Defect, DefectSet, UnknownDefect};
 pub use domain::HEARTBEAT_INTERVAL_SECONDS;
 pub use error::PlatformError;
+pub use manifest::{Manifest, ManifestError, manifest};
+pub use switch::UnknownSwitch;
+pub use variants::Variant;
 
 /// How the platform is started.
 #[derive(Clone, Debug)]
@@ -91,6 +101,8 @@ pub struct PlatformConfig {
     /// `None` switches the conformance endpoints off (404 `conformance_disabled`).
     pub conformance_token: Option<String>,
     pub defects: Vec<Defect>,
+    /// Conforming variants: where the profile allows another behaviour, take it.
+    pub variants: Vec<Variant>,
     /// Seed of the platform's own randomness (popup and capture times, challenge nonces);
     /// `None` uses OS entropy. Ids and tokens always use OS entropy.
     pub seed: Option<u64>,
@@ -129,6 +141,7 @@ pub async fn start(
     listener: tokio::net::TcpListener,
 ) -> Result<RunningPlatform, PlatformError> {
     let addr = listener.local_addr()?;
+    manifest().map_err(|e| PlatformError::Config(e.to_string()))?;
     let entry = config
         .policy
         .annex1_entry(config.application.platform.annex1_entry)
@@ -164,6 +177,7 @@ pub async fn start(
         approved_occupations,
         operator,
         conformance_token: config.conformance_token,
+        controls: Controls::new(&DefectSet::new(&config.defects), &config.variants),
         defects: DefectSet::new(&config.defects),
         world: Mutex::new(world),
         rng: Mutex::new(rng),
@@ -181,7 +195,7 @@ pub async fn start(
         .flush()
         .await
         .map_err(|e| PlatformError::WriterGone(e.message))?;
-    tracing::info!(%addr, defects = ?config.defects, "reference platform listening");
+    tracing::info!(%addr, defects = ?config.defects, variants = ?config.variants, "reference platform listening");
 
     let (stop, mut stop_rx) = watch::channel(false);
     let app = http::router(platform.clone());

@@ -252,6 +252,17 @@ pub fn render(report: &RunReport, ctx: &HtmlContext) -> String {
             esc(&run.target.defects.join(", "))
         );
     }
+    if !run.target.variants.is_empty() {
+        let _ = write!(
+            out,
+            r#"<p class="muted">{} <code>{}</code></p>"#,
+            bi(
+                "校准运行：参考平台采用了合规变体",
+                "Calibration run: the reference platform took conforming variants:"
+            ),
+            esc(&run.target.variants.join(", "))
+        );
+    }
     if let Some(comparison) = &report.comparison {
         lab_and_road(&mut out, report, comparison);
     }
@@ -1216,6 +1227,8 @@ fn identity(out: &mut String, report: &RunReport) {
         ),
         (bi("学员数", "Learners"), run.learners.to_string()),
     ];
+    let mut rows = rows;
+    rows.extend(shard_rows(run));
     out.push_str("<table>");
     for (k, v) in rows {
         let _ = write!(
@@ -1224,6 +1237,62 @@ fn identity(out: &mut String, report: &RunReport) {
         );
     }
     out.push_str("</table></section>");
+}
+
+/// Rows saying which shard a run was, or which shards a merged run was made of, and how
+/// closely their populations started together.
+fn shard_rows(run: &crate::model::RunIdentity) -> Vec<(String, String)> {
+    let mut rows = Vec::new();
+    if let Some(shard) = &run.shard {
+        let mut text = format!("{} / {}", shard.index, shard.count);
+        if let Some(at) = shard.start_at {
+            let _ = write!(
+                text,
+                "; {} {}",
+                bi("约定开始", "agreed start"),
+                esc(&at.to_rfc3339())
+            );
+        }
+        if let Some(start) = &shard.start {
+            let _ = write!(
+                text,
+                "; {} {} s",
+                bi("开始偏差", "start skew"),
+                num(start.skew_s)
+            );
+            if let Some(offset) = start.clock_offset_s {
+                let _ = write!(
+                    text,
+                    "; {} {} ± {} s",
+                    bi("与平台时钟之差", "target clock minus ours"),
+                    num(offset),
+                    num(start.clock_offset_uncertainty_s.unwrap_or(0.0))
+                );
+            }
+        }
+        rows.push((bi("分片", "Shard"), text));
+    }
+    if let Some(merged) = &run.merged {
+        let indices: Vec<String> = merged.shards.iter().map(|s| s.index.to_string()).collect();
+        rows.push((
+            bi("合并自", "Merged from"),
+            format!(
+                "{} {} ({}); {} {}; {} {} s, {} {} s ({} {} s)",
+                merged.shards.len(),
+                bi("个分片", "shards"),
+                indices.join(", "),
+                bi("约定开始", "agreed start"),
+                esc(&merged.start_at.to_rfc3339()),
+                bi("最大开始偏差", "largest start skew"),
+                num(merged.largest_start_skew_s),
+                bi("开始时间差", "start spread"),
+                num(merged.start_spread_s),
+                bi("上限", "bound"),
+                num(merged.start_spread_bound_s)
+            ),
+        ));
+    }
+    rows
 }
 
 fn human_size(bytes: u64) -> String {

@@ -125,6 +125,79 @@ pub struct RunIdentity {
     /// Exchanges recorded in the evidence journal.
     pub requests: u64,
     pub evidence_journal: String,
+    /// This run is one shard of a run split over processes (`certify --shard I/N`), or ran
+    /// its population from an agreed instant (`--start-at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
+    /// This run was merged from its shards' run folders (`duxue merge`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<MergeInfo>,
+}
+
+/// Which shard of a run this is, and how its population started against the agreed instant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShardInfo {
+    pub index: u64,
+    pub count: u64,
+    /// The instant every shard's population was to start at (`--start-at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_at: Option<DateTime<Utc>>,
+    /// When the population actually started, as measured by this shard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<StartSkew>,
+}
+
+/// A shard's start against the agreed instant, and its clock against the target's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StartSkew {
+    /// When the load shape began, by this shard's clock.
+    pub started_at: DateTime<Utc>,
+    /// `started_at` minus the agreed instant, seconds (positive: late).
+    pub skew_s: f64,
+    /// The target's clock minus this shard's, seconds, from the target's `Date` headers;
+    /// absent when the target sent none that could be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_offset_s: Option<f64>,
+    /// Half the width of the interval the clock offset is known to lie in, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_offset_uncertainty_s: Option<f64>,
+}
+
+/// What a merged run was made of, and how closely its shards started together.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MergeInfo {
+    /// The instant every shard was to start its population at.
+    pub start_at: DateTime<Utc>,
+    /// The largest |start skew| of any shard against the agreed instant, by its own clock.
+    pub largest_start_skew_s: f64,
+    /// The largest |clock offset| of any shard against the target's clock, when measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub largest_clock_offset_s: Option<f64>,
+    /// Latest minus earliest shard start on the target's clock (each shard's own clock where
+    /// an offset is missing), seconds.
+    pub start_spread_s: f64,
+    /// The largest start spread a merge accepts, seconds.
+    pub start_spread_bound_s: f64,
+    /// The shards merged, by index: the manifest each was sealed with.
+    pub shards: Vec<MergedShard>,
+}
+
+/// One shard a merged run was made of.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MergedShard {
+    pub index: u64,
+    pub run_id: String,
+    /// A copy of the shard's manifest.json, relative to the merged run folder (its signature
+    /// beside it, `.sig` for `.json`).
+    pub manifest: String,
+    pub manifest_sha256: String,
+    /// The ed25519 public key that signed the shard's manifest, 64 hex characters.
+    pub public_key: String,
+    /// True when the shard was sealed with a key of its own (no `--signing-key`).
+    pub self_signed: bool,
+    pub skew_s: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_offset_s: Option<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -138,6 +211,9 @@ pub struct TargetInfo {
     /// Defects switched on in an embedded reference platform (calibration).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub defects: Vec<String>,
+    /// Conforming variants an embedded reference platform was started as (calibration).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -73,6 +73,13 @@ pub fn render(report: &RunReport) -> String {
             run.target.defects.join(", ")
         );
     }
+    if !run.target.variants.is_empty() {
+        let _ = writeln!(
+            out,
+            "| conforming variant 合规变体 | {} |",
+            run.target.variants.join(", ")
+        );
+    }
     let _ = writeln!(out, "\n{}\n", counts_line(report, " · "));
     let _ = writeln!(
         out,

@@ -97,3 +97,63 @@ fn a_2000_learner_hour_stays_under_a_megabyte() {
         started.elapsed()
     );
 }
+
+#[test]
+fn a_shard_and_a_merged_run_say_how_they_started() {
+    use duxue_reports::model::{MergeInfo, MergedShard, ShardInfo, StartSkew};
+    let mut report = common::report(Some(common::population(20, 10)));
+    let start_at = report.run.started_at;
+    report.run.shard = Some(ShardInfo {
+        index: 2,
+        count: 4,
+        start_at: Some(start_at),
+        start: Some(StartSkew {
+            started_at: start_at,
+            skew_s: 0.004,
+            clock_offset_s: Some(-0.12),
+            clock_offset_uncertainty_s: Some(0.03),
+        }),
+    });
+    let (_dir, html) = render(&report, 10);
+    for text in [
+        "Shard",
+        "分片",
+        "2 / 4",
+        "start skew",
+        "0.004 s",
+        "-0.12 ± 0.03 s",
+    ] {
+        assert!(html.contains(text), "{text}");
+    }
+    report.run.shard = None;
+    report.run.merged = Some(MergeInfo {
+        start_at,
+        largest_start_skew_s: 0.02,
+        largest_clock_offset_s: Some(0.1),
+        start_spread_s: 0.015,
+        start_spread_bound_s: 1.0,
+        shards: (0..2)
+            .map(|index| MergedShard {
+                index,
+                run_id: format!("r{index}"),
+                manifest: format!("shards/shard-{index}.manifest.json"),
+                manifest_sha256: "ab".repeat(32),
+                public_key: "cd".repeat(32),
+                self_signed: false,
+                skew_s: 0.01,
+                clock_offset_s: None,
+            })
+            .collect(),
+    });
+    let (_dir, html) = render(&report, 10);
+    for text in [
+        "Merged from",
+        "合并自",
+        "(0, 1)",
+        "largest start skew",
+        "0.02 s",
+        "0.015 s",
+    ] {
+        assert!(html.contains(text), "{text}");
+    }
+}

@@ -3,6 +3,7 @@
 
 mod common;
 
+use duxue_reports::model::{MergeInfo, MergedShard, ShardInfo, StartSkew};
 use duxue_reports::{RunReport, validate_report_json};
 use serde_json::{Value, json};
 
@@ -67,6 +68,51 @@ fn reports_serialised_from_the_model_validate() {
     report.requirements[0].evidence[0].first_seq = None;
     report.run.application = Value::Null;
     assert_valid(&serde_json::to_value(&report).expect("json"), "optionals");
+}
+
+#[test]
+fn shards_and_merged_runs_validate() {
+    let mut shard = common::report(Some(common::population(10, 5)));
+    let start_at = shard.run.started_at + chrono::Duration::seconds(30);
+    shard.run.shard = Some(ShardInfo {
+        index: 1,
+        count: 2,
+        start_at: Some(start_at),
+        start: Some(StartSkew {
+            started_at: start_at + chrono::Duration::milliseconds(12),
+            skew_s: 0.012,
+            clock_offset_s: Some(-0.2),
+            clock_offset_uncertainty_s: Some(0.05),
+        }),
+    });
+    let value = serde_json::to_value(&shard).expect("json");
+    assert_valid(&value, "shard");
+    assert_eq!(
+        serde_json::from_value::<RunReport>(value).expect("parses"),
+        shard
+    );
+    let mut merged = common::report(Some(common::population(20, 5)));
+    merged.run.merged = Some(MergeInfo {
+        start_at,
+        largest_start_skew_s: 0.012,
+        largest_clock_offset_s: None,
+        start_spread_s: 0.01,
+        start_spread_bound_s: 1.0,
+        shards: vec![MergedShard {
+            index: 0,
+            run_id: "r0".into(),
+            manifest: "shards/shard-0.manifest.json".into(),
+            manifest_sha256: "ab".repeat(32),
+            public_key: "cd".repeat(32),
+            self_signed: true,
+            skew_s: 0.002,
+            clock_offset_s: None,
+        }],
+    });
+    assert_valid(&serde_json::to_value(&merged).expect("json"), "merged");
+    let mut bad = serde_json::to_value(&merged).expect("json");
+    bad["run"]["merged"]["shards"][0]["manifest_sha256"] = json!("not hex");
+    assert_invalid(&bad, "a merged shard's manifest hash that is not SHA-256");
 }
 
 #[test]

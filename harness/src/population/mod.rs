@@ -98,6 +98,8 @@ pub struct PopulationPlan {
     pub client_mode: ClientMode,
     /// This process's shard: (index, count); learner numbers are index + k × count.
     pub shard: (u64, u64),
+    /// The instant the load shape starts at, agreed by every shard (`--start-at`).
+    pub start_at: Option<chrono::DateTime<chrono::Utc>>,
     pub progress: bool,
     pub out: PathBuf,
     /// The User-Agent of every member's requests.
@@ -109,6 +111,8 @@ pub struct PopulationResult {
     pub section: PopulationSection,
     pub load: Outcome,
     pub controls: Outcome,
+    /// How the load shape started against the agreed instant, when there was one.
+    pub start: Option<duxue_reports::model::StartSkew>,
 }
 
 /// State every goose user shares.
@@ -177,6 +181,14 @@ pub async fn run(
             "choose a writable --out",
         )
     })?;
+    let http = shared_http(plan.learners, &plan.user_agent)
+        .map_err(|e| CannotRun::new(format!("cannot build the HTTP client: {e}"), "check TLS"))?;
+    // The barrier comes before the world is set up: the population's cohort clock starts with
+    // its world, and a wait of minutes would pass cohort hours before anyone studied.
+    let start = match plan.start_at {
+        Some(at) => Some(crate::start::barrier(at, &http, target_url).await),
+        None => None,
+    };
     let world = PopulationWorld::new(ctx, plan.clock_scale / ctx.clock_scale)
         .await
         .map_err(|e| {
@@ -185,8 +197,6 @@ pub async fn run(
                 "check the target with `duxue certify --learners 0` first",
             )
         })?;
-    let http = shared_http(plan.learners, &plan.user_agent)
-        .map_err(|e| CannotRun::new(format!("cannot build the HTTP client: {e}"), "check TLS"))?;
     let recorder = Arc::new(Recorder::default());
     let shared = Arc::new(Shared {
         world,
@@ -257,6 +267,7 @@ pub async fn run(
         section,
         load,
         controls,
+        start,
     })
 }
 
@@ -626,7 +637,8 @@ async fn supervisor_token(shared: &Shared, ctx: &ProbeContext) -> Option<String>
         .map(|s| s.token)
 }
 
-fn write_tallies(path: &Path, tallies: &[Tally]) {
+/// Writes every member's tally as one JSON line (`load/learners.jsonl`).
+pub fn write_tallies(path: &Path, tallies: &[Tally]) {
     let mut text = String::new();
     for tally in tallies {
         if let Ok(line) = serde_json::to_string(tally) {

@@ -332,9 +332,11 @@ pub async fn spot_check(plan: &SpotCheckPlan) -> Result<RunReport, CannotRun> {
         url: plan.target.clone(),
         embedded: false,
         defects: Vec::new(),
+        variants: Vec::new(),
         meta: &meta,
         inputs: &inputs,
         requests: journal.total(),
+        shard: None,
     };
     let mut report = certify::assemble(identity, requirements, None);
     report.mode = RunMode::SpotCheck;

@@ -99,7 +99,8 @@ impl Platform {
 
     /// Whether captures count toward completion on this platform.
     pub(crate) fn captures_required(&self) -> bool {
-        !self.has(Defect::NoCaptures) && !self.has(Defect::CaptureFailureIgnored)
+        !self.has(Defect::NoCaptures)
+            && self.controls.failed_capture != crate::controls::FailedCapture::Ignore
     }
 
     /// EN-1: enrols the learner in a class.

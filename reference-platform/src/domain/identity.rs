@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::*;
 use crate::biometrics;
 use crate::clock::to_datetime;
+use crate::controls::SecondLogin;
 use crate::error::Outcome;
 use crate::ids::{hash_password, new_id, new_token, password_matches, token_hash};
 
@@ -236,6 +237,9 @@ impl Platform {
                         "unknown account or wrong password",
                     )
                 })?;
+            // Refused before the challenge is spent, and again below for a login that raced
+            // another through the liveness check.
+            self.refuse_second_login(&w, &learner.id)?;
             let now = w.cohort_now(&learner.cohort_id);
             let reusable = self.has_in(Defect::ReusableChallenge, &learner.cohort_id);
             let c = w
@@ -316,12 +320,18 @@ impl Platform {
                 format!("liveness refused: {}", judgement.reason),
             ));
         }
-        if !self.has_in(Defect::MultiLogin, &cohort) {
-            let live = w.live_sessions.get(&learner).cloned().unwrap_or_default();
-            for sid in live {
-                self.end_session(&mut w, &sid, "replaced", now);
-                self.trace(Traj::new(&learner, &cohort, now, "session_replaced").reference(&sid));
+        match self.controls_in(&cohort).second_login {
+            SecondLogin::RevokeFirst => {
+                let live = w.live_sessions.get(&learner).cloned().unwrap_or_default();
+                for sid in live {
+                    self.end_session(&mut w, &sid, "replaced", now);
+                    self.trace(
+                        Traj::new(&learner, &cohort, now, "session_replaced").reference(&sid),
+                    );
+                }
             }
+            SecondLogin::RefuseNew => self.refuse_second_login(&w, &learner)?,
+            SecondLogin::KeepBoth => {}
         }
         let token = new_token();
         let rec = SessionRec {
@@ -342,6 +352,22 @@ impl Platform {
         w.index_session(&rec);
         w.sessions.insert(rec.id.clone(), rec);
         Ok(out)
+    }
+
+    /// Variant `refuse-second-login`: a login while the account has a live session is refused
+    /// (`session_conflict`); the live session is untouched.
+    fn refuse_second_login(&self, w: &World, learner_id: &str) -> Outcome<()> {
+        let live = w
+            .live_sessions
+            .get(learner_id)
+            .is_some_and(|v| !v.is_empty());
+        if live && self.controls.second_login == SecondLogin::RefuseNew {
+            return Err(Refusal::new(
+                ErrorCode::SessionConflict,
+                "the account already has a live session; log out there first",
+            ));
+        }
+        Ok(())
     }
 
     /// Ends a session: revokes its token and stops its playbacks.

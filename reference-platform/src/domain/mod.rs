@@ -37,6 +37,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::{self, CohortClock};
+use crate::controls::Controls;
 use crate::defects::{Defect, DefectSet};
 use crate::error::{PlatformError, Refusal};
 use crate::load::LoadMeter;
@@ -393,6 +394,10 @@ pub struct PlaybackRec {
     pub credit_from: f64,
     pub next_popup_at: f64,
     pub events: Vec<EventRec>,
+    /// A capture failed under this playback and it went on (`capture-miss-continues`): the
+    /// class hour's frontier was rewound, and the next heartbeat re-anchors the player there.
+    #[serde(default)]
+    pub rewound: bool,
 }
 impl_doc!(
     PlaybackRec,
@@ -584,6 +589,9 @@ pub struct Platform {
     pub operator: String,
     pub conformance_token: Option<String>,
     pub defects: DefectSet,
+    /// The strategy of each control with alternatives (the reference's, a variant's, or the
+    /// one a defect forces).
+    pub controls: Controls,
     pub world: Mutex<World>,
     /// The platform's own randomness (popup and capture times, nonces).
     pub rng: Mutex<ChaCha20Rng>,
@@ -655,6 +663,22 @@ impl Platform {
             || (self.has(Defect::LaxOutsideConformance)
                 && crate::defects::LAX_OUTSIDE_CONFORMANCE.contains(&defect)
                 && self.is_production(cohort_id))
+    }
+
+    /// The controls learners of `cohort_id` meet: the platform's, with the non-conforming
+    /// value of each control `lax-outside-conformance` switches off in the production cohort.
+    pub fn controls_in(&self, cohort_id: &str) -> Controls {
+        let mut c = self.controls;
+        if self.has_in(Defect::MultiLogin, cohort_id) {
+            c.second_login = crate::controls::SecondLogin::KeepBoth;
+        }
+        if self.has_in(Defect::MultiWindow, cohort_id) {
+            c.second_window = crate::controls::SecondWindow::Allow;
+        }
+        if self.has_in(Defect::CaptureFailureIgnored, cohort_id) {
+            c.failed_capture = crate::controls::FailedCapture::Ignore;
+        }
+        c
     }
 
     /// Whether `cohort_id` is the production cohort.

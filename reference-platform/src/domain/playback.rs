@@ -1,7 +1,8 @@
 //! Playback and credit: one playback at a time (PB-3), heartbeats credited on the cohort clock
 //! only for new content watched in order at real speed while present (PB-1, PB-2, PB-5),
 //! attention popups at random gaps (PB-4), random captures per class hour (BC-1, BC-2) whose
-//! failure withholds the class hour (BC-3).
+//! failure withholds the class hour (BC-3). Where the profile allows two behaviours (a second
+//! window, a silent gap, a failed capture) the platform follows its [`crate::controls`].
 //!
 //! Credit rule of a heartbeat at cohort time `t` with position `p`:
 //! - the position may not run ahead of the furthest position watched by more than the cohort
@@ -24,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use super::*;
 use crate::biometrics;
 use crate::clock::{to_datetime, wall_now};
+use crate::controls::{FailedCapture, SecondWindow, Silence};
 use crate::error::Outcome;
 use crate::ids::new_id;
 
@@ -148,7 +150,8 @@ impl Platform {
         }
     }
 
-    /// PB-3, PB-6: starts a playback, superseding the learner's other playback.
+    /// PB-3, PB-6: starts a playback; the learner's other playback is superseded, or this one
+    /// refused (`concurrent_playback`), as the second-window control says.
     pub fn start_playback(
         &self,
         learner_id: &str,
@@ -191,15 +194,35 @@ impl Platform {
             ));
         }
         let now = w.cohort_now(&e.cohort_id);
-        if !self.has_in(Defect::MultiWindow, &e.cohort_id) {
-            let active = w
-                .active_playbacks
-                .get(&e.learner_id)
-                .cloned()
-                .unwrap_or_default();
-            for p in active {
-                self.stop_playback_in(&mut w, &p, StopReason::Superseded, now);
+        let active = w
+            .active_playbacks
+            .get(&e.learner_id)
+            .cloned()
+            .unwrap_or_default();
+        let gap = f64::from(self.policy.rules.heartbeat_max_gap_seconds.value);
+        let superseded: Vec<String> = match self.controls_in(&e.cohort_id).second_window {
+            SecondWindow::SupersedeOld => active,
+            SecondWindow::RefuseNew => {
+                // Only a playback that still beats holds the learner; one abandoned past the
+                // heartbeat gap (it may outlive its silence when silence does not stop it) is
+                // superseded.
+                let beating = |p: &String| {
+                    w.playbacks
+                        .get(p)
+                        .is_some_and(|p| p.active() && now - p.last_hb <= gap)
+                };
+                if active.iter().any(beating) {
+                    return Err(Refusal::new(
+                        ErrorCode::ConcurrentPlayback,
+                        "another playback of this learner is playing; stop it first",
+                    ));
+                }
+                active
             }
+            SecondWindow::Allow => Vec::new(),
+        };
+        for p in superseded {
+            self.stop_playback_in(&mut w, &p, StopReason::Superseded, now);
         }
         let pid = progress_id(&e.id, &lesson.lesson_id);
         let mut prog = match w.progress.get(&pid) {
@@ -225,6 +248,7 @@ impl Platform {
             credit_from: now,
             next_popup_at: now + self.popup_gap(&e.cohort_id),
             events: Vec::new(),
+            rewound: false,
         };
         self.save(&prog);
         self.save(&pb);
@@ -297,10 +321,11 @@ impl Platform {
             return;
         }
         let gap = f64::from(self.policy.rules.heartbeat_max_gap_seconds.value);
-        let overdue = pb.pending().any(|e| e.deadline < now);
         let idle_credit = self.has_in(Defect::IdleCredit, &pb.cohort_id);
-        let failure_ignored = self.has_in(Defect::CaptureFailureIgnored, &pb.cohort_id);
-        let silent = now - pb.last_hb > gap && !idle_credit;
+        let controls = self.controls_in(&pb.cohort_id);
+        let silence_stops = controls.silence == Silence::Stop && !idle_credit;
+        let overdue = pb.pending().any(|e| e.deadline < now);
+        let silent = now - pb.last_hb > gap && silence_stops;
         if !overdue && !silent {
             return;
         }
@@ -345,7 +370,7 @@ impl Platform {
                         {
                             s.state = CaptureState::Missed;
                         }
-                        if !failure_ignored {
+                        if controls.failed_capture != FailedCapture::Ignore {
                             self.withhold(prog, h, CaptureState::Missed, now);
                             self.trace(
                                 Traj::new(
@@ -358,7 +383,11 @@ impl Platform {
                                 .reference(&ev.id)
                                 .detail(format!("class hour {hour}: capture missed")),
                             );
-                            stop.get_or_insert(StopReason::CaptureMissed);
+                            if controls.failed_capture == FailedCapture::WithholdAndStop {
+                                stop.get_or_insert(StopReason::CaptureMissed);
+                            } else {
+                                pb.rewound = true;
+                            }
                         }
                     }
                     missed_docs.push(ev.clone());
@@ -369,7 +398,7 @@ impl Platform {
             self.update_capture_doc(&pb, ev, CaptureState::Missed, None, None, None);
         }
 
-        if stop.is_none() && now - pb.last_hb > gap && !idle_credit {
+        if stop.is_none() && silent {
             stop = Some(StopReason::Silence);
         }
         if let Some(prog) = prog.filter(|_| changed) {
@@ -550,6 +579,13 @@ impl Platform {
             let event = ("rate_refused", format!("rate {}", req.rate));
             return self.refuse_heartbeat(&mut w, pb, (now, wall), pos, event, refusal);
         }
+        // A withheld class hour's frontier was rewound under a playback that went on: this beat
+        // moves the player back there (the answer's accepted position); it earns nothing and is
+        // no seek, and the frontier moves from here.
+        let rewound = std::mem::take(&mut pb.rewound);
+        if rewound {
+            prog.furthest_moved_at = now;
+        }
         let since_moved = (now - prog.furthest_moved_at).max(0.0);
         let jitter = w
             .cohorts
@@ -560,7 +596,7 @@ impl Platform {
             + SEEK_SLACK_SECONDS
             + jitter
             + SEEK_SLACK_SHARE * since_moved * rate_cap;
-        if pos > allowed && !seek_allowed && !busy {
+        if pos > allowed && !rewound && !seek_allowed && !busy {
             let refusal = Refusal::new(
                 ErrorCode::SeekForbidden,
                 format!(
@@ -572,11 +608,13 @@ impl Platform {
             return self.refuse_heartbeat(&mut w, pb, (now, wall), pos, event, refusal);
         }
 
-        // Presence: nothing counts while something is pending or the window has no focus.
+        // Presence: nothing counts while something is pending or the window has no focus, nor
+        // over a gap longer than the policy allows (where silence does not stop the playback).
         let pending = pb.pending().next().is_some();
+        let gap = f64::from(self.policy.rules.heartbeat_max_gap_seconds.value);
         let window = if self.has_in(Defect::IdleCredit, &pb.cohort_id) {
             dt
-        } else if pending || !req.focused {
+        } else if pending || !req.focused || rewound || dt > gap {
             0.0
         } else {
             (now - pb.credit_from.max(pb.last_hb)).max(0.0)
@@ -910,7 +948,7 @@ impl Platform {
                     hp.withheld = false;
                     hp.last_failure = None;
                 }
-            } else if !self.has_in(Defect::CaptureFailureIgnored, &pb.cohort_id) {
+            } else if self.controls_in(&pb.cohort_id).failed_capture != FailedCapture::Ignore {
                 self.withhold(prog, h, CaptureState::Failed, now);
                 self.trace(
                     Traj::new(
@@ -923,7 +961,11 @@ impl Platform {
                     .reference(&ev.id)
                     .detail(format!("class hour {hour}: capture failed")),
                 );
-                stop = Some(StopReason::CaptureFailed);
+                if self.controls.failed_capture == FailedCapture::WithholdAndStop {
+                    stop = Some(StopReason::CaptureFailed);
+                } else {
+                    pb.rewound = true;
+                }
             }
         }
         pb.credit_from = pb.credit_from.max(asked_at);

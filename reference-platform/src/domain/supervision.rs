@@ -11,6 +11,7 @@ use rusqlite::params;
 
 use super::*;
 use crate::clock::{to_datetime, wall_now};
+use crate::controls::OutOfScope;
 use crate::domain::identity::{LivenessDoc, learner_view};
 use crate::domain::playback::CaptureDoc;
 use crate::error::Outcome;
@@ -44,18 +45,34 @@ impl Platform {
         }
     }
 
-    /// The learner if in the supervisor's scope (404 otherwise: no existence leak).
+    /// The refusal of a read of something that exists outside the supervisor's scope: 404 as
+    /// if it did not exist (no existence leak; the reference), or 403 (`scope-forbidden`).
+    fn out_of_scope(&self, not_found: &str) -> Refusal {
+        match self.controls.out_of_scope {
+            OutOfScope::NotFound => Refusal::not_found(not_found),
+            OutOfScope::Forbidden => Refusal::new(
+                duxue_profile::ErrorCode::Forbidden,
+                "outside this account's scope",
+            ),
+        }
+    }
+
+    /// The learner if in the supervisor's scope (404 or 403 otherwise, see `out_of_scope`).
     fn learner_in_scope(
         &self,
         w: &World,
         sup: &SupervisorRec,
         learner_id: &str,
     ) -> Outcome<LearnerRec> {
-        w.learners
+        const NOT_FOUND: &str = "no such learner in this account's scope";
+        let learner = w
+            .learners
             .get(learner_id)
-            .filter(|l| self.in_scope(w, sup, l))
-            .cloned()
-            .ok_or_else(|| Refusal::not_found("no such learner in this account's scope"))
+            .ok_or_else(|| Refusal::not_found(NOT_FOUND))?;
+        if !self.in_scope(w, sup, learner) {
+            return Err(self.out_of_scope(NOT_FOUND));
+        }
+        Ok(learner.clone())
     }
 
     /// SV-2: every learner in scope with live status.
@@ -234,8 +251,13 @@ impl Platform {
             .await?;
         let (learner, mime, bytes) = row.ok_or_else(|| Refusal::not_found("no such image"))?;
         let w = self.world.lock();
-        self.learner_in_scope(&w, sup, &learner)
-            .map_err(|_| Refusal::not_found("no such image"))?;
+        let in_scope = w
+            .learners
+            .get(&learner)
+            .is_some_and(|l| self.in_scope(&w, sup, l));
+        if !in_scope {
+            return Err(self.out_of_scope("no such image"));
+        }
         Ok((mime, bytes))
     }
 
@@ -283,11 +305,14 @@ impl Platform {
         class_id: &str,
     ) -> Outcome<CompletionExport> {
         let w = self.world.lock();
+        const NOT_FOUND: &str = "no such class in this account's scope";
         let class = w
             .classes
             .get(class_id)
-            .filter(|c| self.class_visible(&w, sup, c))
-            .ok_or_else(|| Refusal::not_found("no such class in this account's scope"))?;
+            .ok_or_else(|| Refusal::not_found(NOT_FOUND))?;
+        if !self.class_visible(&w, sup, class) {
+            return Err(self.out_of_scope(NOT_FOUND));
+        }
         let course = w
             .courses
             .get(&class.class.course_id)

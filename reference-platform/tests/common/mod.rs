@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use duxue_media::Identity;
-use duxue_platform::{Defect, PlatformConfig, RunningPlatform, start};
+use duxue_platform::{Defect, PlatformConfig, RunningPlatform, Variant, start};
 use duxue_profile::*;
 
 pub const TOKEN: &str = "conformance-secret";
@@ -20,9 +20,18 @@ pub struct Env {
     pub client: ProfileClient,
     pub dir: tempfile::TempDir,
     pub defects: Vec<Defect>,
+    pub variants: Vec<Variant>,
 }
 
 pub fn config(db: std::path::PathBuf, defects: &[Defect]) -> PlatformConfig {
+    config_with(db, defects, &[])
+}
+
+pub fn config_with(
+    db: std::path::PathBuf,
+    defects: &[Defect],
+    variants: &[Variant],
+) -> PlatformConfig {
     PlatformConfig {
         database: db,
         policy: Policy::builtin("xuchang-2022")
@@ -31,6 +40,7 @@ pub fn config(db: std::path::PathBuf, defects: &[Defect]) -> PlatformConfig {
         application: ApplicationForm::reference().expect("reference form"),
         conformance_token: Some(TOKEN.into()),
         defects: defects.to_vec(),
+        variants: variants.to_vec(),
         seed: Some(7),
         production_clock_scale: 1.0,
     }
@@ -44,12 +54,17 @@ pub fn client_for(base: &str) -> ProfileClient {
 
 impl Env {
     pub async fn new(defects: &[Defect]) -> Env {
+        Env::with_variants(defects, &[]).await
+    }
+
+    /// A platform started with conforming variants (and defects).
+    pub async fn with_variants(defects: &[Defect], variants: &[Variant]) -> Env {
         let dir = tempfile::tempdir().expect("tempdir");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let platform = start(
-            config(dir.path().join("platform.sqlite"), defects),
+            config_with(dir.path().join("platform.sqlite"), defects, variants),
             listener,
         )
         .await
@@ -60,6 +75,7 @@ impl Env {
             client,
             dir,
             defects: defects.to_vec(),
+            variants: variants.to_vec(),
         }
     }
 
@@ -79,9 +95,12 @@ impl Env {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
-        let platform = start(config(self.db(), &self.defects), listener)
-            .await
-            .expect("restart");
+        let platform = start(
+            config_with(self.db(), &self.defects, &self.variants),
+            listener,
+        )
+        .await
+        .expect("restart");
         self.client = client_for(&platform.base_url());
         self.platform = Some(platform);
     }

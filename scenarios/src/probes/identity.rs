@@ -20,6 +20,15 @@ async fn fixture(ctx: &ProbeContext, label: &str) -> Result<Fixture, ProbeError>
     Fixture::new(ctx, label, wall_speed, &CourseShape::pure_online(8, 3)).await
 }
 
+/// Logs out the session a login attempt opened, if it opened one, so that the next attempt
+/// meets no live session: a platform may refuse a second login while one is live
+/// (`session_conflict`), which would then answer for the check being tried.
+async fn log_out_of<T>(fx: &Fixture, attempt: &Result<duxue_profile::LearnerSession, T>) {
+    if let Ok(session) = attempt {
+        let _ = fx.client.logout(&session.token).await;
+    }
+}
+
 /// Spoils one field of an otherwise genuine registration.
 type Breaker = fn(&mut duxue_profile::RegistrationRequest);
 
@@ -163,6 +172,7 @@ pub async fn liveness_before_every_login(
         &format!("a genuine live answer logs in (within {GENUINE_ATTEMPTS} attempts)"),
         &first,
     );
+    log_out_of(&fx, &first).await;
     let reused = learner
         .login_with_frames(&challenge.challenge_id, frames)
         .await;
@@ -170,6 +180,7 @@ pub async fn liveness_before_every_login(
         "the same challenge answered again (replayed login) is refused",
         &reused,
     );
+    log_out_of(&fx, &reused).await;
     let fresh_frames = learner.frames_for(&challenge, Presentation::Genuine).await;
     let reused_fresh = learner
         .login_with_frames(&challenge.challenge_id, fresh_frames)
@@ -178,6 +189,7 @@ pub async fn liveness_before_every_login(
         "a used challenge answered with new frames is refused",
         &reused_fresh,
     );
+    log_out_of(&fx, &reused_fresh).await;
 
     let unknown = learner
         .login_with_frames("no-such-challenge-4f1c", Vec::new())
@@ -199,6 +211,7 @@ pub async fn liveness_before_every_login(
         ),
         &expired,
     );
+    log_out_of(&fx, &expired).await;
 
     let again = learner.login().await.map(|_| ());
     j.expect_ok("a new genuine login after those attempts succeeds", &again);
@@ -212,6 +225,9 @@ pub async fn liveness_refuses_spoofs(ctx: &ProbeContext, j: &mut Judge) -> Resul
     let fx = fixture(ctx, "ID-4").await?;
     let mut victim = fx.learner();
     setup("register", victim.register().await.map(|_| ()))?;
+    // Every accepted login is logged out again, so no attempt meets a live session (which a
+    // platform may refuse with `session_conflict`); only a refusal that judged the face or
+    // the liveness counts as an attack refused.
     for species in Species::ALL {
         let mut accepted = 0;
         let mut refused = 0;
@@ -219,10 +235,11 @@ pub async fn liveness_refuses_spoofs(ctx: &ProbeContext, j: &mut Judge) -> Resul
             let result = victim
                 .login_as(Presentation::Attack(species))
                 .await
-                .map(|_| ());
+                .cloned();
+            log_out_of(&fx, &result).await;
             match &result {
-                Ok(()) => accepted += 1,
-                Err(e) if e.is_refusal() => refused += 1,
+                Ok(_) => accepted += 1,
+                Err(e) if refuses_the_presentation(e) => refused += 1,
                 Err(e) => j.undecided(format!("{} attack", species.as_str()), e.to_string()),
             }
         }
@@ -246,7 +263,9 @@ pub async fn liveness_refuses_spoofs(ctx: &ProbeContext, j: &mut Judge) -> Resul
     }
     let mut genuine_ok = 0;
     for _ in 0..GENUINE {
-        if victim.login().await.is_ok() {
+        let result = victim.login().await.cloned();
+        log_out_of(&fx, &result).await;
+        if result.is_ok() {
             genuine_ok += 1;
         }
     }
@@ -258,6 +277,12 @@ pub async fn liveness_refuses_spoofs(ctx: &ProbeContext, j: &mut Judge) -> Resul
         format!("{genuine_ok} of {GENUINE} genuine logins accepted"),
     );
     Ok(())
+}
+
+/// A refusal that judged the presented face (liveness, face match, no face): the refusal of
+/// an attack, where a refused challenge or a live session elsewhere is not.
+fn refuses_the_presentation(e: &duxue_profile::ClientError) -> bool {
+    refuses_the_person(e) || e.is(&duxue_profile::ErrorCode::NoFace)
 }
 
 /// ID-5: 单个学员学习账号无法多处登录 — never two live sessions.
@@ -286,7 +311,8 @@ pub async fn one_account_one_place(ctx: &ProbeContext, j: &mut Judge) -> Result<
             );
             j.expect_ok("the newer session works", &b_works);
         }
-        Err(e) if e.is_refusal() => {
+        // Refused as a second login, not for some other reason (a genuine face refused).
+        Err(e) if e.is(&duxue_profile::ErrorCode::SessionConflict) => {
             j.check("the second login is refused", true, e.to_string());
             j.expect_ok("the first session still works", &a_works);
             j.figure(

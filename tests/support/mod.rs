@@ -1,0 +1,158 @@
+//! Shared by the end-to-end tests that run shards: the `duxue` binary, a reference platform
+//! served by its own `duxue platform serve` process on loopback, and reading run folders.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::Value;
+
+pub fn duxue(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_duxue"))
+        .args(args)
+        .output()
+        .expect("the duxue binary runs")
+}
+
+/// `duxue platform serve` on 127.0.0.1 with a port of the kernel's choosing and a database in
+/// `dir`; stopped when dropped.
+pub struct Platform {
+    pub url: String,
+    pub token: String,
+    child: Child,
+}
+
+impl Platform {
+    pub fn serve(dir: &Path) -> Platform {
+        let token = format!("merge-test-{:016x}", std::process::id());
+        let mut child = Command::new(env!("CARGO_BIN_EXE_duxue"))
+            .args(["platform", "serve", "--address", "127.0.0.1", "--port", "0"])
+            .arg("--database")
+            .arg(dir.join("platform.sqlite"))
+            .arg("--conformance-token")
+            .arg(&token)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("duxue platform serve starts");
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let url = loop {
+            let line = lines
+                .next()
+                .expect("the platform says where it listens before it exits")
+                .expect("stderr is text");
+            if let Some(rest) = line.strip_prefix("reference platform on ") {
+                let address = rest.split_whitespace().next().expect("an address");
+                break address
+                    .trim_end_matches(duxue_profile::BASE_PATH)
+                    .to_owned();
+            }
+        };
+        // Keep draining its log so that a full pipe never stalls it.
+        std::thread::spawn(move || lines.for_each(drop));
+        Platform { url, token, child }
+    }
+}
+
+impl Drop for Platform {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn report(dir: &Path) -> Value {
+    let text = std::fs::read_to_string(dir.join("report.json")).expect("report.json");
+    serde_json::from_str(&text).expect("JSON")
+}
+
+/// The sum of one numeric field over the rows of a JSON array.
+pub fn column_sum(rows: &Value, field: &str) -> u64 {
+    rows.as_array()
+        .unwrap_or_else(|| panic!("an array of rows with `{field}`"))
+        .iter()
+        .filter_map(|row| row[field].as_u64())
+        .sum()
+}
+
+/// The requirement `id` of a report.
+pub fn requirement<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["requirements"]
+        .as_array()
+        .and_then(|rs| rs.iter().find(|q| q["id"] == id))
+        .unwrap_or_else(|| panic!("{id} in the report"))
+}
+
+/// The one line a refusal printed (exit code 2).
+pub fn one_line_exit_2(output: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "exit 2: {stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    stderr.trim().to_owned()
+}
+
+/// An instant `seconds` from now, RFC 3339: the start every shard of a test run agrees on.
+pub fn start_in(seconds: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(seconds))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// LD-1 and LD-2 of a merged run were judged once, on the merged data: their figures count
+/// every shard's learners, the merged peak held every declared learner at once (the shards
+/// started together), and each verdict is the one its checks give. Whether the platform kept
+/// its latency budgets on a shared test machine is not this check's business
+/// (tests/population.rs holds the reference platform to them).
+pub fn assert_judged_once(merged: &Value, shards: &[Value]) {
+    let sum = |f: &dyn Fn(&Value) -> u64| shards.iter().map(f).sum::<u64>();
+    let ld1 = requirement(merged, "LD-1");
+    assert_eq!(
+        ld1["figures"]["declared_peak_learners"].as_u64(),
+        Some(sum(&|s| s["population"]["learners_peak"]
+            .as_u64()
+            .expect("learners_peak"))),
+        "LD-1 declared the shards' learners together"
+    );
+    let honest = |r: &Value| {
+        r["population"]["ledger"]
+            .as_array()
+            .expect("ledger")
+            .iter()
+            .filter(|row| row["behaviour"] == "honest")
+            .map(|row| row["learners"].as_u64().expect("learners"))
+            .sum::<u64>()
+    };
+    let ld2 = requirement(merged, "LD-2");
+    assert_eq!(
+        ld2["figures"]["honest_learners"].as_u64(),
+        Some(sum(&honest)),
+        "LD-2 counted every shard's honest learners"
+    );
+    let together = ld1["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["name"] == "the declared number of learners was active at once")
+        .expect("the peak check");
+    assert_eq!(together["passed"], true, "one peak: {together}");
+    for req in [ld1, ld2] {
+        let checks = req["checks"].as_array().expect("checks");
+        let all_passed = checks.iter().all(|c| c["passed"] == true);
+        let any_failed = checks.iter().any(|c| c["passed"] == false);
+        let expected = if all_passed {
+            "PASS"
+        } else if any_failed {
+            "FAIL"
+        } else {
+            "INCONCLUSIVE"
+        };
+        assert_eq!(req["verdict"], expected, "{}: {}", req["id"], req["checks"]);
+        assert_ne!(
+            req["verdict"], "INCONCLUSIVE",
+            "{}: {}",
+            req["id"], req["checks"]
+        );
+    }
+}
