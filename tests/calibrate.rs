@@ -269,6 +269,8 @@ fn platform_defects_is_the_manifest() {
                 .next()
                 .expect("requirements")
                 .split(',')
+                // `-`: a defeat device, which fails nothing under certify.
+                .filter(|f| *f != "-")
                 .map(str::to_owned)
                 .collect();
             (name, fails, words.collect::<Vec<_>>().join(" "))

@@ -185,18 +185,7 @@ pub async fn spot_check(plan: &SpotCheckPlan) -> Result<RunReport, CannotRun> {
 
     let mut signed_in = Vec::new();
     for account in &supervisors.supervisors {
-        let session = watcher_client
-            .supervisor_login(&account.username, &account.password)
-            .await
-            .map_err(|e| {
-                CannotRun::new(
-                    format!(
-                        "supervisor account `{}` cannot log in: {e}",
-                        account.username
-                    ),
-                    "check the username and password in --supervisor",
-                )
-            })?;
+        let session = sign_in(&watcher_client, account).await?;
         signed_in.push(Supervisor {
             account: account.clone(),
             token: session.token,
@@ -384,18 +373,7 @@ pub async fn register_accounts(plan: &RegisterPlan) -> Result<usize, CannotRun> 
     config.user_agent = plan.user_agent.clone();
     let (client, meta) = crate::target::connect_with(config).await?;
     let account = &supervisors.supervisors[0];
-    let session = client
-        .supervisor_login(&account.username, &account.password)
-        .await
-        .map_err(|e| {
-            CannotRun::new(
-                format!(
-                    "supervisor account `{}` cannot log in: {e}",
-                    account.username
-                ),
-                "check the username and password in --supervisor",
-            )
-        })?;
+    let session = sign_in(&client, account).await?;
     let listed = client.list_classes(&session.token).await.map_err(|e| {
         CannotRun::new(
             format!("the supervisor's class list: {e}"),
@@ -1183,6 +1161,25 @@ async fn same_image(
             detail: e.to_string(),
         },
     }
+}
+
+/// Logs an account of the --supervisor file in; a refusal is the file's to fix.
+async fn sign_in(
+    client: &duxue_profile::ProfileClient,
+    account: &SupervisorAccount,
+) -> Result<duxue_profile::SupervisorSession, CannotRun> {
+    client
+        .supervisor_login(&account.username, &account.password)
+        .await
+        .map_err(|e| {
+            CannotRun::new(
+                format!(
+                    "supervisor account `{}` cannot log in: {e}",
+                    account.username
+                ),
+                "check the username and password in --supervisor",
+            )
+        })
 }
 
 #[cfg(test)]
