@@ -43,7 +43,7 @@ start_platform() { # name
 
 certify() { # shard learners out
   /usr/bin/time -f '%M %U %S' -o "$3.time" "$BIN" certify --target "$URL" --token "$TOKEN" \
-    --only SC-4 --seed 1 --learners "$2" --population-clock-scale 1 --ramp-up "$RAMP" \
+    --only SC-4 --seed 1 --run-nonce 1 --learners "$2" --population-clock-scale 1 --ramp-up "$RAMP" \
     --hold "$HOLD" --ramp-down 5 --shard "$1" --start-at "$START_AT" --out "$3" \
     >/dev/null 2>"$3.err" || true
 }

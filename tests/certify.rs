@@ -165,3 +165,112 @@ fn assert_no_secrets(dir: &Path) {
         }
     }
 }
+
+/// A reference platform served on its own, as a bureau's conformance tenant would be: one
+/// SQLite file that keeps every learner between runs. Killed when dropped.
+struct Served {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Served {
+    fn start(database: &Path, token: &str) -> Served {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_duxue"))
+            .args([
+                "platform",
+                "serve",
+                "--port",
+                "0",
+                "--conformance-token",
+                token,
+            ])
+            .arg("--database")
+            .arg(database)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the duxue binary runs");
+        let stderr = child.stderr.take().expect("stderr piped");
+        let mut line = String::new();
+        std::io::BufReader::new(stderr)
+            .read_line(&mut line)
+            .expect("the platform says where it listens");
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .and_then(|u| u.strip_suffix("/profile/v1"))
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_owned();
+        Served { child, url }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn verdict_of(report: &Value, id: &str) -> String {
+    report["requirements"]
+        .as_array()
+        .and_then(|rs| rs.iter().find(|r| r["id"] == id))
+        .map(|r| format!("{} ({})", r["verdict"].as_str().unwrap_or(""), r["reason"]))
+        .unwrap_or_default()
+}
+
+/// Profile v1 makes ID numbers unique platform-wide and a bureau's tenant is not wiped between
+/// runs: a rerun with the same seed must register new people (the run nonce), and a rerun with
+/// the same seed and nonce reproduces the first run's people, who are then refused as
+/// duplicates. The probes run are the registration and login ones (every other probe makes its
+/// learners through the same fixture, so these show whether a rerun's people are new) plus
+/// EN-1, whose learner carries an enrolment history.
+#[test]
+fn a_rerun_with_the_same_seed_against_one_tenant_registers_new_people() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let served = Served::start(&dir.path().join("tenant.sqlite"), "rerun-token");
+    let only = "ID-1,ID-2,ID-3,EN-1";
+    let run = |name: &str, extra: &[&str]| {
+        let mut args = vec![
+            "--target",
+            served.url.as_str(),
+            "--token",
+            "rerun-token",
+            "--learners",
+            "0",
+            "--clock-scale",
+            "30",
+            "--only",
+            only,
+        ];
+        args.extend_from_slice(extra);
+        certify(&dir.path().join(name), "20221109", &args).1
+    };
+    let first = run("first", &[]);
+    let second = run("second", &[]);
+    let nonce = |r: &Value| r["run"]["run_nonce"].as_u64().expect("run_nonce recorded");
+    assert_ne!(
+        nonce(&first),
+        nonce(&second),
+        "each run draws its own nonce"
+    );
+    for id in only.split(',') {
+        for (name, report) in [("first", &first), ("second", &second)] {
+            let v = verdict_of(report, id);
+            assert!(v.starts_with("PASS"), "{name} run, {id}: {v}");
+        }
+    }
+    // The first run's seed and nonce again: the same people, already registered.
+    let first_nonce = nonce(&first).to_string();
+    let again = run("again", &["--run-nonce", &first_nonce]);
+    assert_eq!(nonce(&again), nonce(&first));
+    let v = verdict_of(&again, "ID-1");
+    assert!(!v.starts_with("PASS"), "the same people twice: ID-1 {v}");
+    let id1 = again["requirements"]
+        .as_array()
+        .and_then(|rs| rs.iter().find(|r| r["id"] == "ID-1"))
+        .map(Value::to_string)
+        .unwrap_or_default();
+    assert!(id1.contains("duplicate_learner"), "ID-1 {id1}");
+}

@@ -198,3 +198,79 @@ fn report_compare_wants_a_certification_and_a_spot_check() {
     ]));
     assert!(line.contains("certification"), "{line}");
 }
+
+/// `duxue media score` on a known decision file: an engine that accepts every genuine
+/// presentation and every print attack, and refuses everything else, scores exactly that; a
+/// decision file that misses presentations is one line and exit 2.
+#[test]
+fn media_score_scores_a_known_decision_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let set = dir.path().join("set");
+    let set_arg = set.to_str().expect("utf-8");
+    let generated = duxue(&["media", "generate", "--out", set_arg, "--per-class", "2"]);
+    assert!(generated.status.success(), "{generated:?}");
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(set.join("manifest.json")).expect("manifest.json"),
+    )
+    .expect("manifest is JSON");
+    let mut csv = String::from("presentation,decision\n");
+    for e in manifest["entries"].as_array().expect("entries") {
+        if e["kind"] == "id_card" {
+            continue;
+        }
+        let accept = e["label"] == "genuine" || e["species"] == "print";
+        let decision = if accept { "accept" } else { "refuse" };
+        csv.push_str(&format!("{},{decision}\n", e["id"].as_str().expect("id")));
+    }
+    let decisions = dir.path().join("decisions.csv");
+    std::fs::write(&decisions, &csv).expect("write decisions");
+    let decisions_arg = decisions.to_str().expect("utf-8");
+    let output = duxue(&[
+        "media",
+        "score",
+        "--set",
+        set_arg,
+        "--decisions",
+        decisions_arg,
+    ]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}");
+    let row = |start: &str| {
+        text.lines()
+            .find(|l| l.starts_with(start))
+            .unwrap_or_else(|| panic!("no row {start:?} in\n{text}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert!(
+        row("BPCER").contains(" 0 2 0.00% ≤ 100.00% (rule of three, 3/2)"),
+        "{text}"
+    );
+    assert!(
+        row("APCER  print").contains(" 2 2 100.00% [15.81%, 100.00%]"),
+        "{text}"
+    );
+    assert!(row("APCER  replay").contains(" 0 2 "), "{text}");
+    assert!(
+        row("FMR    other person's capture").contains(" 0 2 "),
+        "{text}"
+    );
+    assert!(
+        row("FNMR   genuine registration").contains(" 0 2 "),
+        "{text}"
+    );
+
+    let partial = dir.path().join("partial.csv");
+    let first_two: String = csv.lines().take(3).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&partial, first_two).expect("write partial");
+    let line = one_line_exit_2(&duxue(&[
+        "media",
+        "score",
+        "--set",
+        set_arg,
+        "--decisions",
+        partial.to_str().expect("utf-8"),
+    ]));
+    assert!(line.contains("have no decision"), "{line}");
+}

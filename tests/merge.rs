@@ -25,6 +25,8 @@ fn shard(platform: &Platform, out: &Path, index: &str, seed: &str, learners: &st
         &platform.token,
         "--seed",
         seed,
+        "--run-nonce",
+        "1",
         "--only",
         "SC-4",
         "--learners",
@@ -273,11 +275,25 @@ fn shards_of_one_run_merge_and_everything_else_is_refused() {
         start["started_at"] = Value::from(at.to_rfc3339());
         start["skew_s"] = Value::from(3.0);
     });
+    // Shard 1 began 3 s later than it did; shard 0 began within a few hundredths of shard 1's
+    // real start either way, so the spread read back lies between 2 and 4 s.
     refused(
         &[&a, &late],
         &["--public-key", key_pub],
-        &["shard 1", "started 3.", "after shard 0"],
+        &["shard 1", "after shard 0", "more than the 1 s"],
     );
+    let line = one_line_exit_2(&merge(
+        &[&a, &late],
+        &root.join("late-out"),
+        &["--public-key", key_pub],
+    ));
+    let spread: f64 = line
+        .split("started ")
+        .nth(1)
+        .and_then(|rest| rest.split(" s after").next())
+        .and_then(|figure| figure.parse().ok())
+        .unwrap_or_else(|| panic!("a spread in: {line}"));
+    assert!((2.0..4.0).contains(&spread), "{line}");
     let unagreed = root.join("unagreed");
     copy_run(&b, &unagreed);
     reseal(&unagreed, &shard_key, |r| {

@@ -1,28 +1,115 @@
-//! `duxue calibrate`: certify the reference platform clean and once per known defect, in
-//! parallel on separate ports and databases. The clean run must have no FAIL; each defect run
-//! must FAIL exactly the requirements its entry in the calibration manifest names. An
-//! expected failure that stops happening is a regression, like an unexpected one.
+//! `duxue calibrate`: certify the reference platform clean, once per conforming variant and once
+//! per known defect, in parallel on separate ports and databases. The clean platform and every
+//! variant must be CERTIFIED; each defect must FAIL exactly the requirements its entry in the
+//! calibration manifest names (a defeat device, which fails nothing under certify and only on a
+//! spot check of production, must be CERTIFIED). An expected failure that stops happening is a
+//! regression, like an unexpected one. A calibration that left a case or a requirement out (a
+//! subset of defects or variants, a sample, `--only`, no population phase) proved less and says
+//! PARTIAL.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use duxue_platform::Defect;
+use duxue_platform::{Defect, Variant};
 use duxue_profile::Verdict;
 use futures::StreamExt;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
 use serde::Serialize;
 
-use crate::certify::{CertifyPlan, certify, prepare_out};
+use crate::certify::{CertifyPlan, NOT_RUN, certify, prepare_out};
 use crate::error::CannotRun;
+
+/// One calibration case: the reference platform as it is, as a conforming variant, or with one
+/// defect switched on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Case {
+    Clean,
+    Variant(Variant),
+    Defect(Defect),
+}
+
+impl Case {
+    pub fn name(self) -> &'static str {
+        match self {
+            Case::Clean => "clean",
+            Case::Variant(v) => v.name(),
+            Case::Defect(d) => d.name(),
+        }
+    }
+
+    fn kind(self) -> &'static str {
+        match self {
+            Case::Clean => "clean",
+            Case::Variant(_) => "variant",
+            Case::Defect(_) => "defect",
+        }
+    }
+
+    /// The requirements the case must FAIL; none for a platform that must certify.
+    fn expected_failures(self) -> Vec<String> {
+        match self {
+            Case::Defect(d) => d.breaks().to_vec(),
+            Case::Clean | Case::Variant(_) => Vec::new(),
+        }
+    }
+
+    /// Whether certify must CERTIFY the case: the clean platform, a conforming variant, and a
+    /// defeat device (a defect the manifest says fails nothing under certify, only on a spot
+    /// check of production, which calibrate cannot run: tests/spot_check.rs proves that part).
+    fn must_certify(self) -> bool {
+        match self {
+            Case::Clean | Case::Variant(_) => true,
+            Case::Defect(d) => d.breaks().is_empty(),
+        }
+    }
+
+    /// What a spot check on production must FAIL instead (a defeat device); empty otherwise.
+    fn spot_check_fails(self) -> Vec<String> {
+        match self {
+            Case::Defect(d) => d.spot_check_fails().to_vec(),
+            Case::Clean | Case::Variant(_) => Vec::new(),
+        }
+    }
+
+    /// Whether the case runs the population phase: the platforms that must certify (a variant
+    /// or a defeat device is a whole platform) and the defects the manifest says fail a load
+    /// requirement.
+    fn loads(self) -> bool {
+        self.must_certify()
+            || self
+                .expected_failures()
+                .iter()
+                .any(|r| r.starts_with("LD-"))
+    }
+
+    fn dir(self, out: &Path) -> PathBuf {
+        match self {
+            Case::Variant(v) => out.join(format!("variant-{}", v.name())),
+            _ => out.join(self.name()),
+        }
+    }
+}
 
 #[derive(Debug, Serialize)]
 pub struct CaseResult {
-    pub defect: String,
+    /// `clean`, the variant's or the defect's name.
+    pub case: String,
+    /// `clean`, `variant` or `defect`.
+    pub kind: &'static str,
+    /// Whether its run had the population phase.
+    pub population: bool,
+    /// The requirements it must FAIL (a defect); empty for a platform that must certify.
     pub expected: Vec<String>,
+    /// Its run's verdict (`CERTIFIED` or `NOT_CERTIFIED`).
+    pub verdict: String,
     pub failed: Vec<String>,
     pub inconclusive: Vec<String>,
+    /// Requirements the run did not judge at all (`--only`, no population phase).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_run: Vec<String>,
     pub ok: bool,
     /// For a defeat device: what a spot check must fail instead. Calibrate proves only that
-    /// certify passes it; the spot-check test proves these.
+    /// certify CERTIFIES it; the spot-check test proves these.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub spot_check_fails: Vec<String>,
     /// Why the case could not count (its requirements have no probe in this build).
@@ -30,17 +117,19 @@ pub struct CaseResult {
     pub not_calibrated: Option<String>,
     pub run: String,
     pub wall_seconds: f64,
-    /// Each requirement whose verdict the manifest did not expect, with why it came out so.
+    /// Each requirement whose verdict the case did not expect, with why it came out so.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub surprises: Vec<Surprise>,
 }
 
-/// A requirement that failed where the manifest expected no failure, or did not fail where it
-/// expected one.
+/// A requirement that came out otherwise than its case expected: a defect's requirement that
+/// did not FAIL, another that did, or a requirement of a platform that must certify that was
+/// neither PASS nor SKIPPED.
 #[derive(Debug, Serialize)]
 pub struct Surprise {
     pub id: String,
-    pub expected_fail: bool,
+    /// What was expected: `FAIL`, `no FAIL` or `PASS or SKIPPED`.
+    pub expected: &'static str,
     pub verdict: Verdict,
     pub reason: String,
     /// `name: detail` of each check that failed or could not decide.
@@ -49,15 +138,10 @@ pub struct Surprise {
 
 impl std::fmt::Display for Surprise {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let expected = if self.expected_fail {
-            "FAIL"
-        } else {
-            "no FAIL"
-        };
         write!(
             f,
-            "{} {} where {expected} was expected: {}",
-            self.id, self.verdict, self.reason
+            "{} {} where {} was expected: {}",
+            self.id, self.verdict, self.expected, self.reason
         )?;
         for check in &self.checks_not_passed {
             write!(f, "; {check}")?;
@@ -66,23 +150,45 @@ impl std::fmt::Display for Surprise {
     }
 }
 
-/// The requirements of `report` whose failing differs from `expected`, with their evidence.
-fn surprises(report: &duxue_reports::RunReport, expected: &[String]) -> Vec<Surprise> {
+fn not_run(r: &duxue_reports::model::RequirementResult) -> bool {
+    r.checks.is_empty() && r.evidence.is_empty() && r.reason.starts_with(NOT_RUN)
+}
+
+/// What `case` expects of requirement `r`, when `r` came out otherwise.
+fn unexpected(case: Case, r: &duxue_reports::model::RequirementResult) -> Option<&'static str> {
+    if case.must_certify() {
+        // A requirement the run left out is no surprise here; the calibration says PARTIAL.
+        return (!not_run(r) && !matches!(r.verdict, Verdict::Pass | Verdict::Skipped))
+            .then_some("PASS or SKIPPED");
+    }
+    // An expected failure that did not happen is a miss, even when the run left it out.
+    let expected = case.expected_failures().contains(&r.id);
+    match (expected, r.verdict == Verdict::Fail) {
+        (true, false) => Some("FAIL"),
+        (false, true) => Some("no FAIL"),
+        _ => None,
+    }
+}
+
+/// The requirements of `report` that came out otherwise than `case` expects, with their
+/// evidence.
+fn surprises(report: &duxue_reports::RunReport, case: Case) -> Vec<Surprise> {
     report
         .requirements
         .iter()
-        .filter(|r| (r.verdict == Verdict::Fail) != expected.contains(&r.id))
-        .map(|r| Surprise {
-            id: r.id.clone(),
-            expected_fail: expected.contains(&r.id),
-            verdict: r.verdict,
-            reason: r.reason.clone(),
-            checks_not_passed: r
-                .checks
-                .iter()
-                .filter(|c| c.passed != Some(true))
-                .map(|c| format!("{}: {}", c.name, c.detail))
-                .collect(),
+        .filter_map(|r| {
+            unexpected(case, r).map(|expected| Surprise {
+                id: r.id.clone(),
+                expected,
+                verdict: r.verdict,
+                reason: r.reason.clone(),
+                checks_not_passed: r
+                    .checks
+                    .iter()
+                    .filter(|c| c.passed != Some(true))
+                    .map(|c| format!("{}: {}", c.name, c.detail))
+                    .collect(),
+            })
         })
         .collect()
 }
@@ -90,69 +196,131 @@ fn surprises(report: &duxue_reports::RunReport, expected: &[String]) -> Vec<Surp
 #[derive(Debug, Serialize)]
 pub struct Calibration {
     pub schema: &'static str,
+    /// `CALIBRATED` (every case ran, every requirement was judged, all as expected), `PARTIAL`
+    /// (all as expected, but something was left out: see `partial`) or `MISCALIBRATED`.
     pub verdict: &'static str,
     pub seed: u64,
     pub clock_scale: f64,
+    /// What this calibration left out, each in one sentence; empty only when CALIBRATED.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub partial: Vec<String>,
+    /// The seeded sample of defect cases, when one was drawn.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sample: Option<Sample>,
     pub cases: Vec<CaseResult>,
 }
 
-/// One calibration case: a defect (`None` for the clean platform), what certify must fail,
-/// and what a spot check must fail.
-pub type Case = (Option<Defect>, BTreeSet<String>, Vec<String>);
-
-/// The expected failures of every defect, from the calibration manifest (the platform's one
-/// list of what each defect breaks).
-pub fn expected_failures() -> Result<Vec<Case>, CannotRun> {
-    crate::target::manifest()?;
-    let mut out = vec![(None, BTreeSet::new(), Vec::new())];
-    out.extend(Defect::ALL.iter().map(|d| {
-        (
-            Some(*d),
-            d.breaks().iter().cloned().collect(),
-            d.spot_check_fails().to_vec(),
-        )
-    }));
-    Ok(out)
+/// `--sample K --sample-seed S`: K defect cases drawn with seed S.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Sample {
+    pub size: usize,
+    pub seed: u64,
 }
 
 pub struct CalibratePlan {
     pub out: PathBuf,
     pub template: CertifyPlan,
     pub parallel: usize,
-    pub only: Vec<Defect>,
+    /// Only these defects (empty: every defect).
+    pub defects: Vec<Defect>,
+    /// Only these variants (empty: every variant).
+    pub variants: Vec<Variant>,
+    /// Draw this many of the (selected) defect cases.
+    pub sample: Option<Sample>,
+}
+
+impl CalibratePlan {
+    /// The cases to run, and what the choice leaves out of a whole calibration.
+    fn cases(&self) -> Result<(Vec<Case>, Vec<String>), CannotRun> {
+        crate::target::manifest()?;
+        let mut partial = Vec::new();
+        let variants: Vec<Variant> = Variant::ALL
+            .iter()
+            .copied()
+            .filter(|v| self.variants.is_empty() || self.variants.contains(v))
+            .collect();
+        if variants.len() < Variant::ALL.len() {
+            partial.push(format!(
+                "{} of {} conforming variants run (--variants)",
+                variants.len(),
+                Variant::ALL.len()
+            ));
+        }
+        let mut defects: Vec<Defect> = Defect::ALL
+            .iter()
+            .copied()
+            .filter(|d| self.defects.is_empty() || self.defects.contains(d))
+            .collect();
+        if let Some(sample) = self.sample
+            && sample.size < defects.len()
+        {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(sample.seed);
+            defects.shuffle(&mut rng);
+            defects.truncate(sample.size);
+            defects.sort_by_key(|d| Defect::ALL.iter().position(|a| a == d));
+        }
+        if defects.len() < Defect::ALL.len() {
+            let how = match self.sample {
+                Some(s) => format!("--sample {} --sample-seed {}", s.size, s.seed),
+                None => "--defects".to_owned(),
+            };
+            partial.push(format!(
+                "{} of {} defect cases run ({how})",
+                defects.len(),
+                Defect::ALL.len()
+            ));
+        }
+        if self.template.population.is_none() {
+            partial.push(
+                "no population phase (--learners 0): LD-1 and LD-2 not judged, the load \
+                 defects not calibrated"
+                    .to_owned(),
+            );
+        }
+        if !self.template.only.is_empty() {
+            partial.push(format!(
+                "only {} judged (--only)",
+                self.template.only.join(",")
+            ));
+        }
+        let cases = std::iter::once(Case::Clean)
+            .chain(variants.into_iter().map(Case::Variant))
+            .chain(defects.into_iter().map(Case::Defect))
+            .collect();
+        Ok((cases, partial))
+    }
 }
 
 pub async fn calibrate(plan: &CalibratePlan) -> Result<Calibration, CannotRun> {
-    let cases: Vec<_> = expected_failures()?
-        .into_iter()
-        .filter(|(d, _, _)| {
-            d.is_none() || plan.only.is_empty() || d.is_some_and(|d| plan.only.contains(&d))
-        })
-        .collect();
+    let (cases, mut partial) = plan.cases()?;
     if plan.out.join("calibration.json").exists() {
         return Err(CannotRun::new(
             format!("{} already holds a calibration", plan.out.display()),
             "choose another --out",
         ));
     }
-    for (defect, _, _) in &cases {
-        prepare_out(&case_dir(&plan.out, *defect))?;
+    for case in &cases {
+        prepare_out(&case.dir(&plan.out))?;
     }
     eprintln!(
         "calibrating {} cases, {} at a time",
         cases.len(),
         plan.parallel
     );
-    // Cases that load the platform (the clean one and the load defects) run the population
-    // phase, one at a time after the others, so no two peaks share the machine; every other
-    // case runs its probes only, several at once.
-    let loads = |d: &Option<Defect>| {
-        d.is_none_or(|d| matches!(d, Defect::SlowUnderLoad | Defect::FailOpenUnderLoad))
-    };
-    let case_run = |(defect, expected, on_road): Case, with_population: bool| {
+    // Cases that load the platform (the clean one, the variants and the load defects) run the
+    // population phase, one at a time after the others, so no two peaks share the machine;
+    // every other case runs its probes only, several at once.
+    let case_run = |case: Case, with_population: bool| {
         let mut run = plan.template.clone();
-        run.out = case_dir(&plan.out, defect);
-        run.defects = defect.into_iter().collect();
+        run.out = case.dir(&plan.out);
+        run.defects = match case {
+            Case::Defect(d) => vec![d],
+            _ => Vec::new(),
+        };
+        run.variants = match case {
+            Case::Variant(v) => vec![v],
+            _ => Vec::new(),
+        };
         run.target = None;
         run.progress = false;
         if !with_population {
@@ -160,101 +328,49 @@ pub async fn calibrate(plan: &CalibratePlan) -> Result<Calibration, CannotRun> {
         }
         async move {
             let result = certify(&run).await;
-            (defect, expected, on_road, run.out, result)
+            (case, run.out, result)
         }
     };
     let (loaded, probes_only): (Vec<Case>, Vec<Case>) = cases
         .into_iter()
-        .partition(|(d, _, _)| loads(d) && plan.template.population.is_some());
+        .partition(|c| c.loads() && plan.template.population.is_some());
     let probe_runs = futures::stream::iter(probes_only.into_iter().map(|c| case_run(c, false)))
         .buffer_unordered(plan.parallel.max(1));
     let load_runs =
         futures::stream::iter(loaded.into_iter().map(|c| case_run(c, true))).buffered(1);
     let mut results = Vec::new();
     let mut stream = probe_runs.chain(load_runs);
-    while let Some((defect, expected, on_road, out, result)) = stream.next().await {
+    while let Some((case, out, result)) = stream.next().await {
         let report = result?;
-        let with = |v: Verdict| -> Vec<String> {
-            report
-                .requirements
-                .iter()
-                .filter(|r| r.verdict == v)
-                .map(|r| r.id.clone())
-                .collect()
-        };
-        let failed = with(Verdict::Fail);
-        let expected: Vec<String> = expected.into_iter().collect();
-        // A requirement no probe of this build judges cannot be made to fail.
-        let unjudged: Vec<&String> = expected
-            .iter()
-            .filter(|id| {
-                report.requirements.iter().any(|r| {
-                    &r.id == *id
-                        && r.verdict == Verdict::Inconclusive
-                        && r.checks.is_empty()
-                        && r.evidence.is_empty()
-                })
-            })
-            .collect();
-        let not_calibrated = (!unjudged.is_empty() && failed.is_empty()).then(|| {
-            format!("{unjudged:?} have no probe in this build (population phase not built)")
-        });
-        let ok = failed == expected;
-        let surprises = if ok {
-            Vec::new()
-        } else {
-            surprises(&report, &expected)
-        };
-        let name = defect.map_or("clean", |d| d.name()).to_owned();
-        eprintln!(
-            "  {:<30} {:<14} expected {:?} failed {:?}{}",
-            name,
-            match (&not_calibrated, ok) {
-                (Some(_), _) => "not-calibrated",
-                (None, true) => "ok",
-                (None, false) => "MISS",
-            },
-            expected,
-            failed,
-            if on_road.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    " (a defeat device: a spot check must fail {on_road:?}, tests/spot_check.rs)"
-                )
-            }
-        );
-        for surprise in &surprises {
-            eprintln!("      {surprise}");
-        }
-        results.push(CaseResult {
-            defect: name,
-            expected,
-            failed,
-            inconclusive: with(Verdict::Inconclusive),
-            ok,
-            spot_check_fails: on_road,
-            not_calibrated,
-            run: out
-                .strip_prefix(&plan.out)
-                .unwrap_or(&out)
-                .display()
-                .to_string(),
-            wall_seconds: report.run.wall_seconds,
-            surprises,
-        });
+        results.push(judge(case, &report, &out, &plan.out));
     }
-    results.sort_by(|a, b| (a.defect != "clean", &a.defect).cmp(&(b.defect != "clean", &b.defect)));
+    results.sort_by_key(|c| {
+        (
+            ["clean", "variant", "defect"]
+                .iter()
+                .position(|k| *k == c.kind),
+            c.case.clone(),
+        )
+    });
     let all_ok = results.iter().all(|c| c.ok || c.not_calibrated.is_some());
+    for case in results.iter().filter(|c| c.not_calibrated.is_some()) {
+        partial.push(format!(
+            "{} not calibrated: {}",
+            case.case,
+            case.not_calibrated.as_deref().unwrap_or_default()
+        ));
+    }
     let calibration = Calibration {
-        schema: "duxue.calibration/v1",
-        verdict: if all_ok {
-            "CALIBRATED"
-        } else {
-            "MISCALIBRATED"
+        schema: "duxue.calibration/v2",
+        verdict: match (all_ok, partial.is_empty()) {
+            (false, _) => "MISCALIBRATED",
+            (true, false) => "PARTIAL",
+            (true, true) => "CALIBRATED",
         },
         seed: plan.template.seed,
         clock_scale: plan.template.clock_scale,
+        partial,
+        sample: plan.sample,
         cases: results,
     };
     let json = serde_json::to_vec_pretty(&calibration).map_err(|e| {
@@ -272,6 +388,80 @@ pub async fn calibrate(plan: &CalibratePlan) -> Result<Calibration, CannotRun> {
     Ok(calibration)
 }
 
-fn case_dir(out: &Path, defect: Option<Defect>) -> PathBuf {
-    out.join(defect.map_or("clean", |d| d.name()))
+/// Whether `report` is what `case` expects, printed as one line (and its surprises).
+fn judge(case: Case, report: &duxue_reports::RunReport, out: &Path, root: &Path) -> CaseResult {
+    let with = |v: Verdict| -> Vec<String> {
+        report
+            .requirements
+            .iter()
+            .filter(|r| r.verdict == v && !not_run(r))
+            .map(|r| r.id.clone())
+            .collect()
+    };
+    let failed = with(Verdict::Fail);
+    let expected = case.expected_failures();
+    // A requirement no probe of this build judges cannot be made to fail.
+    let unjudged: Vec<&String> = expected
+        .iter()
+        .filter(|id| {
+            report.requirements.iter().any(|r| {
+                &r.id == *id
+                    && r.verdict == Verdict::Inconclusive
+                    && r.checks.is_empty()
+                    && r.evidence.is_empty()
+            })
+        })
+        .collect();
+    let not_calibrated = (!unjudged.is_empty() && failed.is_empty())
+        .then(|| format!("{unjudged:?} were not judged in this run"));
+    let surprises = surprises(report, case);
+    let ok = surprises.is_empty() && not_calibrated.is_none();
+    let spot_check_fails = case.spot_check_fails();
+    eprintln!(
+        "  {:<30} {:<14} expected {} failed {:?}{}",
+        case.name(),
+        match (&not_calibrated, ok) {
+            (Some(_), _) => "not-calibrated",
+            (None, true) => "ok",
+            (None, false) => "MISS",
+        },
+        if expected.is_empty() {
+            "CERTIFIED".to_owned()
+        } else {
+            format!("{expected:?}")
+        },
+        failed,
+        if spot_check_fails.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (a defeat device: a spot check must fail {spot_check_fails:?}, \
+                 tests/spot_check.rs)"
+            )
+        }
+    );
+    for surprise in &surprises {
+        eprintln!("      {surprise}");
+    }
+    CaseResult {
+        case: case.name().to_owned(),
+        kind: case.kind(),
+        population: report.population.is_some(),
+        expected,
+        verdict: report.verdict.as_str().to_owned(),
+        failed,
+        inconclusive: with(Verdict::Inconclusive),
+        not_run: report
+            .requirements
+            .iter()
+            .filter(|r| not_run(r))
+            .map(|r| r.id.clone())
+            .collect(),
+        ok,
+        spot_check_fails,
+        not_calibrated,
+        run: out.strip_prefix(root).unwrap_or(out).display().to_string(),
+        wall_seconds: report.run.wall_seconds,
+        surprises,
+    }
 }

@@ -9,16 +9,18 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use duxue_platform::{Defect, Variant};
-use duxue_profile::{ApplicationForm, Catalog, ClientConfig, Policy, Verdict};
+use duxue_profile::{ApplicationForm, Catalog, Policy, Verdict};
 use duxue_reports::model::{
     Check, EvidenceRef, RequirementResult, RunIdentity, ShardInfo, TargetInfo,
 };
-use duxue_reports::{REPORT_SCHEMA, RunReport};
+use duxue_reports::{Interruption, REPORT_SCHEMA, RunReport, RunVerdict};
+use duxue_scenarios::rules::{self, PlaybackEvidence, Playbacks};
 use duxue_scenarios::{Outcome, ProbeContext, all_probes, seeds};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::error::CannotRun;
+use crate::interrupt;
 use crate::journal::Journal;
 use crate::target::{self, Target};
 
@@ -27,6 +29,10 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(600);
 pub const JOURNAL_PATH: &str = "evidence/journal.jsonl";
 /// How the reason of a requirement a run did not judge at all begins.
 pub const NOT_RUN: &str = "not run:";
+/// How the reason of a requirement an interrupted run had not judged yet begins.
+pub const INTERRUPTED_BEFORE: &str = "interrupted:";
+/// The longest an interrupted run waits for the embedded platform to shut down.
+const INTERRUPTED_SHUTDOWN: Duration = Duration::from_secs(2);
 
 /// Everything a certification run needs, resolved from the command line.
 #[derive(Clone, Debug)]
@@ -38,6 +44,8 @@ pub struct CertifyPlan {
     pub learners: u64,
     pub clock_scale: f64,
     pub seed: u64,
+    /// Mixed into every synthetic person's identity (see `duxue_scenarios::seeds::person`).
+    pub run_nonce: u64,
     pub out: PathBuf,
     pub defects: Vec<Defect>,
     /// Conforming variants of the embedded reference platform.
@@ -53,8 +61,8 @@ pub struct CertifyPlan {
     pub signing_key: Option<PathBuf>,
     /// A spot check of the same platform to compare the certification with.
     pub compare: Option<PathBuf>,
-    /// The User-Agent of every request.
-    pub user_agent: String,
+    /// Request timeout, trusted roots and User-Agent for reaching the target.
+    pub transport: target::Transport,
 }
 
 /// The population phase's options, from the command line.
@@ -216,31 +224,30 @@ pub async fn certify(plan: &CertifyPlan) -> Result<RunReport, CannotRun> {
     let target = reach_target(plan, &inputs).await?;
     if plan.announce {
         eprintln!(
-            "duxue certify: {} ({}), policy {}, seed {}, clock ×{}, output {}",
+            "duxue certify: {} ({}), policy {}, seed {} (run nonce {}), clock ×{}, output {}",
             target.meta.platform_name,
             target.url,
             inputs.policy.id,
             plan.seed,
+            plan.run_nonce,
             plan.clock_scale,
             plan.out.display()
         );
     }
     let result = run_probes(plan, &inputs, &target, started_at, started).await;
-    target.shutdown().await;
+    if result.as_ref().is_ok_and(|r| r.interrupted.is_some()) {
+        // Stopping was asked for: what the platform still has to flush is its business.
+        let _ = tokio::time::timeout(INTERRUPTED_SHUTDOWN, target.shutdown()).await;
+    } else {
+        target.shutdown().await;
+    }
     let mut report = result?;
-    if let Some(spot) = &spot_check {
+    // An interrupted certification proves nothing to compare; its partial report is kept.
+    if let Some(spot) = spot_check.as_ref().filter(|_| report.interrupted.is_none()) {
         report = crate::compare::attach(&report, spot, &plan.out)?;
     }
     write_report(&plan.out, &report, plan.signing_key.as_deref())?;
     Ok(report)
-}
-
-/// The client settings of a certification: its target, token and User-Agent.
-fn client_config(plan: &CertifyPlan, url: &str, token: Option<String>) -> ClientConfig {
-    let mut config = ClientConfig::new(url);
-    config.conformance_token = token;
-    config.user_agent = plan.user_agent.clone();
-    config
 }
 
 async fn reach_target(plan: &CertifyPlan, inputs: &Inputs) -> Result<Target, CannotRun> {
@@ -258,8 +265,7 @@ async fn reach_target(plan: &CertifyPlan, inputs: &Inputs) -> Result<Target, Can
                     "drop --variant or drop --target",
                 ));
             }
-            let (_, meta) =
-                target::connect_with(client_config(plan, url, plan.token.clone())).await?;
+            let (_, meta) = target::connect(url, plan.token.clone(), &plan.transport).await?;
             if plan.token.is_none() {
                 return Err(CannotRun::new(
                     "no conformance token for the target",
@@ -267,7 +273,7 @@ async fn reach_target(plan: &CertifyPlan, inputs: &Inputs) -> Result<Target, Can
                 ));
             }
             Ok(Target {
-                url: url.trim_end_matches('/').to_owned(),
+                url: duxue_profile::base_url(url).to_owned(),
                 conformance_token: plan.token.clone(),
                 meta,
                 embedded: None,
@@ -282,8 +288,7 @@ async fn reach_target(plan: &CertifyPlan, inputs: &Inputs) -> Result<Target, Can
                 plan.seed,
             )
             .await?;
-            let (_, meta) =
-                target::connect_with(client_config(plan, &url, Some(token.clone()))).await?;
+            let (_, meta) = target::connect(&url, Some(token.clone()), &plan.transport).await?;
             Ok(Target {
                 url,
                 conformance_token: Some(token),
@@ -308,11 +313,21 @@ async fn run_probes(
             "choose a writable --out",
         )
     })?;
-    let (client, _) = target::connect_with(client_config(
+    let run = RunContext {
         plan,
+        inputs,
+        target,
+        journal: &journal,
+        started_at,
+        started,
+    };
+    let mut outcomes: BTreeMap<String, (Outcome, Duration)> = BTreeMap::new();
+    run.save_partial(&outcomes)?;
+    let (client, _) = target::connect(
         &target.url,
         target.conformance_token.clone(),
-    ))
+        &plan.transport,
+    )
     .await?;
 
     let probes: Vec<_> = all_probes()
@@ -321,19 +336,22 @@ async fn run_probes(
         .collect();
     let progress = progress_bar(plan.progress, probes.len() as u64);
     let semaphore = Arc::new(tokio::sync::Semaphore::new(plan.concurrency.max(1)));
+    let playbacks = Arc::new(Playbacks::default());
     let mut tasks = Vec::new();
     for probe in probes {
         let ctx = ProbeContext {
-            requirement: probe.id,
             client: client.observed(journal.tagged(probe.id)),
             policy: inputs.policy.clone(),
             application: inputs.application.clone(),
             clock_scale: plan.clock_scale,
             seed: seeds::named(plan.seed, probe.id),
+            run_nonce: plan.run_nonce,
             target_url: target.url.clone(),
+            playbacks: playbacks.clone(),
         };
         let semaphore = semaphore.clone();
         let progress = progress.clone();
+        let journal = journal.clone();
         tasks.push(tokio::spawn(async move {
             let _permit = semaphore.acquire_owned().await;
             let began = Instant::now();
@@ -349,6 +367,12 @@ async fn run_probes(
                     ),
                 ),
             };
+            let stats = journal.stats(probe.id);
+            let outcome = outcome.with_unreadable_answers(
+                stats.unreadable,
+                stats.exchanges,
+                stats.first_unreadable.as_deref().unwrap_or(""),
+            );
             progress.inc(1);
             progress.println(format!(
                 "  {:<5} {:<12} {}",
@@ -359,34 +383,56 @@ async fn run_probes(
             (outcome, began.elapsed())
         }));
     }
-    let mut outcomes: BTreeMap<String, (Outcome, Duration)> = BTreeMap::new();
+    let aborts: Vec<_> = tasks.iter().map(|t| t.abort_handle()).collect();
     let mut stream = futures::stream::iter(tasks).buffer_unordered(usize::MAX);
-    while let Some(joined) = stream.next().await {
-        match joined {
-            Ok((outcome, took)) => {
-                outcomes.insert(outcome.requirement.to_owned(), (outcome, took));
+    let mut interrupted = None;
+    loop {
+        let joined = tokio::select! {
+            joined = stream.next() => joined,
+            cause = interrupt::requested() => {
+                interrupted = Some(cause);
+                break;
             }
-            Err(e) => tracing::error!("a probe task failed: {e}"),
+        };
+        match joined {
+            None => break,
+            Some(Ok((outcome, took))) => {
+                outcomes.insert(outcome.requirement.to_owned(), (outcome, took));
+                run.save_partial(&outcomes)?;
+            }
+            Some(Err(e)) => tracing::error!("a probe task failed: {e}"),
         }
     }
     progress.finish_and_clear();
+    judge_every_playback(
+        &mut outcomes,
+        &inputs.policy,
+        &playbacks.all(),
+        plan.progress,
+    );
 
     let mut population = None;
     let mut shard = None;
-    if let Some(options) = plan.population.as_ref().filter(|_| plan.learners > 0) {
+    if let Some(options) = plan
+        .population
+        .as_ref()
+        .filter(|_| plan.learners > 0 && interrupted.is_none())
+    {
         let began = Instant::now();
         let verdicts = outcomes
             .iter()
             .map(|(id, (o, _))| (id.clone(), o.verdict))
             .collect();
         let ctx = ProbeContext {
-            requirement: "LD-1",
             client: client.observed(journal.tagged("population")),
             policy: inputs.policy.clone(),
             application: inputs.application.clone(),
             clock_scale: plan.clock_scale,
             seed: seeds::named(plan.seed, "population"),
+            run_nonce: plan.run_nonce,
             target_url: target.url.clone(),
+            // The population's playbacks are judged under load, by LD-2.
+            playbacks: Arc::default(),
         };
         let population_plan = crate::population::PopulationPlan {
             learners: plan.learners,
@@ -398,34 +444,48 @@ async fn run_probes(
             start_at: options.start_at,
             progress: plan.progress,
             out: plan.out.clone(),
-            user_agent: plan.user_agent.clone(),
         };
-        let result = if options.find_capacity {
-            find_capacity(&population_plan, &ctx, &target.url, &verdicts).await?
-        } else {
-            crate::population::run(&population_plan, &ctx, &target.url, &verdicts).await?
-        };
-        let took = began.elapsed();
-        for outcome in [result.load, result.controls] {
-            if plan.progress {
-                eprintln!(
-                    "  {:<5} {:<12} {}",
-                    outcome.requirement,
-                    outcome.verdict.as_str(),
-                    truncate(&outcome.reason, 90)
-                );
+        let phase = async {
+            if options.find_capacity {
+                find_capacity(&population_plan, &ctx, &target.url, &verdicts).await
+            } else {
+                crate::population::run(&population_plan, &ctx, &target.url, &verdicts).await
             }
-            outcomes.insert(outcome.requirement.to_owned(), (outcome, took));
+        };
+        let result = tokio::select! {
+            result = phase => Some(result?),
+            cause = interrupt::requested() => {
+                interrupted = Some(cause);
+                None
+            }
+        };
+        if let Some(result) = result {
+            let took = began.elapsed();
+            for outcome in [result.load, result.controls] {
+                if plan.progress {
+                    eprintln!(
+                        "  {:<5} {:<12} {}",
+                        outcome.requirement,
+                        outcome.verdict.as_str(),
+                        truncate(&outcome.reason, 90)
+                    );
+                }
+                outcomes.insert(outcome.requirement.to_owned(), (outcome, took));
+            }
+            if options.shard.1 > 1 || options.start_at.is_some() {
+                shard = Some(ShardInfo {
+                    index: options.shard.0,
+                    count: options.shard.1,
+                    start_at: options.start_at,
+                    start: result.start,
+                });
+            }
+            population = Some(result.section);
         }
-        population = Some(result.section);
-        if options.shard.1 > 1 || options.start_at.is_some() {
-            shard = Some(ShardInfo {
-                index: options.shard.0,
-                count: options.shard.1,
-                start_at: options.start_at,
-                start: result.start,
-            });
-        }
+    }
+    if interrupted.is_some() {
+        aborts.iter().for_each(|a| a.abort());
+        journal.close();
     }
     journal.flush().map_err(|e| {
         CannotRun::new(
@@ -434,32 +494,12 @@ async fn run_probes(
         )
     })?;
     write_labels(&plan.out, &journal)?;
-
-    let requirements = judge_catalog(plan, inputs, &journal, outcomes);
-    let info = RunInfo {
-        started_at,
-        started,
-        seed: plan.seed,
-        clock_scale: plan.clock_scale,
-        learners: plan.learners,
-        url: target.url.clone(),
-        embedded: target.embedded.is_some(),
-        defects: target
-            .embedded
-            .as_ref()
-            .map(|e| e.defects.iter().map(|d| d.name().to_owned()).collect())
-            .unwrap_or_default(),
-        variants: target
-            .embedded
-            .as_ref()
-            .map(|e| e.variants.iter().map(|v| v.name().to_owned()).collect())
-            .unwrap_or_default(),
-        meta: &target.meta,
-        inputs,
-        requests: journal.total(),
-        shard,
-    };
-    Ok(assemble(info, requirements, population))
+    let interruption = interrupted.map(|cause| Interruption {
+        cause: cause.to_owned(),
+        at: Utc::now(),
+        torn_journal_lines: 0,
+    });
+    Ok(run.assemble(outcomes, population, interruption, shard))
 }
 
 /// Where the run keeps what each name it sent was for (the names themselves say nothing).
@@ -487,11 +527,87 @@ fn write_labels(out: &Path, journal: &Journal) -> Result<(), CannotRun> {
     })
 }
 
+/// What a run's report is made of besides the outcomes.
+struct RunContext<'a> {
+    plan: &'a CertifyPlan,
+    inputs: &'a Inputs,
+    target: &'a Target,
+    journal: &'a Arc<Journal>,
+    started_at: chrono::DateTime<Utc>,
+    started: Instant,
+}
+
+impl RunContext<'_> {
+    /// Writes `report.json` as it stands (verdict INTERRUPTED, cause unknown): a run that dies
+    /// from here on leaves a report of what it had judged, which `duxue report render` brings
+    /// up to date with the journal and seals.
+    fn save_partial(
+        &self,
+        outcomes: &BTreeMap<String, (Outcome, Duration)>,
+    ) -> Result<(), CannotRun> {
+        let report = self.assemble(
+            outcomes.clone(),
+            None,
+            Some(Interruption {
+                cause: Interruption::UNKNOWN.to_owned(),
+                at: Utc::now(),
+                torn_journal_lines: 0,
+            }),
+            None,
+        );
+        duxue_reports::write_report_json(&self.plan.out, &report).map_err(|e| {
+            CannotRun::new(
+                format!("cannot write the partial report: {e}"),
+                "check free disk space",
+            )
+        })
+    }
+
+    /// The report of the run; with `interrupted`, marked INTERRUPTED whatever was judged.
+    fn assemble(
+        &self,
+        outcomes: BTreeMap<String, (Outcome, Duration)>,
+        population: Option<duxue_reports::model::PopulationReport>,
+        interrupted: Option<Interruption>,
+        shard: Option<ShardInfo>,
+    ) -> RunReport {
+        let (plan, inputs, target) = (self.plan, self.inputs, self.target);
+        let requirements =
+            judge_catalog(plan, inputs, self.journal, outcomes, interrupted.is_some());
+        let info = RunInfo {
+            started_at: self.started_at,
+            started: self.started,
+            seed: plan.seed,
+            run_nonce: plan.run_nonce,
+            clock_scale: plan.clock_scale,
+            learners: plan.learners,
+            url: target.url.clone(),
+            embedded: target.embedded.is_some(),
+            defects: target
+                .embedded
+                .as_ref()
+                .map(|e| e.defects.iter().map(|d| d.name().to_owned()).collect())
+                .unwrap_or_default(),
+            variants: target
+                .embedded
+                .as_ref()
+                .map(|e| e.variants.iter().map(|v| v.name().to_owned()).collect())
+                .unwrap_or_default(),
+            meta: &target.meta,
+            inputs,
+            requests: self.journal.total(),
+            shard,
+        };
+        assemble(info, requirements, population, interrupted)
+    }
+}
+
 /// What a run's identity is made of, besides its verdicts.
 pub struct RunInfo<'a> {
     pub started_at: chrono::DateTime<Utc>,
     pub started: Instant,
     pub seed: u64,
+    pub run_nonce: u64,
     pub clock_scale: f64,
     pub learners: u64,
     pub url: String,
@@ -505,17 +621,23 @@ pub struct RunInfo<'a> {
     pub shard: Option<ShardInfo>,
 }
 
-/// The report of a finished run: its identity, verdict and counts around the requirements.
+/// The report of a run: its identity, verdict and counts around the requirements; with
+/// `interrupted`, marked INTERRUPTED whatever was judged.
 pub fn assemble(
     info: RunInfo<'_>,
     requirements: Vec<RequirementResult>,
     population: Option<duxue_reports::model::PopulationReport>,
+    interrupted: Option<Interruption>,
 ) -> RunReport {
     let inputs = info.inputs;
     RunReport {
         schema: REPORT_SCHEMA.to_owned(),
         mode: Default::default(),
-        verdict: RunReport::decide(&requirements),
+        verdict: if interrupted.is_some() {
+            RunVerdict::Interrupted
+        } else {
+            RunReport::decide(&requirements)
+        },
         counts: RunReport::count(&requirements),
         run: RunIdentity {
             run_id: format!(
@@ -527,6 +649,7 @@ pub fn assemble(
             finished_at: Utc::now(),
             wall_seconds: (info.started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
             seed: info.seed,
+            run_nonce: info.run_nonce,
             clock_scale: info.clock_scale,
             learners: info.learners,
             target: TargetInfo {
@@ -553,8 +676,40 @@ pub fn assemble(
         requirements,
         population,
         comparison: None,
+        interrupted,
     }
 }
+
+/// The rules every playback keeps, judged on every playback the probes made: popup gaps
+/// (PB-4) and captures per class hour (BC-1), added to those requirements' own outcomes.
+fn judge_every_playback(
+    outcomes: &mut BTreeMap<String, (Outcome, Duration)>,
+    policy: &Policy,
+    playbacks: &[PlaybackEvidence],
+    progress: bool,
+) {
+    let rules: [(&str, RuleOverRun); 2] = [
+        ("PB-4", rules::every_playback_popup_gaps),
+        ("BC-1", rules::every_playback_captures),
+    ];
+    for (id, judge) in rules {
+        let Some((outcome, took)) = outcomes.remove(id) else {
+            continue;
+        };
+        let before = outcome.verdict;
+        let outcome = judge(outcome, policy, playbacks);
+        if progress && outcome.verdict != before {
+            eprintln!(
+                "  {id:<5} {:<12} {} (over every playback of the run)",
+                outcome.verdict.as_str(),
+                truncate(&outcome.reason, 70)
+            );
+        }
+        outcomes.insert(id.to_owned(), (outcome, took));
+    }
+}
+
+type RuleOverRun = fn(Outcome, &Policy, &[PlaybackEvidence]) -> Outcome;
 
 /// One result per catalog ID, in catalog order; IDs without an outcome are INCONCLUSIVE or
 /// SKIPPED with the reason.
@@ -563,16 +718,26 @@ fn judge_catalog(
     inputs: &Inputs,
     journal: &Journal,
     mut outcomes: BTreeMap<String, (Outcome, Duration)>,
+    interrupted: bool,
 ) -> Vec<RequirementResult> {
+    let population_planned = plan.population.is_some() && plan.learners > 0;
     inputs
         .catalog
         .requirements
         .iter()
         .map(|req| {
+            let selected = plan.only.is_empty() || plan.only.contains(&req.id);
             let (outcome, took) = match outcomes.remove(&req.id) {
                 Some(found) => found,
                 None => {
-                    let (verdict, reason) = if req.area == "load" {
+                    let (verdict, reason) = if interrupted
+                        && (if req.area == "load" { population_planned } else { selected })
+                    {
+                        (
+                            Verdict::Inconclusive,
+                            format!("{INTERRUPTED_BEFORE} the run stopped before this requirement was judged"),
+                        )
+                    } else if req.area == "load" {
                         (
                             Verdict::Inconclusive,
                             format!("{NOT_RUN} no population phase in this run (--learners 0)"),
@@ -647,13 +812,7 @@ pub fn write_report(
     report: &RunReport,
     signing_key: Option<&Path>,
 ) -> Result<(), CannotRun> {
-    let json = serde_json::to_vec_pretty(report).map_err(|e| {
-        CannotRun::new(
-            format!("cannot encode report.json: {e}"),
-            "report this as a bug",
-        )
-    })?;
-    std::fs::write(out.join("report.json"), json).map_err(|e| {
+    duxue_reports::write_report_json(out, report).map_err(|e| {
         CannotRun::new(
             format!("cannot write report.json: {e}"),
             "check free disk space",

@@ -87,6 +87,8 @@ pub struct SpotCheckArgs {
     /// is real time: leave this out.
     #[arg(long, default_value_t = 1.0, value_name = "X")]
     pub clock_scale: f64,
+    #[command(flatten)]
+    pub transport: TransportArgs,
 }
 
 #[derive(Debug, Args)]
@@ -113,6 +115,8 @@ pub struct RegisterAccountsArgs {
     /// The User-Agent of every request (default: a common desktop browser's).
     #[arg(long, value_name = "UA")]
     pub user_agent: Option<String>,
+    #[command(flatten)]
+    pub transport: TransportArgs,
 }
 
 #[derive(Debug, Args)]
@@ -147,6 +151,11 @@ pub struct RunOptions {
     /// Seed of every synthetic learner and choice (random when absent; printed in the report).
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+    /// The run's nonce, mixed into every synthetic person (name, ID number, phone, face) so
+    /// that a rerun with the same seed registers new people (random when absent; recorded in
+    /// the report: `--seed` and `--run-nonce` together reproduce a run).
+    #[arg(long, value_name = "N")]
+    pub run_nonce: Option<u64>,
     /// How many probes run at once.
     #[arg(long, default_value_t = 12, value_name = "N")]
     pub concurrency: usize,
@@ -202,7 +211,8 @@ pub struct PopulationArgs {
 
 #[derive(Debug, Args)]
 pub struct CertifyArgs {
-    /// Base URL of the platform (without /profile/v1). Absent: start the reference platform.
+    /// Base URL of the platform: everything before /profile/v1 (a trailing /profile/v1 is
+    /// ignored). Absent: start the reference platform.
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
     /// Conformance token of the target's conformance tenant.
@@ -235,7 +245,22 @@ pub struct CertifyArgs {
     #[arg(long, value_name = "SPOTCHECK_RUN")]
     pub compare: Option<PathBuf>,
     #[command(flatten)]
+    pub transport: TransportArgs,
+    #[command(flatten)]
     pub run: RunOptions,
+}
+
+/// How requests reach a target over the network.
+#[derive(Debug, Clone, Args)]
+pub struct TransportArgs {
+    /// A CA certificate (PEM) to trust besides the system's roots, for a target whose TLS
+    /// certificate a private or test CA signed.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// The longest one request to the target may take, connecting and reading the whole
+    /// answer included; a request over it has no answer (the check it served is undecided).
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    pub request_timeout: f64,
 }
 
 #[derive(Debug, Args)]
@@ -247,12 +272,21 @@ pub struct CalibrateArgs {
     /// timing-sensitive at high clock scales: keep it near the number of cores.
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub parallel: usize,
-    /// Calibrate only these defects (comma-separated names); the clean case always runs.
+    /// Calibrate only these defects (comma-separated names); the clean case and the variants
+    /// always run.
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub defects: Vec<String>,
-    /// Calibrate only these conforming variants (comma-separated names).
+    /// Calibrate only these conforming variants (comma-separated names); the clean case
+    /// always runs.
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub variants: Vec<String>,
+    /// Run a seeded sample of this many defect cases (the clean case and every variant always
+    /// run); the calibration is then PARTIAL.
+    #[arg(long, value_name = "K")]
+    pub sample: Option<usize>,
+    /// Seed of the --sample draw (default: the run's --seed).
+    #[arg(long, value_name = "N", requires = "sample")]
+    pub sample_seed: Option<u64>,
     #[command(flatten)]
     pub run: RunOptions,
 }
@@ -309,6 +343,13 @@ pub struct ServeArgs {
     /// platform's clock is real time: leave this out.
     #[arg(long, default_value_t = 1.0, value_name = "X")]
     pub clock_scale: f64,
+    /// Serve HTTPS with this certificate chain (PEM, the server's certificate first); needs
+    /// --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM: PKCS#8, PKCS#1 or SEC1) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -331,6 +372,17 @@ pub enum MediaCommand {
         seed: u64,
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+    },
+    /// Score your own face and liveness engine on a generated set: BPCER, APCER per attack
+    /// species, FNMR and FMR with counts and 95% bounds (ISO/IEC 30107-3 vocabulary).
+    Score {
+        /// The set written by `duxue media generate` (the folder holding manifest.json).
+        #[arg(long, value_name = "DIR")]
+        set: PathBuf,
+        /// Your engine's decisions, CSV: one `presentation,decision` line per presentation
+        /// (an `id` of manifest.json or one of its files; `accept` or `refuse`).
+        #[arg(long, value_name = "FILE")]
+        decisions: PathBuf,
     },
 }
 

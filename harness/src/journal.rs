@@ -3,10 +3,15 @@
 //! tokens are replaced, images and frames are recorded as their SHA-256 and size. It also
 //! keeps the names the harness gave what it created (cohorts, organisations, courses,
 //! classes), which say nothing of their purpose on the wire, with the tag they served.
+//!
+//! Nothing is lost when the process dies: each record is one line handed to the kernel in one
+//! `write` before the caller sees its answer (no buffer in the process), so `kill -9` at any
+//! moment leaves every completed exchange in the file. At most the line being written at that
+//! instant can be cut short; readers drop a last line without its newline.
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,11 +27,22 @@ const SECRET_KEYS: &[&str] = &["password", "token"];
 /// Keys whose values are base64 images.
 const IMAGE_KEYS: &[&str] = &["image", "face_image", "id_card_image"];
 
-#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct TagStats {
     pub first_seq: Option<u64>,
     pub last_seq: Option<u64>,
     pub exchanges: u64,
+    /// Calls under this tag whose answer the client could not read (no answer, a 5xx, 408 or
+    /// 429, or an answer it could not decode), and the first of them.
+    pub unreadable: u64,
+    pub first_unreadable: Option<String>,
+}
+
+/// The journal file; `None` once closed (a run that ends writes nothing after its report).
+struct Sink {
+    file: Option<File>,
+    /// The first write error, reported by [`Journal::flush`].
+    failed: Option<std::io::Error>,
 }
 
 /// A thing the harness created on the target: what it is, its name and its id.
@@ -52,7 +68,7 @@ const NAMING: [(&str, &str, &str, &str); 4] = [
 ];
 
 pub struct Journal {
-    writer: Mutex<BufWriter<File>>,
+    writer: Mutex<Sink>,
     seq: AtomicU64,
     tags: Mutex<BTreeMap<String, TagStats>>,
     names: Mutex<BTreeMap<String, Vec<Named>>>,
@@ -67,7 +83,10 @@ impl Journal {
         }
         let file = File::options().create_new(true).append(true).open(path)?;
         Ok(Arc::new(Journal {
-            writer: Mutex::new(BufWriter::new(file)),
+            writer: Mutex::new(Sink {
+                file: Some(file),
+                failed: None,
+            }),
             seq: AtomicU64::new(0),
             tags: Mutex::new(BTreeMap::new()),
             names: Mutex::new(BTreeMap::new()),
@@ -92,7 +111,7 @@ impl Journal {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(tag)
-            .copied()
+            .cloned()
             .unwrap_or_default()
     }
 
@@ -127,11 +146,28 @@ impl Journal {
             .push(Named { kind, name, id });
     }
 
+    /// Reports the first write that failed, if any (every record is written as it comes).
     pub fn flush(&self) -> std::io::Result<()> {
-        self.writer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .flush()
+        let mut sink = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        match sink.failed.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Stops recording: exchanges still in flight when a run ends (an interrupted run's
+    /// probes) are not written after the report that counts the journal.
+    pub fn close(&self) {
+        self.writer.lock().unwrap_or_else(|e| e.into_inner()).file = None;
+    }
+
+    fn unreadable(&self, tag: &str, error: &duxue_profile::ClientError) {
+        let mut tags = self.tags.lock().unwrap_or_else(|e| e.into_inner());
+        let stats = tags.entry(tag.to_owned()).or_default();
+        stats.unreadable += 1;
+        stats
+            .first_unreadable
+            .get_or_insert_with(|| error.to_string());
     }
 
     fn record(&self, tag: &str, exchange: &Exchange<'_>) {
@@ -153,7 +189,15 @@ impl Journal {
         if let Some(error) = exchange.transport_error {
             line["error"] = Value::from(error);
         }
-        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(content_type) = exchange.content_type
+            && !content_type.starts_with("application/json")
+        {
+            line["content_type"] = Value::from(content_type);
+        }
+        let mut sink = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(file) = sink.file.as_mut() else {
+            return;
+        };
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         line["seq"] = Value::from(seq);
         let mut text = line.to_string();
@@ -162,9 +206,13 @@ impl Journal {
                 text = text.replace(secret.as_str(), "<redacted>");
             }
         }
-        // A journal write failure must not stop the run; it is reported at the end by flush().
-        let _ = writeln!(writer, "{text}");
-        drop(writer);
+        text.push('\n');
+        // One write per record, straight to the kernel. A journal write failure must not stop
+        // the run; it is reported at the end by flush().
+        if let Err(e) = file.write_all(text.as_bytes()) {
+            sink.failed.get_or_insert(e);
+        }
+        drop(sink);
         let mut tags = self.tags.lock().unwrap_or_else(|e| e.into_inner());
         let stats = tags.entry(tag.to_owned()).or_default();
         stats.first_seq.get_or_insert(seq);
@@ -181,6 +229,10 @@ struct Tagged {
 impl Observer for Tagged {
     fn exchange(&self, exchange: &Exchange<'_>) {
         self.journal.record(&self.tag, exchange);
+    }
+
+    fn unreadable(&self, error: &duxue_profile::ClientError) {
+        self.journal.unreadable(&self.tag, error);
     }
 }
 

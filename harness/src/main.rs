@@ -6,6 +6,7 @@ mod certify;
 mod cli;
 mod compare;
 mod error;
+mod interrupt;
 mod journal;
 mod merge;
 mod population;
@@ -51,8 +52,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+    let mut filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // The certificate verifier logs each failure itself; the harness reports it in its one
+    // line (`--log rustls_platform_verifier=error` shows it again).
+    if !cli.log.contains("rustls_platform_verifier")
+        && let Ok(quiet) = "rustls_platform_verifier=off".parse()
+    {
+        filter = filter.add_directive(quiet);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -99,10 +107,7 @@ async fn run(command: Command) -> Result<ExitCode, CannotRun> {
                     m.start_spread_bound_s
                 );
             }
-            Ok(match report.verdict {
-                RunVerdict::Certified => ExitCode::SUCCESS,
-                RunVerdict::NotCertified => ExitCode::from(1),
-            })
+            Ok(verdict_exit(&report, &args.out))
         }
         Command::SpotCheck(args) => spot_check_command(args).await,
         Command::RegisterAccounts(args) => register_accounts_command(args).await,
@@ -169,8 +174,46 @@ async fn run(command: Command) -> Result<ExitCode, CannotRun> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Media(MediaCommand::Score { set, decisions }) => media_score(&set, &decisions),
         Command::Report(command) => report_command(command),
     }
+}
+
+/// `duxue media score`: a vendor's decisions on a generated set, scored against its labels.
+fn media_score(set: &std::path::Path, decisions: &std::path::Path) -> Result<ExitCode, CannotRun> {
+    let manifest_path = set.join("manifest.json");
+    let manifest: duxue_media::Manifest = std::fs::read_to_string(&manifest_path)
+        .map_err(|e| e.to_string())
+        .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()))
+        .map_err(|e| {
+            CannotRun::new(
+                format!("cannot read {}: {e}", manifest_path.display()),
+                "give --set the folder written by `duxue media generate`",
+            )
+        })?;
+    let text = std::fs::read_to_string(decisions).map_err(|e| {
+        CannotRun::new(
+            format!("cannot read {}: {e}", decisions.display()),
+            "give --decisions your engine's CSV of `presentation,decision` lines",
+        )
+    })?;
+    let decided = duxue_media::score::read_decisions(&manifest, &text).map_err(|e| {
+        CannotRun::new(
+            format!("{}: {e}", decisions.display()),
+            "write one `presentation,decision` line (accept or refuse) for every face, capture and liveness presentation of manifest.json",
+        )
+    })?;
+    let score = duxue_media::score::score(&manifest, &decided);
+    println!(
+        "duxue media score: set {} (seed {}, {} per class), {} decisions from {}",
+        set.display(),
+        manifest.seed,
+        manifest.per_class,
+        decided.len(),
+        decisions.display()
+    );
+    print!("{}", score.table());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `duxue report render|verify|keygen`.
@@ -263,7 +306,7 @@ fn report_command(command: ReportCommand) -> Result<ExitCode, CannotRun> {
             let report =
                 compare::compare_runs(&certify, &spot_check, &out, signing_key.as_deref())?;
             print_comparison(&report, &out);
-            Ok(verdict_code(report.verdict))
+            Ok(verdict_exit(&report, &out))
         }
         ReportCommand::Keygen { file } => {
             let public = duxue_reports::generate_key_file(&file).map_err(|e| {
@@ -278,14 +321,6 @@ fn report_command(command: ReportCommand) -> Result<ExitCode, CannotRun> {
             println!("{public}");
             Ok(ExitCode::SUCCESS)
         }
-    }
-}
-
-/// Exit code of a finished run: 0 CERTIFIED, 1 NOT CERTIFIED.
-fn verdict_code(verdict: RunVerdict) -> ExitCode {
-    match verdict {
-        RunVerdict::Certified => ExitCode::SUCCESS,
-        RunVerdict::NotCertified => ExitCode::from(1),
     }
 }
 
@@ -326,6 +361,25 @@ fn user_agent(given: Option<String>) -> String {
     given.unwrap_or_else(|| duxue_profile::BROWSER_USER_AGENT.to_owned())
 }
 
+/// How a command's requests reach its target, from its options.
+fn transport(
+    args: cli::TransportArgs,
+    user_agent_given: Option<String>,
+) -> Result<target::Transport, CannotRun> {
+    let timeout = args.request_timeout;
+    if !(timeout.is_finite() && (0.5..=3600.0).contains(&timeout)) {
+        return Err(CannotRun::new(
+            format!("--request-timeout {timeout} is out of range"),
+            "give seconds between 0.5 and 3600",
+        ));
+    }
+    Ok(target::Transport {
+        request_timeout: std::time::Duration::from_secs_f64(timeout),
+        ca_cert: args.ca_cert,
+        user_agent: user_agent(user_agent_given),
+    })
+}
+
 async fn spot_check_command(args: SpotCheckArgs) -> Result<ExitCode, CannotRun> {
     let duration = spot_check::parse_duration(&args.duration)
         .map_err(|e| CannotRun::new(format!("bad --duration: {e}"), "give e.g. --duration 60m"))?;
@@ -338,13 +392,13 @@ async fn spot_check_command(args: SpotCheckArgs) -> Result<ExitCode, CannotRun> 
         out: args.out.unwrap_or_else(|| default_out("spot-check")),
         policy: args.policy,
         clock_scale: args.clock_scale,
-        user_agent: user_agent(args.user_agent),
+        transport: transport(args.transport, args.user_agent)?,
         signing_key: args.signing_key,
         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
     };
     let report = spot_check::spot_check(&plan).await?;
     certify::print_summary(&report, &plan.out);
-    Ok(verdict_code(report.verdict))
+    Ok(verdict_exit(&report, &plan.out))
 }
 
 async fn register_accounts_command(args: RegisterAccountsArgs) -> Result<ExitCode, CannotRun> {
@@ -355,7 +409,7 @@ async fn register_accounts_command(args: RegisterAccountsArgs) -> Result<ExitCod
         classes: args.classes,
         out: args.out,
         seed: args.seed.unwrap_or_else(rand::random),
-        user_agent: user_agent(args.user_agent),
+        transport: transport(args.transport, args.user_agent)?,
     };
     let written = spot_check::register_accounts(&plan).await?;
     println!(
@@ -460,6 +514,7 @@ fn template(args: &cli::RunOptions, out: PathBuf) -> certify::CertifyPlan {
         learners: args.population.learners,
         clock_scale: args.clock_scale,
         seed: args.seed.unwrap_or_else(rand::random),
+        run_nonce: args.run_nonce.unwrap_or_else(rand::random),
         out,
         defects: Vec::new(),
         variants: Vec::new(),
@@ -470,7 +525,10 @@ fn template(args: &cli::RunOptions, out: PathBuf) -> certify::CertifyPlan {
         population: None,
         signing_key: None,
         compare: None,
-        user_agent: user_agent(args.user_agent.clone()),
+        transport: target::Transport {
+            user_agent: user_agent(args.user_agent.clone()),
+            ..Default::default()
+        },
     }
 }
 
@@ -488,10 +546,37 @@ async fn certify_command(args: CertifyArgs) -> Result<ExitCode, CannotRun> {
     plan.defects = target::parse_defects(&args.defects)?;
     plan.variants = target::parse_variants(&args.variants)?;
     plan.announce = true;
+    plan.transport = transport(args.transport, args.run.user_agent)?;
+    interrupt::install().map_err(|e| {
+        CannotRun::new(
+            format!("cannot listen for SIGINT and SIGTERM: {e}"),
+            "report this as a bug",
+        )
+    })?;
     let report = certify::certify(&plan).await?;
     certify::print_summary(&report, &plan.out);
     print_comparison(&report, &plan.out);
-    Ok(verdict_code(report.verdict))
+    Ok(verdict_exit(&report, &plan.out))
+}
+
+/// The exit code of a finished run: 0 CERTIFIED, 1 NOT CERTIFIED; an interrupted run did not
+/// finish (2), and says so in one line.
+fn verdict_exit(report: &duxue_reports::RunReport, out: &std::path::Path) -> ExitCode {
+    match report.verdict {
+        RunVerdict::Certified => ExitCode::SUCCESS,
+        RunVerdict::NotCertified => ExitCode::from(1),
+        RunVerdict::Interrupted => {
+            let cause = report
+                .interrupted
+                .as_ref()
+                .map_or("a signal", |i| i.cause.as_str());
+            eprintln!(
+                "error: the run was interrupted ({cause}); {} holds a partial report marked INTERRUPTED — run again to certify",
+                out.display()
+            );
+            ExitCode::from(2)
+        }
+    }
 }
 
 async fn calibrate_command(args: CalibrateArgs) -> Result<ExitCode, CannotRun> {
@@ -505,11 +590,17 @@ async fn calibrate_command(args: CalibrateArgs) -> Result<ExitCode, CannotRun> {
     let mut template = template(&args.run, out.clone());
     template.progress = false;
     template.population = population_options(&args.run.population)?;
+    let seed = template.seed;
     let plan = calibrate::CalibratePlan {
         out: out.clone(),
         template,
         parallel: args.parallel,
-        only: target::parse_defects(&args.defects)?,
+        defects: target::parse_defects(&args.defects)?,
+        variants: target::parse_variants(&args.variants)?,
+        sample: args.sample.map(|size| calibrate::Sample {
+            size,
+            seed: args.sample_seed.unwrap_or(seed),
+        }),
     };
     let calibration = calibrate::calibrate(&plan).await?;
     let missed = calibration
@@ -523,7 +614,7 @@ async fn calibrate_command(args: CalibrateArgs) -> Result<ExitCode, CannotRun> {
         .filter(|c| c.not_calibrated.is_some())
         .count();
     println!(
-        "{} — {} cases: {} as expected, {} not, {} not calibratable in this build; {}",
+        "{} — {} cases: {} as expected, {} not, {} not calibratable in this run; {}",
         calibration.verdict,
         calibration.cases.len(),
         calibration.cases.len() - missed - skipped,
@@ -531,7 +622,10 @@ async fn calibrate_command(args: CalibrateArgs) -> Result<ExitCode, CannotRun> {
         skipped,
         out.join("calibration.json").display()
     );
-    Ok(if missed == 0 {
+    for left_out in &calibration.partial {
+        println!("  partial: {left_out}");
+    }
+    Ok(if calibration.verdict == "CALIBRATED" {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -591,11 +685,23 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CannotRun> {
         seed: args.seed,
         production_clock_scale: scale,
     };
-    let platform = duxue_platform::start(config, listener).await.map_err(|e| {
-        CannotRun::new(
+    let tls = match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => Some(duxue_platform::TlsFiles { cert, key }),
+        _ => None,
+    };
+    let started = match &tls {
+        Some(tls) => duxue_platform::start_tls(config, listener, tls).await,
+        None => duxue_platform::start(config, listener).await,
+    };
+    let platform = started.map_err(|e| match e {
+        duxue_platform::PlatformError::Config(message) if tls.is_some() => CannotRun::new(
+            format!("the platform did not start: {message}"),
+            "give --tls-cert a PEM certificate chain and --tls-key its PEM private key",
+        ),
+        e => CannotRun::new(
             format!("the platform did not start: {e}"),
             "check --database",
-        )
+        ),
     })?;
     if let Some(seed) = platform.production_seed() {
         spot_check::write_production_supervisors(&supervisor_file, seed)?;
@@ -607,8 +713,8 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CannotRun> {
         );
     }
     eprintln!(
-        "reference platform on http://{}{} (database {}, conformance {}, production clock ×{}{}); Ctrl-C stops it",
-        platform.local_addr(),
+        "reference platform on {}{} (database {}, conformance {}, production clock ×{}{}); Ctrl-C stops it",
+        platform.base_url(),
         duxue_profile::BASE_PATH,
         args.database.display(),
         if args.conformance_token.is_some() {

@@ -73,6 +73,7 @@ impl Shard {
         vec![
             ("target", run.target.url.clone()),
             ("seed", run.seed.to_string()),
+            ("run nonce", run.run_nonce.to_string()),
             ("shard count", self.info.count.to_string()),
             ("start time (--start-at)", self.start_at.to_rfc3339()),
             ("policy sha256", run.policy_sha256.clone()),
@@ -137,6 +138,12 @@ fn read_shard(
         )));
     }
     let report = duxue_reports::read_report(dir).map_err(|e| cannot_read(dir, e))?;
+    if report.interrupted.is_some() {
+        return Err(CannotRun::new(
+            format!("{} holds an interrupted run (INTERRUPTED)", dir.display()),
+            "run that shard again to the end, then merge",
+        ));
+    }
     let read = |name: &str| {
         let path = dir.join(name);
         std::fs::read(&path).map_err(|e| cannot_read(&path, e))
@@ -334,8 +341,12 @@ fn add_log(
 fn read_tallies(path: &Path) -> Result<Vec<Tally>, CannotRun> {
     let text = std::fs::read_to_string(path).map_err(|e| cannot_read(path, e))?;
     text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).map_err(|e| cannot_read(path, e)))
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            duxue_reports::parse_json(l.as_bytes())
+                .map_err(|e| cannot_read(path, format!("line {}: {e}", i + 1)))
+        })
         .collect()
 }
 
@@ -487,7 +498,7 @@ pub fn merge(plan: &MergePlan) -> Result<RunReport, CannotRun> {
             &out.join(population::FRESHNESS_LOG),
             "freshness",
             &freshness,
-        );
+        )?;
         let section = population::section::merged(
             base,
             learners,
@@ -502,7 +513,8 @@ pub fn merge(plan: &MergePlan) -> Result<RunReport, CannotRun> {
             .filter(|r| r.area != "load")
             .map(|r| (r.id.clone(), r.verdict))
             .collect();
-        let load = population::judge::peak_load_held(&policy, learners, &section, &operations);
+        let load =
+            population::judge::peak_load_held(&policy, learners, &section, &operations, &tallies);
         let controls = population::judge::controls_hold_under_load(
             &policy,
             &section,
@@ -528,7 +540,7 @@ pub fn merge(plan: &MergePlan) -> Result<RunReport, CannotRun> {
                     .collect();
             }
         }
-        population::write_tallies(&out.join(TALLIES), &tallies);
+        population::write_tallies(&out.join(TALLIES), &tallies)?;
         population = Some(section);
     }
 
@@ -562,7 +574,45 @@ pub fn merge(plan: &MergePlan) -> Result<RunReport, CannotRun> {
         requirements,
         population,
         comparison: None,
+        interrupted: None,
     };
     crate::certify::write_report(out, &report, plan.signing_key)?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// A shard's folder cannot crash the merge: any tallies file and any latency log read
+        /// or fail with one line naming the file.
+        #[test]
+        fn any_shard_file_reads_or_fails_in_one_line(
+            tallies in "\\PC{0,300}",
+            log in prop::collection::vec(any::<u8>(), 0..600),
+            interval in "Tag=heartbeat,0\\.0,1\\.0,[0-9]\\.0,[A-Za-z0-9+/=]{0,80}",
+        ) {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let path = dir.path().join("learners.jsonl");
+            std::fs::write(&path, &tallies).expect("write");
+            if let Err(e) = read_tallies(&path) {
+                let line = e.to_string();
+                prop_assert!(!line.contains('\n') && line.contains("learners.jsonl"), "{}", line);
+            }
+            for bytes in [log, interval.into_bytes()] {
+                let path = dir.path().join("latency.hlog");
+                std::fs::write(&path, &bytes).expect("write");
+                let mut into = BTreeMap::new();
+                if let Err(e) = add_log(&path, (0.0, 10.0), &mut into) {
+                    let line = e.to_string();
+                    prop_assert!(!line.contains('\n') && line.contains("latency.hlog"), "{}", line);
+                }
+            }
+        }
+    }
 }

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 use duxue_platform::{Defect, PlatformConfig, RunningPlatform, UnknownSwitch, Variant};
 use duxue_profile::{
@@ -11,6 +12,45 @@ use duxue_profile::{
 };
 
 use crate::error::CannotRun;
+
+/// How the harness reaches a target: the longest one request may take, a certificate
+/// authority to trust besides the system's roots, and the User-Agent it sends.
+#[derive(Clone, Debug)]
+pub struct Transport {
+    pub request_timeout: Duration,
+    pub ca_cert: Option<PathBuf>,
+    pub user_agent: String,
+}
+
+impl Default for Transport {
+    fn default() -> Self {
+        let defaults = ClientConfig::new("");
+        Transport {
+            request_timeout: defaults.timeout,
+            ca_cert: None,
+            user_agent: defaults.user_agent,
+        }
+    }
+}
+
+impl Transport {
+    /// The client settings for `url`; a CA file that cannot be used is one line to fix.
+    pub fn client_config(&self, url: &str) -> Result<ClientConfig, CannotRun> {
+        let mut config = ClientConfig::new(url);
+        config.timeout = self.request_timeout;
+        config.connect_timeout = config.connect_timeout.min(self.request_timeout);
+        config.user_agent = self.user_agent.clone();
+        if let Some(path) = &self.ca_cert {
+            config.extra_roots = duxue_profile::client::read_ca_file(path).map_err(|e| {
+                CannotRun::new(
+                    format!("bad --ca-cert: {e}"),
+                    "give a PEM file holding the certificate of the CA that signed the platform's certificate",
+                )
+            })?;
+        }
+        Ok(config)
+    }
+}
 
 /// A reachable target that speaks profile v1.
 pub struct Target {
@@ -129,20 +169,26 @@ pub async fn start_embedded(
     ))
 }
 
-/// Connects with these client settings and checks the target speaks profile v1.
-pub async fn connect_with(
-    config: ClientConfig,
+/// Connects to `url` and checks it speaks profile v1.
+pub async fn connect(
+    url: &str,
+    token: Option<String>,
+    transport: &Transport,
 ) -> Result<(ProfileClient, PlatformMeta), CannotRun> {
-    let url = config.base_url.clone();
-    let url = url.as_str();
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         return Err(CannotRun::new(
             format!("--target `{url}` is not an http(s) URL"),
             "give the platform's base URL, e.g. https://platform.example.cn",
         ));
     }
-    let client = ProfileClient::new(config)
-        .map_err(|e| CannotRun::new(e.to_string(), "check the TLS setup"))?;
+    let mut config = transport.client_config(url)?;
+    config.conformance_token = token;
+    let client = ProfileClient::new(config).map_err(|e| {
+        CannotRun::new(
+            e.to_string(),
+            "check --ca-cert (a PEM CA certificate) and the TLS setup",
+        )
+    })?;
     match client.get_meta().await {
         Ok(meta) if meta.profile_version == duxue_profile::PROFILE_VERSION => Ok((client, meta)),
         Ok(meta) => Err(CannotRun::new(
@@ -153,9 +199,23 @@ pub async fn connect_with(
             ),
             "certify it with a duxue release for that profile",
         )),
+        Err(ClientError::Transport { message, .. }) if is_certificate_problem(&message) => {
+            Err(CannotRun::new(
+                format!("the TLS certificate of {url} is not trusted: {message}"),
+                "give the CA that signed it with --ca-cert FILE, or fix the platform's certificate (name, dates, chain)",
+            ))
+        }
         Err(ClientError::Transport { message, .. }) => Err(CannotRun::new(
             format!("cannot reach {url}: {message}"),
             "check --target (scheme, host, port) and that the platform is running",
+        )),
+        Err(
+            e @ ClientError::Malformed {
+                status: 300..=399, ..
+            },
+        ) => Err(CannotRun::new(
+            format!("{url} answers with a redirect ({e})"),
+            "give as --target the base URL the platform really serves; duxue follows no redirect",
         )),
         Err(e) => Err(CannotRun::new(
             format!(
@@ -165,4 +225,11 @@ pub async fn connect_with(
             "point --target at the platform's base URL; it must serve /profile/v1/meta",
         )),
     }
+}
+
+/// Whether a transport failure is the TLS certificate's (rustls names the certificate in
+/// every verification error: unknown issuer, wrong name, expired, bad encoding).
+fn is_certificate_problem(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    message.contains("certificate") || message.contains("unknownissuer")
 }

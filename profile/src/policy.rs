@@ -46,6 +46,13 @@ pub struct Rules {
     pub captures_per_class_hour_min: Rule<u32>,
     pub capture_answer_window_seconds: Rule<u32>,
     pub heartbeat_max_gap_seconds: Rule<u32>,
+    /// Bounds on the heartbeat interval a platform asks for (cohort seconds).
+    pub heartbeat_interval_min_seconds: Rule<f64>,
+    pub heartbeat_interval_max_seconds: Rule<f64>,
+    /// How far a position may lead the content watched plus the elapsed cohort time without
+    /// being a seek: a fixed part, and wall seconds counted at the cohort's clock scale.
+    pub seek_tolerance_seconds: Rule<f64>,
+    pub seek_tolerance_wall_seconds: Rule<f64>,
     pub liveness_challenge_ttl_seconds: Rule<u32>,
     pub retention_years: Rule<u32>,
     pub cooldown_months: Rule<u32>,
@@ -53,6 +60,12 @@ pub struct Rules {
     pub general_share_min: Rule<f64>,
     pub general_share_max: Rule<f64>,
     pub barred_years: Rule<u32>,
+    /// Calendar dates (cooldown months) are counted in this offset east of UTC, in minutes.
+    pub calendar_utc_offset_minutes: Rule<u32>,
+    /// Images narrower or lower than this are unusable (`invalid_image`).
+    pub image_min_side_pixels: Rule<u32>,
+    /// A platform accepts request bodies up to at least this size (duxue sends no larger one).
+    pub upload_limit_min_bytes: Rule<u64>,
 }
 
 /// Thresholds the harness judges with where the notice gives no number.
@@ -64,6 +77,11 @@ pub struct Judging {
     pub self_check_honest_flag_share_max: Rule<f64>,
     pub capture_offset_stddev_share_min: Rule<f64>,
     pub capture_offset_repeat_chance_min: Rule<f64>,
+    pub capture_offset_uniformity_chance_min: Rule<f64>,
+    pub capture_class_hours_sampled: Rule<u32>,
+    pub biometric_attack_trials: Rule<u32>,
+    pub biometric_pass_through_rate_max: Rule<f64>,
+    pub self_check_learners_per_behaviour: Rule<u32>,
 }
 
 /// Latency and error budgets at peak load (LD-1).
@@ -194,6 +212,10 @@ impl Policy {
                 captures_per_class_hour_min,
                 capture_answer_window_seconds,
                 heartbeat_max_gap_seconds,
+                heartbeat_interval_min_seconds,
+                heartbeat_interval_max_seconds,
+                seek_tolerance_seconds,
+                seek_tolerance_wall_seconds,
                 liveness_challenge_ttl_seconds,
                 retention_years,
                 cooldown_months,
@@ -201,6 +223,9 @@ impl Policy {
                 general_share_min,
                 general_share_max,
                 barred_years,
+                calendar_utc_offset_minutes,
+                image_min_side_pixels,
+                upload_limit_min_bytes,
             ]
         );
         let j = &self.judging;
@@ -214,6 +239,11 @@ impl Policy {
                 self_check_honest_flag_share_max,
                 capture_offset_stddev_share_min,
                 capture_offset_repeat_chance_min,
+                capture_offset_uniformity_chance_min,
+                capture_class_hours_sampled,
+                biometric_attack_trials,
+                biometric_pass_through_rate_max,
+                self_check_learners_per_behaviour,
             ]
         );
         let b = &self.budgets;
@@ -226,9 +256,49 @@ impl Policy {
         out
     }
 
+    /// The policy's calendar time zone (a fixed offset east of UTC).
+    pub fn calendar_offset(&self) -> chrono::FixedOffset {
+        let seconds = i64::from(self.rules.calendar_utc_offset_minutes.value) * 60;
+        chrono::FixedOffset::east_opt(seconds.min(i64::from(i32::MAX)) as i32)
+            .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("UTC is an offset"))
+    }
+
     /// The class-hour length in seconds.
     pub fn class_hour_seconds(&self) -> f64 {
         f64::from(self.rules.class_hour_minutes.value) * 60.0
+    }
+
+    /// The heartbeat interval a client keeps when a platform asks for `declared` cohort seconds:
+    /// the declared figure brought within the policy's bounds (a figure outside them is a
+    /// failure of its own, judged where it is relied on).
+    pub fn heartbeat_interval(&self, declared: f64) -> f64 {
+        let (min, max) = self.heartbeat_interval_bounds();
+        if declared.is_finite() {
+            declared.clamp(min, max)
+        } else {
+            max
+        }
+    }
+
+    /// The policy's bounds on a platform's heartbeat interval, cohort seconds.
+    pub fn heartbeat_interval_bounds(&self) -> (f64, f64) {
+        (
+            self.rules.heartbeat_interval_min_seconds.value,
+            self.rules.heartbeat_interval_max_seconds.value,
+        )
+    }
+
+    /// Whether a declared heartbeat interval lies within the policy's bounds.
+    pub fn heartbeat_interval_allowed(&self, declared: f64) -> bool {
+        let (min, max) = self.heartbeat_interval_bounds();
+        (min..=max).contains(&declared)
+    }
+
+    /// How far a heartbeat's position may lead the content watched plus the elapsed cohort
+    /// time, in cohort seconds, on a cohort clock at `clock_scale`.
+    pub fn seek_tolerance(&self, clock_scale: f64) -> f64 {
+        self.rules.seek_tolerance_seconds.value
+            + self.rules.seek_tolerance_wall_seconds.value * clock_scale.max(0.0)
     }
 
     /// Whether §二 allows the occupation to be trained purely online.
@@ -306,6 +376,29 @@ impl Policy {
                 "rules",
                 "popup_answer_window_seconds",
                 "the popup answer window must be shorter than the popup gap",
+            ));
+        }
+        let (min, max) = self.heartbeat_interval_bounds();
+        if min > max {
+            return Err(src.invalid(
+                "rules",
+                "heartbeat_interval_min_seconds",
+                "heartbeat_interval_min_seconds is above heartbeat_interval_max_seconds",
+            ));
+        }
+        if 2.0 * max > f64::from(self.rules.heartbeat_max_gap_seconds.value) {
+            return Err(src.invalid(
+                "rules",
+                "heartbeat_interval_max_seconds",
+                "the longest heartbeat interval must be at most half of heartbeat_max_gap_seconds, \
+                 or one lost heartbeat stops an honest playback",
+            ));
+        }
+        if self.rules.calendar_utc_offset_minutes.value >= 24 * 60 {
+            return Err(src.invalid(
+                "rules",
+                "calendar_utc_offset_minutes",
+                "an offset from UTC is less than a day (1440 minutes)",
             ));
         }
         if self.pure_online.occupations.is_empty() {

@@ -9,6 +9,14 @@ use serde::{Deserialize, Serialize};
 pub const PROFILE_VERSION: &str = "v1";
 /// Every operation path starts with this prefix.
 pub const BASE_PATH: &str = "/profile/v1";
+
+/// A platform's base URL as profile v1 means it (everything before [`BASE_PATH`]): trailing
+/// slashes and a trailing `/profile/v1` a user may have copied along are removed.
+pub fn base_url(url: &str) -> &str {
+    let url = url.trim_end_matches('/');
+    url.strip_suffix(BASE_PATH)
+        .map_or(url, |u| u.trim_end_matches('/'))
+}
 /// Header that carries the conformance token.
 pub const CONFORMANCE_HEADER: &str = "x-conformance-token";
 
@@ -86,7 +94,7 @@ error_codes! {
     CooldownActive => "cooldown_active": "the last training project is unassessed or was assessed less than the cooldown ago",
     OccupationNotPureOnline => "occupation_not_pure_online": "the occupation may not be trained purely online",
     OccupationNotApproved => "occupation_not_approved": "the occupation is not among the platform's approved occupations",
-    OrganiserNotAllowed => "organiser_not_allowed": "this organisation may not organise this kind of training",
+    OrganiserNotAllowed => "organiser_not_allowed": "this organisation may not organise this kind of training, or be supervised by this kind of account",
     CompositionInvalid => "composition_invalid": "the course's class-hour composition breaks the policy",
     LessonLocked => "lesson_locked": "earlier professional lessons are not completed yet",
     LessonOffline => "lesson_offline": "the lesson is taught offline and cannot be played",
@@ -271,9 +279,25 @@ pub struct Organisation {
 #[serde(deny_unknown_fields)]
 pub struct LessonSpec {
     pub title: String,
+    #[serde(deserialize_with = "whole_u32")]
     pub minutes: u32,
     pub category: LessonCategory,
     pub mode: LessonMode,
+}
+
+/// A whole number in a request: JSON Schema's `integer` is any number without a fraction, so
+/// `45.0` is the integer 45 as much as `45` is (serde's `u32` alone takes only the latter).
+fn whole_u32<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    use serde::de::{Error, Unexpected};
+    let x = f64::deserialize(d)?;
+    if x.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&x) {
+        Ok(x as u32)
+    } else {
+        Err(D::Error::invalid_value(
+            Unexpected::Float(x),
+            &"a whole number from 0 to 4294967295",
+        ))
+    }
 }
 
 /// A course the harness asks the platform to publish; the platform applies its catalog rules.
@@ -453,6 +477,10 @@ pub struct LoginRequest {
     pub challenge_id: String,
     /// Base64 JPEG frames answering the challenge, in capture order.
     pub frames: Vec<String>,
+    /// The client's name for the device it runs on (1–64 characters, stable per device). The
+    /// one-account-one-place rule is the same whatever it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -799,3 +827,26 @@ pub struct CompletionExport {
 
 /// Registration face or ID-card image, capture or liveness frame as stored by the platform.
 pub type ImageBytes = Vec<u8>;
+
+#[cfg(test)]
+mod base_url_tests {
+    #[test]
+    fn a_base_url_is_everything_before_the_prefix() {
+        for given in [
+            "https://p.example.cn",
+            "https://p.example.cn/",
+            "https://p.example.cn/profile/v1",
+            "https://p.example.cn/profile/v1/",
+        ] {
+            assert_eq!(super::base_url(given), "https://p.example.cn", "{given}");
+        }
+        assert_eq!(
+            super::base_url("https://p.example.cn/api/profile/v1"),
+            "https://p.example.cn/api"
+        );
+        assert_eq!(
+            super::base_url("https://p.example.cn/profile/v2"),
+            "https://p.example.cn/profile/v2"
+        );
+    }
+}

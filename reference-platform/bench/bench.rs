@@ -341,6 +341,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                         password: "bench-pass".into(),
                         challenge_id: ch.challenge_id,
                         frames,
+                        device_id: None,
                     })
                     .await;
                 lat.lock().push(sent.elapsed());

@@ -43,6 +43,18 @@ pub fn require_image(bytes: &[u8], what: &str) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// Checks the image is at least `min_side` pixels wide and high (read from its header).
+pub fn require_size(bytes: &[u8], what: &str, min_side: u32) -> Result<(), Refusal> {
+    let (w, h) = duxue_media::image_size(bytes).map_err(|e| refusal(e, what))?;
+    if w < min_side || h < min_side {
+        return Err(Refusal::new(
+            ErrorCode::InvalidImage,
+            format!("{what} is {w}x{h} pixels; at least {min_side}x{min_side} are needed"),
+        ));
+    }
+    Ok(())
+}
+
 /// The templates of a registration: (face photo, ID-card portrait).
 pub fn registration_templates(
     face: &[u8],
@@ -199,8 +211,9 @@ pub fn judge_liveness(
     })
 }
 
-/// GB 11643-1999: 17 digits, a valid birth date, and the ISO 7064 MOD 11-2 check character.
-pub fn id_number_valid(s: &str) -> bool {
+/// GB 11643-1999: 17 digits, a birth date from 1900-01-01 to `today`, and the ISO 7064
+/// MOD 11-2 check character (`X` for ten; the caller upper-cases the number first).
+pub fn id_number_valid(s: &str, today: chrono::NaiveDate) -> bool {
     let b = s.as_bytes();
     if b.len() != 18 || !b[..17].iter().all(u8::is_ascii_digit) {
         return false;
@@ -211,7 +224,7 @@ pub fn id_number_valid(s: &str) -> bool {
     let Some(date) = chrono::NaiveDate::from_ymd_opt(year, month, day) else {
         return false;
     };
-    if year < 1900 || date > chrono::Utc::now().date_naive() {
+    if year < 1900 || date > today {
         return false;
     }
     const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
@@ -245,12 +258,18 @@ mod tests {
 
     #[test]
     fn id_numbers() {
-        assert!(id_number_valid("11010519491231002X"));
-        assert!(!id_number_valid("110105194912310021"));
-        assert!(!id_number_valid("11010519491331002X"));
-        assert!(!id_number_valid("1101051949123100"));
+        let today = chrono::Utc::now().date_naive();
+        assert!(id_number_valid("11010519491231002X", today));
+        assert!(!id_number_valid("110105194912310021", today));
+        assert!(!id_number_valid("11010519491331002X", today));
+        assert!(!id_number_valid("1101051949123100", today));
+        let before_birth = chrono::NaiveDate::from_ymd_opt(1949, 12, 30).expect("a date");
+        assert!(!id_number_valid("11010519491231002X", before_birth));
         for seed in 0..50 {
-            assert!(id_number_valid(&duxue_media::identity(seed).id_number));
+            assert!(id_number_valid(
+                &duxue_media::identity(seed).id_number,
+                today
+            ));
         }
         assert_eq!(mask_id_number("11010519491231002X"), "110105********002X");
     }

@@ -3,7 +3,7 @@
 //! forward. Virtual and wall times are `f64` seconds since the Unix epoch throughout the crate
 //! (sub-microsecond precision for the next centuries); they become RFC 3339 only on the wire.
 
-use chrono::{DateTime, Months, Utc};
+use chrono::{DateTime, FixedOffset, Months, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Largest clock scale accepted (virtual seconds per wall second).
@@ -70,18 +70,21 @@ pub fn from_datetime(t: &DateTime<Utc>) -> f64 {
     t.timestamp() as f64 + f64::from(t.timestamp_subsec_nanos()) / 1e9
 }
 
-/// `t` plus a number of calendar months (on UTC dates).
-pub fn add_months(t: f64, months: u32) -> f64 {
+/// `t` plus a number of calendar months, on the dates of the time zone `zone` (the policy's
+/// `calendar_utc_offset_minutes`); a day past the end of the month is its last day.
+pub fn add_months(t: f64, months: u32, zone: FixedOffset) -> f64 {
     to_datetime(t)
+        .with_timezone(&zone)
         .checked_add_months(Months::new(months))
-        .map_or(f64::MAX, |d| from_datetime(&d))
+        .map_or(f64::MAX, |d| from_datetime(&d.to_utc()))
 }
 
-/// `t` minus a number of calendar months (on UTC dates).
-pub fn sub_months(t: f64, months: u32) -> f64 {
+/// `t` minus a number of calendar months, on the dates of the time zone `zone`.
+pub fn sub_months(t: f64, months: u32, zone: FixedOffset) -> f64 {
     to_datetime(t)
+        .with_timezone(&zone)
         .checked_sub_months(Months::new(months))
-        .map_or(f64::MIN, |d| from_datetime(&d))
+        .map_or(f64::MIN, |d| from_datetime(&d.to_utc()))
 }
 
 #[cfg(test)]
@@ -92,9 +95,18 @@ mod tests {
     fn clock_runs_at_scale_and_months_are_calendar_months() {
         let c = CohortClock::new(1_000.0, 60.0, 10.0);
         assert_eq!(c.at(11.0), 1_060.0);
+        let utc = FixedOffset::east_opt(0).unwrap();
+        let cst = FixedOffset::east_opt(8 * 3600).unwrap();
         let jan31 = from_datetime(&"2022-01-31T00:00:00Z".parse().unwrap());
         let feb28 = from_datetime(&"2022-02-28T00:00:00Z".parse().unwrap());
-        assert_eq!(add_months(jan31, 1), feb28);
+        assert_eq!(add_months(jan31, 1, utc), feb28);
+        // 20:00 UTC on 30 January is 31 January in Beijing: a month later is 28 February
+        // there, 20:00 UTC on 27 February.
+        let jan30_late = from_datetime(&"2022-01-30T20:00:00Z".parse().unwrap());
+        let feb27_late = from_datetime(&"2022-02-27T20:00:00Z".parse().unwrap());
+        assert_eq!(add_months(jan30_late, 1, cst), feb27_late);
+        // and a month back from 28 February (Beijing) is 28 January there.
+        assert_eq!(sub_months(feb27_late, 1, cst), jan30_late - 3.0 * 86_400.0);
         let t = 1_650_000_000.25;
         assert!((from_datetime(&to_datetime(t)) - t).abs() < 1e-6);
     }

@@ -1,6 +1,8 @@
-//! Defect switches: one named defect per requirement of the catalog (SC-1 excepted: HTTPS is a
-//! property of the target URL, not of the platform), plus two load defects. Each one breaks
-//! exactly its control so that the harness can prove every check can fail (`duxue calibrate`).
+//! Defect switches: at least one named defect per requirement of the catalog (SC-1 excepted:
+//! HTTPS is a property of the target URL, not of the platform), plus the load defects. The
+//! first of a requirement breaks its control crudely; the others are a vendor's near-misses
+//! (partial, subtle or intermittent), so that the harness proves every check can fail, and
+//! fail for the cheat in each of its real forms (`duxue calibrate`).
 //! What each defect does and which requirement(s) it must fail is data, in the calibration
 //! manifest ([`crate::manifest`]); this list only names the switches the code knows. One more,
 //! `lax-outside-conformance`, breaks nothing a certification sees: it is the defeat device a
@@ -16,38 +18,67 @@ switches! {
     /// A known defect the reference platform can be started with.
     Defect, "defect" {
         AcceptInvalidId => "accept-invalid-id";
+        DuplicateIdOtherOrganisation => "duplicate-id-other-organisation";
         SkipRegistrationFaceMatch => "skip-registration-face-match";
+        LenientFaceMatch => "lenient-face-match";
         ReusableChallenge => "reusable-challenge";
+        LogoutReopensChallenge => "logout-reopens-challenge";
         WeakLiveness => "weak-liveness";
+        LenientLiveness => "lenient-liveness";
         MultiLogin => "multi-login";
+        SameDeviceMultiLogin => "same-device-multi-login";
         SeekAllowed => "seek-allowed";
+        RewatchCredited => "rewatch-credited";
+        PositionLeadCredited => "position-lead-credited";
+        LongHeartbeatInterval => "long-heartbeat-interval";
         SpeedUpAllowed => "speed-up-allowed";
+        MildSpeedUpAllowed => "mild-speed-up-allowed";
         MultiWindow => "multi-window";
+        MultiWindowAcrossCourses => "multi-window-across-courses";
         SparsePopups => "sparse-popups";
+        PopupGapStretchedNowAndThen => "popup-gap-stretched-now-and-then";
         IdleCredit => "idle-credit";
+        FocusIgnored => "focus-ignored";
+        PopupCodeNotCompared => "popup-code-not-compared";
+        LatePopupAnswersAccepted => "late-popup-answers-accepted";
         LessonsUnlocked => "lessons-unlocked";
+        StartedLessonUnlocksNext => "started-lesson-unlocks-next";
         NoCaptures => "no-captures";
+        CapturesSometimesSkipped => "captures-sometimes-skipped";
         FixedCaptureOffset => "fixed-capture-offset";
+        EarlyCaptures => "early-captures";
+        FewCaptureOffsets => "few-capture-offsets";
         CaptureFailureIgnored => "capture-failure-ignored";
         NoCooldown => "no-cooldown";
+        CooldownPerCourse => "cooldown-per-course";
         AnyOccupationOnline => "any-occupation-online";
         LabourDispatchAllowed => "labour-dispatch-allowed";
         UnapprovedOccupation => "unapproved-occupation";
         OnlineShareUnchecked => "online-share-unchecked";
+        LooseOnlineShare => "loose-online-share";
         GeneralShareUnchecked => "general-share-unchecked";
+        LooseGeneralShare => "loose-general-share";
         NoAuditAccounts => "no-audit-accounts";
         StaleMonitoring => "stale-monitoring";
         ScopeLeak => "scope-leak";
+        ImagesAndExportsUnscoped => "images-and-exports-unscoped";
         SupervisorCanWrite => "supervisor-can-write";
+        SupervisorUploadsCaptures => "supervisor-uploads-captures";
         ImagesNotKept => "images-not-kept";
         BlindSelfCheck => "blind-self-check";
+        SelfCheckOnePerSignal => "self-check-one-per-signal";
+        RoundTheClockPerPlayback => "round-the-clock-per-playback";
         ExportMiscounts => "export-miscounts";
         WrongPayee => "wrong-payee";
         ShortRetention => "short-retention";
+        ClockAdvanceCapped => "clock-advance-capped";
         SlowUnderLoad => "slow-under-load";
+        LoginCapBelowPeak => "login-cap-below-peak";
         FailOpenUnderLoad => "fail-open-under-load";
         LogoutKeepsToken => "logout-keeps-token";
         CrossLearnerAccess => "cross-learner-access";
+        StopBeforeOwnerCheck => "stop-before-owner-check";
+        LearnerReadsSupervision => "learner-reads-supervision";
         ConformanceOpen => "conformance-open";
         LaxOutsideConformance => "lax-outside-conformance";
     }

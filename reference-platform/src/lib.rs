@@ -44,8 +44,10 @@
 //!   Trajectories, captures, liveness attempts and images are read from the database through a
 //!   small pool of read connections, after a write barrier (read-your-writes).
 //! - **Cohort clocks** ([`clock`]): every time-based rule uses the learner's cohort clock.
-//! - **Heartbeats** are asked every [`HEARTBEAT_INTERVAL_SECONDS`] (10) cohort seconds, a
-//!   constant of this platform; the policy's `heartbeat_max_gap_seconds` stops a silent playback.
+//! - **Heartbeats** are asked every [`HEARTBEAT_INTERVAL_SECONDS`] (10) cohort seconds, this
+//!   platform's choice within the policy's heartbeat interval bounds; the policy's
+//!   `heartbeat_max_gap_seconds` stops a silent playback. A position may lead the content
+//!   watched plus the elapsed time by the policy's seek tolerance before it is a seek.
 //! - **Popups** come at gaps drawn uniformly in [gap/3, gap − 20 s] of cohort time from the
 //!   previous popup (gap = `popup_max_gap_seconds`); the prompt carries a 4-digit code to type back.
 //! - **Captures**: each class hour gets `captures_per_class_hour_min` content positions drawn
@@ -68,6 +70,7 @@ pub mod load;
 pub mod manifest;
 pub mod store;
 mod switch;
+pub mod tls;
 pub mod variants;
 
 use std::net::SocketAddr;
@@ -87,6 +90,7 @@ pub use domain::HEARTBEAT_INTERVAL_SECONDS;
 pub use error::PlatformError;
 pub use manifest::{Manifest, ManifestError, manifest};
 pub use switch::UnknownSwitch;
+pub use tls::TlsFiles;
 pub use variants::Variant;
 
 /// How the platform is started.
@@ -114,6 +118,8 @@ pub struct PlatformConfig {
 /// A running platform.
 pub struct RunningPlatform {
     addr: SocketAddr,
+    /// `http` or `https`.
+    scheme: &'static str,
     platform: Arc<domain::Platform>,
     stop: watch::Sender<bool>,
     server: tokio::task::JoinHandle<Result<(), std::io::Error>>,
@@ -140,6 +146,27 @@ pub async fn start(
     config: PlatformConfig,
     listener: tokio::net::TcpListener,
 ) -> Result<RunningPlatform, PlatformError> {
+    start_on(config, listener, "http").await
+}
+
+/// Starts the platform serving HTTPS with the certificate and key of `tls`.
+pub async fn start_tls(
+    config: PlatformConfig,
+    listener: tokio::net::TcpListener,
+    tls: &TlsFiles,
+) -> Result<RunningPlatform, PlatformError> {
+    let acceptor = tls::acceptor(tls)?;
+    start_on(config, tls::TlsListener::new(listener, acceptor), "https").await
+}
+
+async fn start_on<L>(
+    config: PlatformConfig,
+    listener: L,
+    scheme: &'static str,
+) -> Result<RunningPlatform, PlatformError>
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+{
     let addr = listener.local_addr()?;
     manifest().map_err(|e| PlatformError::Config(e.to_string()))?;
     let entry = config
@@ -221,6 +248,7 @@ pub async fn start(
     });
     Ok(RunningPlatform {
         addr,
+        scheme,
         platform,
         stop,
         server,
@@ -247,9 +275,9 @@ impl RunningPlatform {
         self.platform.production_cohort.get().map(String::as_str)
     }
 
-    /// The base URL (`http://addr`), without `/profile/v1`.
+    /// The base URL (`http://addr` or `https://addr`), without `/profile/v1`.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// Stops accepting, finishes in-flight requests, flushes every pending write and closes

@@ -12,6 +12,7 @@ async fn registration_validates_identity_and_defects_break_exactly_their_check()
         vec![],
         vec![Defect::AcceptInvalidId],
         vec![Defect::SkipRegistrationFaceMatch],
+        vec![Defect::DuplicateIdOtherOrganisation],
     ] {
         let env = Env::new(&defects).await;
         let c = &env.client;
@@ -27,6 +28,14 @@ async fn registration_validates_identity_and_defects_break_exactly_their_check()
             .await
             .unwrap_err();
         assert_eq!(code(&dup), "duplicate_learner");
+        let elsewhere = c
+            .register_learner(&registration(&who, &w.institution.organisation_id))
+            .await;
+        if defects.contains(&Defect::DuplicateIdOtherOrganisation) {
+            elsewhere.expect("duplicate-id-other-organisation registers the ID number again");
+        } else {
+            assert_eq!(code(&elsewhere.unwrap_err()), "duplicate_learner");
+        }
         // invalid ID number (check digit)
         let mut bad = registration(&duxue_media::identity(101), org);
         let last = bad.id_number.pop().unwrap();
@@ -83,6 +92,7 @@ async fn challenges_are_single_use_and_expire() {
             password: "pass-word-1".into(),
             challenge_id: ch.challenge_id.clone(),
             frames: frames.clone(),
+            device_id: None,
         };
         c.login(&req).await.expect("first login");
         let again = c.login(&req).await;
@@ -155,6 +165,7 @@ async fn liveness_spoofs_are_refused_unless_weak() {
                     password: "pass-word-1".into(),
                     challenge_id: ch.challenge_id,
                     frames: frames.iter().map(|f| b64(f)).collect(),
+                    device_id: None,
                 })
                 .await;
             match r {
@@ -221,6 +232,43 @@ async fn one_live_session_and_logout_revokes() {
             .await
             .unwrap();
         assert_eq!(raw.status, 401);
+        env.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn one_place_whatever_the_device_id_says() {
+    for defects in [vec![], vec![Defect::SameDeviceMultiLogin]] {
+        let env = Env::new(&defects).await;
+        let c = &env.client;
+        let w = world(c, 1.0).await;
+        let who = duxue_media::identity(420);
+        c.register_learner(&registration(&who, &w.enterprise.organisation_id))
+            .await
+            .unwrap();
+        for bad in [String::new(), "d".repeat(65)] {
+            let r = login_on(c, &who, Some(&bad)).await;
+            assert_eq!(code(&r.unwrap_err()), "invalid_request", "{bad:?}");
+        }
+        let first = login_on(c, &who, Some("phone-1")).await.expect("first");
+        let same = login_on(c, &who, Some("phone-1"))
+            .await
+            .expect("same device");
+        let kept = c.get_me(&first.token).await;
+        if defects.contains(&Defect::SameDeviceMultiLogin) {
+            kept.expect("same-device-multi-login keeps the first session");
+        } else {
+            assert_eq!(code(&kept.unwrap_err()), "session_revoked");
+        }
+        // Another device always replaces the sessions before it.
+        let other = login_on(c, &who, Some("laptop-2"))
+            .await
+            .expect("other device");
+        assert_eq!(
+            code(&c.get_me(&same.token).await.unwrap_err()),
+            "session_revoked"
+        );
+        c.get_me(&other.token).await.expect("newest session works");
         env.stop().await;
     }
 }

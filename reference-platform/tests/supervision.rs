@@ -194,6 +194,7 @@ async fn captures_and_liveness_are_kept_with_their_images() {
                     password: "pass-word-1".into(),
                     challenge_id: ch.challenge_id.clone(),
                     frames: frames.iter().map(|f| b64(f)).collect(),
+                    device_id: None,
                 })
                 .await;
             tries += 1;
@@ -290,6 +291,7 @@ async fn self_check_flags_brushing_unless_blind() {
                 password: "pass-word-1".into(),
                 challenge_id: ch.challenge_id,
                 frames: spoof.iter().map(|f| b64(f)).collect(),
+                device_id: None,
             })
             .await;
         let sup = supervisor(c, &w.cohort.cohort_id, SupervisorKind::Authority, None).await;

@@ -315,12 +315,12 @@ pub fn verify_run(
                 return Ok(outcome);
             }
         };
-    let manifest: Manifest = match serde_json::from_slice(&manifest_bytes) {
+    let manifest: Manifest = match crate::parse_json(&manifest_bytes) {
         Ok(m) => m,
-        Err(e) => {
-            outcome.problems.push(Problem::ManifestUnreadable {
-                message: e.to_string(),
-            });
+        Err(message) => {
+            outcome
+                .problems
+                .push(Problem::ManifestUnreadable { message });
             return Ok(outcome);
         }
     };

@@ -20,6 +20,8 @@ pub enum CompareError {
     OtherPlatform(String, String),
     #[error("the certification is already compared with spot check {0}")]
     AlreadyCompared(String),
+    #[error("{0} was interrupted before it finished: it proves nothing to compare")]
+    Interrupted(&'static str),
 }
 
 /// Whether a requirement passed in the lab and failed on the road.
@@ -53,6 +55,11 @@ pub fn compare(
             road.mode.as_str(),
             "spot check",
         ));
+    }
+    for (which, run) in [("the certification", lab), ("the spot check", road)] {
+        if run.verdict == RunVerdict::Interrupted {
+            return Err(CompareError::Interrupted(which));
+        }
     }
     if let Some(done) = &lab.comparison {
         return Err(CompareError::AlreadyCompared(

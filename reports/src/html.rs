@@ -146,7 +146,7 @@ div.en{color:#3c4650}
 .badge{display:inline-block;padding:1px 6px;border-radius:3px;color:#fff;font-weight:600;font-size:12px;white-space:nowrap}
 .badge.pass{background:var(--pass)}.badge.fail{background:var(--fail)}.badge.warn{background:var(--warn)}.badge.skip{background:var(--skip)}.badge.inc{background:var(--inc)}
 .verdict{margin:16px 0 8px;padding:16px 20px;border-radius:6px;color:#fff}
-.verdict.certified{background:var(--pass)}.verdict.not-certified{background:var(--fail)}
+.verdict.certified{background:var(--pass)}.verdict.not-certified{background:var(--fail)}.verdict.interrupted{background:#6b6b6b}
 .verdict .big{font-size:30px;font-weight:700;letter-spacing:.5px}
 .verdict .meta{margin-top:6px;font-size:13px;opacity:.95}
 .counts span{display:inline-block;margin-right:12px}
@@ -167,7 +167,7 @@ details.req>summary{cursor:pointer;padding:4px 8px;background:var(--soft)}
 details.req table{margin:0}
 .sides{display:grid;grid-template-columns:1fr 1fr;gap:10px;margin:10px 0}
 .sides>div{padding:10px 14px;border-radius:6px;color:#fff}
-.sides .certified{background:var(--pass)}.sides .not-certified{background:var(--fail)}
+.sides .certified{background:var(--pass)}.sides .not-certified{background:var(--fail)}.sides .interrupted{background:#6b6b6b}
 .sides .big{font-size:20px;font-weight:700}
 .badge.diverge{background:#7a1f1f}
 .mode{display:inline-block;margin-bottom:6px;padding:1px 8px;border:1px solid #fff;border-radius:3px;font-size:13px;font-weight:600}
@@ -220,7 +220,7 @@ pub fn render(report: &RunReport, ctx: &HtmlContext) -> String {
     // Verdict banner.
     let _ = write!(
         out,
-        r#"<header class="verdict {verdict_class}" id="verdict">{mode}<div class="big">{} · {verdict_zh}</div><div class="meta">{} <b>{}</b> — <span class="mono">{}</span></div><div class="meta">{} {} · {} <span class="mono">{}</span> · {} {}</div><div class="meta counts">{}</div></header>"#,
+        r#"<header class="verdict {verdict_class}" id="verdict">{mode}<div class="big">{} · {verdict_zh}</div><div class="meta">{} <b>{}</b> — <span class="mono">{}</span></div><div class="meta">{} {} · {} <span class="mono">{}</span> · {} {}</div><div class="meta counts">{}</div>{}</header>"#,
         report.verdict.as_str(),
         bi("平台", "Platform"),
         esc(&run.target.platform_name),
@@ -231,7 +231,15 @@ pub fn render(report: &RunReport, ctx: &HtmlContext) -> String {
         esc(&run.run_id),
         bi("完成于", "finished"),
         esc(&run.finished_at.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
-        counts(report)
+        counts(report),
+        report
+            .interrupted
+            .as_ref()
+            .map(|i| format!(
+                r#"<div class="meta interrupted-note">{}</div>"#,
+                esc(&crate::summary::interruption_note(i, " · "))
+            ))
+            .unwrap_or_default()
     );
     let _ = write!(
         out,
@@ -285,6 +293,8 @@ fn verdict_words(mode: RunMode, verdict: RunVerdict) -> (&'static str, &'static 
         (RunMode::Certify, RunVerdict::NotCertified) => ("not-certified", "未通过认证"),
         (RunMode::SpotCheck, RunVerdict::Certified) => ("certified", "抽查未发现问题"),
         (RunMode::SpotCheck, RunVerdict::NotCertified) => ("not-certified", "抽查未通过"),
+        (RunMode::Certify, RunVerdict::Interrupted) => ("interrupted", "运行中断"),
+        (RunMode::SpotCheck, RunVerdict::Interrupted) => ("interrupted", "抽查中断"),
     }
 }
 
@@ -1191,7 +1201,10 @@ fn identity(out: &mut String, report: &RunReport) {
                 esc(&run.policy_sha256)
             ),
         ),
-        (bi("随机种子", "Seed"), format!("<code>{}</code>", run.seed)),
+        (
+            bi("随机种子 / 运行随机数", "Seed / run nonce"),
+            format!("<code>{}</code> / <code>{}</code>", run.seed, run.run_nonce),
+        ),
         (
             bi("时钟倍率", "Clock scale"),
             format!("×{}", num(run.clock_scale)),

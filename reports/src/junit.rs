@@ -30,6 +30,14 @@ pub fn render(report: &RunReport) -> Result<String, quick_junit::SerializeError>
         case.set_assertions(r.checks.len());
         suite.add_test_case(case);
     }
+    if let Some(interruption) = &report.interrupted {
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+        status.set_message(crate::summary::interruption_note(interruption, " / "));
+        status.set_type("INTERRUPTED");
+        let mut case = TestCase::new("run finished", status);
+        case.set_classname("duxue.run");
+        suite.add_test_case(case);
+    }
     junit.add_test_suite(suite);
     junit.to_string()
 }

@@ -8,6 +8,7 @@
 
 pub mod bundle;
 pub mod compare;
+pub mod evidence;
 pub mod hlog;
 pub mod html;
 pub mod junit;
@@ -24,7 +25,7 @@ pub use bundle::{
     read_signing_key, seal_run, verify_run,
 };
 pub use ed25519_dalek::{SigningKey, VerifyingKey};
-pub use model::{REPORT_SCHEMA, RunReport, RunVerdict};
+pub use model::{Interruption, REPORT_SCHEMA, RunReport, RunVerdict};
 pub use schema::{REPORT_JSON_SCHEMA, validate_report_json};
 
 /// A run folder could not be read or rendered.
@@ -45,13 +46,30 @@ fn io(path: &Path, e: impl std::fmt::Display) -> RenderError {
     }
 }
 
+/// Decodes a JSON document of a run folder; an error names the field it broke (a dotted
+/// path, `.` for the whole document) in one line.
+pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        format!(
+            "field `{}`: {}",
+            e.path(),
+            e.inner().to_string().replace('\n', " ")
+        )
+    })?;
+    deserializer
+        .end()
+        .map_err(|e| format!("after the document: {e}"))?;
+    Ok(value)
+}
+
 /// Reads `report.json` of a run folder.
 pub fn read_report(dir: &Path) -> Result<RunReport, RenderError> {
     let path = dir.join("report.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| io(&path, e))?;
-    let report: RunReport = serde_json::from_str(&text).map_err(|e| RenderError::Format {
+    let bytes = std::fs::read(&path).map_err(|e| io(&path, e))?;
+    let report: RunReport = parse_json(&bytes).map_err(|message| RenderError::Format {
         path: path.display().to_string(),
-        message: e.to_string(),
+        message,
     })?;
     if report.schema != REPORT_SCHEMA {
         return Err(RenderError::Format {
@@ -62,13 +80,80 @@ pub fn read_report(dir: &Path) -> Result<RunReport, RenderError> {
             ),
         });
     }
+    if (report.verdict == RunVerdict::Interrupted) != report.interrupted.is_some() {
+        return Err(RenderError::Format {
+            path: path.display().to_string(),
+            message: "field `interrupted`: present exactly when the verdict is INTERRUPTED"
+                .to_owned(),
+        });
+    }
     Ok(report)
+}
+
+/// The report file's name in the run folder.
+pub const REPORT_FILE: &str = "report.json";
+/// Where [`write_report_json`] writes before it renames.
+const REPORT_TMP: &str = "report.json.partial";
+
+/// Writes `report.json` whole or not at all (a new file renamed over the old one), so that a
+/// run killed while writing it keeps the previous version.
+pub fn write_report_json(dir: &Path, report: &RunReport) -> Result<(), RenderError> {
+    let json = serde_json::to_vec_pretty(report).map_err(|e| RenderError::Format {
+        path: dir.join(REPORT_FILE).display().to_string(),
+        message: e.to_string(),
+    })?;
+    let tmp = dir.join(REPORT_TMP);
+    std::fs::write(&tmp, json).map_err(|e| io(&tmp, e))?;
+    let path = dir.join(REPORT_FILE);
+    std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))
+}
+
+/// Brings the report of an interrupted run up to date with its evidence journal: the requests
+/// it holds, the evidence of each requirement, and a last line cut short by the death of the
+/// process (dropped from the journal and counted). Other reports are left as they are.
+fn complete_interrupted(dir: &Path, report: &mut RunReport) -> Result<(), RenderError> {
+    let Some(interruption) = report.interrupted.as_mut() else {
+        return Ok(());
+    };
+    let Some(journal) = bundle::safe_join(dir, &report.run.evidence_journal) else {
+        return Err(RenderError::Format {
+            path: dir.join(REPORT_FILE).display().to_string(),
+            message: format!(
+                "field `run.evidence_journal`: {} is not a path inside the run folder",
+                report.run.evidence_journal
+            ),
+        });
+    };
+    if !journal.exists() {
+        return Ok(());
+    }
+    let count = evidence::count_journal(&journal, true)?;
+    interruption.torn_journal_lines += count.torn_lines;
+    report.run.requests = count.lines;
+    for requirement in &mut report.requirements {
+        if let Some(tag) = count.tags.get(&requirement.id) {
+            requirement.evidence = vec![model::EvidenceRef {
+                journal: report.run.evidence_journal.clone(),
+                tag: requirement.id.clone(),
+                first_seq: Some(tag.first_seq),
+                last_seq: Some(tag.last_seq),
+                exchanges: tag.exchanges,
+            }];
+        }
+    }
+    write_report_json(dir, report)
 }
 
 /// Writes `summary.md`, `junit.xml` and `report.html` of a run folder from its `report.json`
 /// (and the population's histogram log, when there is one). Does not seal: see [`seal_run`].
+/// An interrupted run's report is first brought up to date with its journal.
 pub fn render_run(dir: &Path) -> Result<RunReport, RenderError> {
-    let report = read_report(dir)?;
+    let mut report = read_report(dir)?;
+    complete_interrupted(dir, &mut report)?;
+    let stale = dir.join(REPORT_TMP);
+    if stale.exists() {
+        std::fs::remove_file(&stale).map_err(|e| io(&stale, e))?;
+    }
     let summary = dir.join("summary.md");
     std::fs::write(&summary, summary::render(&report)).map_err(|e| io(&summary, e))?;
     let junit_path = dir.join("junit.xml");
@@ -151,6 +236,7 @@ mod tests {
                 finished_at: now,
                 wall_seconds: 3.0,
                 seed: 1,
+                run_nonce: 7,
                 clock_scale: 60.0,
                 learners: 0,
                 target: TargetInfo {
@@ -177,6 +263,7 @@ mod tests {
             requirements,
             population: None,
             comparison: None,
+            interrupted: None,
         }
     }
 

@@ -16,6 +16,9 @@ pub const REPORT_SCHEMA: &str = "duxue.report/v1";
 pub enum RunVerdict {
     Certified,
     NotCertified,
+    /// The run stopped before it finished (a signal, a kill, a crash): the report holds what
+    /// was judged by then and is never a certification.
+    Interrupted,
 }
 
 impl RunVerdict {
@@ -23,6 +26,7 @@ impl RunVerdict {
         match self {
             RunVerdict::Certified => "CERTIFIED",
             RunVerdict::NotCertified => "NOT_CERTIFIED",
+            RunVerdict::Interrupted => "INTERRUPTED",
         }
     }
 }
@@ -47,6 +51,25 @@ impl RunMode {
     }
 }
 
+/// Why and when a run stopped before it finished.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Interruption {
+    /// `SIGINT` or `SIGTERM` when the harness caught the signal and wrote the report itself;
+    /// [`Interruption::UNKNOWN`] when the process died (killed, crashed, power) and the report
+    /// is what it had written by then.
+    pub cause: String,
+    /// When the report was last brought up to date.
+    pub at: DateTime<Utc>,
+    /// Lines at the end of the evidence journal cut short by the death of the process (an
+    /// exchange being written at that instant, never one completed), dropped when counting.
+    #[serde(default)]
+    pub torn_journal_lines: u64,
+}
+
+impl Interruption {
+    pub const UNKNOWN: &'static str = "unknown";
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {
     pub schema: String,
@@ -64,6 +87,9 @@ pub struct RunReport {
     /// A certification set against a spot check of the same platform (`report compare`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comparison: Option<Comparison>,
+    /// Set, with the verdict INTERRUPTED, when the run stopped before it finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<Interruption>,
 }
 
 /// The lab against the road: a certification compared with a spot check of the same platform.
@@ -112,6 +138,11 @@ pub struct RunIdentity {
     pub finished_at: DateTime<Utc>,
     pub wall_seconds: f64,
     pub seed: u64,
+    /// Mixed into every synthetic person's identity, so that a rerun with the same seed
+    /// registers new people; seed and nonce together reproduce the run (0 in runs made before
+    /// the nonce existed, and in spot checks, whose people are the accounts the bureau holds).
+    #[serde(default)]
+    pub run_nonce: u64,
     pub clock_scale: f64,
     pub learners: u64,
     pub target: TargetInfo,

@@ -17,6 +17,8 @@ pub fn render(report: &RunReport) -> String {
         (RunMode::SpotCheck, RunVerdict::NotCertified) => {
             "spot check: NOT CERTIFIED 抽查未通过 (production, real time)"
         }
+        (RunMode::Certify, RunVerdict::Interrupted) => "INTERRUPTED 运行中断",
+        (RunMode::SpotCheck, RunVerdict::Interrupted) => "spot check: INTERRUPTED 抽查中断",
     };
     let run = &report.run;
     let _ = writeln!(out, "# duxue 督学 — {verdict}\n");
@@ -36,6 +38,9 @@ pub fn render(report: &RunReport) -> String {
                 )
             }
         );
+    }
+    if let Some(interruption) = &report.interrupted {
+        let _ = writeln!(out, "> {}\n", interruption_note(interruption, " / "));
     }
     let _ = writeln!(out, "| | |\n| --- | --- |");
     let _ = writeln!(
@@ -57,8 +62,8 @@ pub fn render(report: &RunReport) -> String {
     );
     let _ = writeln!(
         out,
-        "| seed / clock scale | {} / ×{} |",
-        run.seed, run.clock_scale
+        "| seed / run nonce / clock scale | {} / {} / ×{} |",
+        run.seed, run.run_nonce, run.clock_scale
     );
     let _ = writeln!(out, "| started 开始 | {} |", run.started_at.to_rfc3339());
     let _ = writeln!(
@@ -199,4 +204,31 @@ fn short(hash: &str) -> &str {
 
 fn escape(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
+}
+
+/// What an interruption means, in Chinese and English joined by `join`.
+pub fn interruption_note(interruption: &crate::model::Interruption, join: &str) -> String {
+    let (cause_zh, cause) = if interruption.cause == crate::model::Interruption::UNKNOWN {
+        (
+            "进程被终止或崩溃".to_owned(),
+            "the process stopped (killed or crashed)".to_owned(),
+        )
+    } else {
+        (
+            format!("收到 {}", interruption.cause),
+            format!("{} received", interruption.cause),
+        )
+    };
+    let torn = if interruption.torn_journal_lines > 0 {
+        format!(
+            "; {} torn journal line(s) at the end dropped",
+            interruption.torn_journal_lines
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "运行未完成（{cause_zh}），本报告仅含中断前已判定的要求，不构成认证{join}The run stopped before it finished ({cause}, {}){torn}: this report holds what was judged by then and is not a certification.",
+        interruption.at.format("%Y-%m-%d %H:%M:%S UTC")
+    )
 }

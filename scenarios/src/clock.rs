@@ -44,6 +44,11 @@ impl CohortClock {
         self.origin_virtual + chrono::Duration::milliseconds((self.elapsed() * 1000.0) as i64)
     }
 
+    /// The cohort seconds since the cohort was created at cohort time `at`, on this clock.
+    pub fn elapsed_at(&self, at: DateTime<Utc>) -> f64 {
+        (at - self.origin_virtual).num_milliseconds() as f64 / 1000.0
+    }
+
     /// Records a forward jump the harness asked the platform for.
     pub fn note_advance(&self, seconds: f64) {
         *self

@@ -1,5 +1,6 @@
 //! What every probe is given: a client whose exchanges go to the evidence journal under the
-//! probe's name, the policy and application form, the clock scale and a seed of its own.
+//! probe's name, the policy and application form, the clock scale, a seed of its own, and the
+//! run's book of playbacks (every playback is evidence for the rules all of them keep).
 
 use std::sync::Arc;
 
@@ -9,8 +10,6 @@ use crate::outcome::ProbeError;
 
 #[derive(Clone)]
 pub struct ProbeContext {
-    /// The requirement the probe judges.
-    pub requirement: &'static str,
     pub client: ProfileClient,
     pub policy: Arc<Policy>,
     pub application: Arc<ApplicationForm>,
@@ -18,8 +17,14 @@ pub struct ProbeContext {
     pub clock_scale: f64,
     /// This probe's seed (derived from the run seed and the requirement id).
     pub seed: u64,
+    /// The run's nonce: mixed into every synthetic person's identity (name, ID number, phone,
+    /// face) so that a run with the same seed against the same tenant registers new people.
+    /// Recorded in the run folder, so seed and nonce together reproduce the run.
+    pub run_nonce: u64,
     /// The target's base URL as the user gave it.
     pub target_url: String,
+    /// Every playback of the run's probes, as evidence (`crate::rules`).
+    pub playbacks: Arc<crate::rules::Playbacks>,
 }
 
 impl ProbeContext {

@@ -10,9 +10,9 @@
 use std::sync::Arc;
 
 use duxue_profile::{
-    Class, ClassRequest, Cohort, CohortRequest, Course, CourseProposal, Delivery, LessonCategory,
-    LessonMode, LessonSpec, Organisation, OrganisationKind, OrganisationRequest, Policy,
-    ProfileClient,
+    Class, ClassRequest, ClientError, Cohort, CohortRequest, Course, CourseProposal, Delivery,
+    LessonCategory, LessonMode, LessonSpec, Organisation, OrganisationKind, OrganisationRequest,
+    Policy, ProfileClient, SupervisorKind, SupervisorRequest,
 };
 
 use crate::clock::CohortClock;
@@ -147,7 +147,11 @@ pub struct Fixture {
     pub course: Course,
     pub class: Class,
     seed: u64,
+    run_nonce: u64,
     learners_made: std::sync::atomic::AtomicU64,
+    /// The run's book of playbacks and this fixture's name in it.
+    playbacks: Arc<crate::rules::Playbacks>,
+    label: String,
 }
 
 impl Fixture {
@@ -159,13 +163,25 @@ impl Fixture {
         scale_factor: f64,
         shape: &CourseShape,
     ) -> Result<Fixture, ProbeError> {
+        Fixture::starting(ctx, label, scale_factor, shape, None).await
+    }
+
+    /// As [`Fixture::new`], the cohort clock starting at `start_at` (the platform's choice
+    /// when `None`).
+    pub async fn starting(
+        ctx: &ProbeContext,
+        label: &str,
+        scale_factor: f64,
+        shape: &CourseShape,
+        start_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Fixture, ProbeError> {
         let client = ctx.client.clone();
         let scale = ctx.clock_scale * scale_factor;
         let cohort = client
             .create_cohort(&CohortRequest {
                 label: names::cohort(label),
                 clock_scale: scale,
-                start_at: None,
+                start_at,
             })
             .await?;
         let clock = Arc::new(CohortClock::new(
@@ -204,11 +220,15 @@ impl Fixture {
             course,
             class,
             seed: ctx.seed,
+            run_nonce: ctx.run_nonce,
             learners_made: Default::default(),
+            playbacks: ctx.playbacks.clone(),
+            label: label.to_owned(),
         })
     }
 
-    /// A new simulated learner employed by the fixture's enterprise, not yet registered.
+    /// A new simulated learner employed by the fixture's enterprise, not yet registered: a new
+    /// person in every run (its identity mixes in the run's nonce).
     pub fn learner(&self) -> SimLearner {
         let n = self
             .learners_made
@@ -216,8 +236,8 @@ impl Fixture {
         self.learner_with_seed(crate::seeds::mix(self.seed, n))
     }
 
-    /// Learner number `n` of a population on this fixture: the same `n` under the same seed is
-    /// the same person, whichever process (shard) makes it.
+    /// Learner number `n` of a population on this fixture: the same `n` under the same seed and
+    /// run nonce is the same person, whichever process (shard) makes it.
     pub fn learner_numbered(&self, n: u64) -> SimLearner {
         SimLearner::new(
             self.client.clone(),
@@ -226,15 +246,63 @@ impl Fixture {
             crate::seeds::mix(crate::seeds::named(self.seed, "population"), n),
             self.enterprise.organisation_id.clone(),
         )
+        .in_run(self.run_nonce)
     }
 
     /// A learner registered, logged in with a genuine liveness answer, and enrolled in the class.
     pub async fn enrolled_learner(&self) -> Result<(SimLearner, String), ProbeError> {
-        let mut learner = self.learner();
+        self.enrol(self.learner()).await
+    }
+
+    /// `learner` registered, logged in with a genuine liveness answer, and enrolled in the
+    /// class; its enrolment id.
+    async fn enrol(&self, mut learner: SimLearner) -> Result<(SimLearner, String), ProbeError> {
         learner.register().await?;
         learner.login().await?;
         let enrolment = learner.enrol(&self.class.class_id).await?;
         Ok((learner, enrolment.enrolment_id))
+    }
+
+    /// `n` learners registered, logged in and enrolled, returned in the order asked. They
+    /// register in an order drawn from the seed (the platform cannot tell the honest control by
+    /// when it came), a few at a time: each login must answer its liveness challenge within the
+    /// challenge's lifetime, which a queue of many learners' frames would outlast at a high
+    /// clock scale.
+    pub async fn enrolled_learners(
+        &self,
+        n: usize,
+    ) -> Result<Vec<(SimLearner, String)>, ProbeError> {
+        use futures::{StreamExt, TryStreamExt};
+        use rand::seq::SliceRandom;
+        let base = self
+            .learners_made
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        let mut order: Vec<u64> = (0..n as u64).collect();
+        order.shuffle(&mut crate::seeds::rng(
+            crate::seeds::mix(self.seed, base),
+            "order",
+        ));
+        let at_once = std::thread::available_parallelism().map_or(2, usize::from);
+        let mut made: Vec<(u64, (SimLearner, String))> =
+            futures::stream::iter(order.into_iter().map(|i| async move {
+                let learner = self.learner_with_seed(crate::seeds::mix(self.seed, base + i));
+                Ok::<_, ProbeError>((i, self.enrol(learner).await?))
+            }))
+            .buffered(at_once)
+            .try_collect()
+            .await?;
+        made.sort_by_key(|(i, _)| *i);
+        Ok(made.into_iter().map(|(_, made)| made).collect())
+    }
+
+    /// The `N` learners of a trial, as [`Fixture::enrolled_learners`].
+    pub async fn enrolled_trial<const N: usize>(
+        &self,
+    ) -> Result<[(SimLearner, String); N], ProbeError> {
+        self.enrolled_learners(N)
+            .await?
+            .try_into()
+            .map_err(|_| ProbeError::setup("a learner of the trial was not made"))
     }
 
     /// Lesson ids of the course in content order.
@@ -247,6 +315,29 @@ impl Fixture {
             .ok_or_else(|| ProbeError::setup(format!("the proposed course has no lesson {index}")))
     }
 
+    /// Another course of `shape` for the same occupation, not subsidised (so enrolling in it
+    /// meets no cooldown), and a class of it organised by the fixture's enterprise.
+    pub async fn unsubsidised_course(
+        &self,
+        shape: &CourseShape,
+    ) -> Result<(Course, Class), ProbeError> {
+        let purpose = format!("{} 自选", self.label);
+        let request = CourseProposal {
+            subsidised: false,
+            ..proposal(shape, &self.course.occupation, &purpose)
+        };
+        let course = self.client.propose_course(&request).await?;
+        let class = self
+            .client
+            .create_class(&ClassRequest {
+                course_id: course.course_id.clone(),
+                organiser_id: self.enterprise.organisation_id.clone(),
+                name: names::class(&purpose),
+            })
+            .await?;
+        Ok((course, class))
+    }
+
     /// Creates another organisation in this cohort (`purpose` picks its name, unsent).
     pub async fn organisation(
         &self,
@@ -256,33 +347,8 @@ impl Fixture {
         organisation(&self.client, &self.cohort, purpose, kind).await
     }
 
-    /// `N` learners registered, logged in and enrolled in an order drawn from the seed (the
-    /// platform cannot tell the honest control by when it came), returned in the order asked.
-    pub async fn enrolled_learners<const N: usize>(
-        &self,
-    ) -> Result<[(SimLearner, String); N], ProbeError> {
-        use rand::seq::SliceRandom;
-        let base = self
-            .learners_made
-            .fetch_add(N as u64, std::sync::atomic::Ordering::Relaxed);
-        let mut order: Vec<usize> = (0..N).collect();
-        order.shuffle(&mut crate::seeds::rng(
-            crate::seeds::mix(self.seed, base),
-            "order",
-        ));
-        let mut made: Vec<Option<(SimLearner, String)>> = (0..N).map(|_| None).collect();
-        for i in order {
-            let mut learner = self.learner_with_seed(crate::seeds::mix(self.seed, base + i as u64));
-            learner.register().await?;
-            learner.login().await?;
-            let enrolment = learner.enrol(&self.class.class_id).await?;
-            made[i] = Some((learner, enrolment.enrolment_id));
-        }
-        let made: Vec<(SimLearner, String)> = made.into_iter().flatten().collect();
-        made.try_into()
-            .map_err(|_| ProbeError::setup("a learner of the trial was not made"))
-    }
-
+    /// A new learner of `seed`, its playbacks recorded in the run's book under this fixture's
+    /// name, a new person in every run (its identity mixes in the run's nonce).
     fn learner_with_seed(&self, seed: u64) -> SimLearner {
         SimLearner::new(
             self.client.clone(),
@@ -291,6 +357,57 @@ impl Fixture {
             seed,
             self.enterprise.organisation_id.clone(),
         )
+        .recording_playbacks(self.playbacks.clone(), &self.label)
+        .in_run(self.run_nonce)
+    }
+
+    /// A supervisor account of `kind` in this cohort (of `organisation_id` for an enterprise or
+    /// institution account), logged in; its session token.
+    pub async fn supervisor(
+        &self,
+        kind: SupervisorKind,
+        organisation_id: Option<&str>,
+    ) -> Result<String, ClientError> {
+        self.supervisor_via(&self.client, kind, organisation_id)
+            .await
+    }
+
+    /// As [`Fixture::supervisor`], the session opened through `client` (a load phase's own).
+    pub async fn supervisor_via(
+        &self,
+        client: &ProfileClient,
+        kind: SupervisorKind,
+        organisation_id: Option<&str>,
+    ) -> Result<String, ClientError> {
+        let credentials = self
+            .client
+            .create_supervisor(&SupervisorRequest {
+                cohort_id: self.cohort.cohort_id.clone(),
+                kind,
+                organisation_id: organisation_id.map(str::to_owned),
+            })
+            .await?;
+        Ok(client
+            .supervisor_login(&credentials.username, &credentials.password)
+            .await?
+            .token)
+    }
+
+    /// The training authority's supervisor of this cohort, logged in; its session token.
+    pub async fn authority(&self) -> Result<String, ProbeError> {
+        crate::probes::setup(
+            "create and log in an authority supervisor",
+            self.supervisor(SupervisorKind::Authority, None).await,
+        )
+    }
+
+    /// Moves the cohort clock forward, then reads it back: how many seconds it really moved
+    /// (the platform's answer to the advance is not taken for it).
+    pub async fn advance_read_back(&self, seconds: f64) -> Result<f64, ProbeError> {
+        let before = self.client.read_clock(&self.cohort.cohort_id).await?;
+        self.advance(seconds).await?;
+        let after = self.client.read_clock(&self.cohort.cohort_id).await?;
+        Ok((after.virtual_now - before.virtual_now).num_milliseconds() as f64 / 1e3)
     }
 
     /// Moves the cohort clock forward and keeps the harness's model in step.

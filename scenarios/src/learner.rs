@@ -1,163 +1,36 @@
 //! A simulated learner: a synthetic person who registers with real images, logs in by answering
-//! liveness challenges with frames, enrols, and studies a lesson in some style — honest, or one
-//! of the cheats seen in the wild. While studying it keeps its own ledger of the seconds it
-//! could legitimately be credited, which the probes compare with what the platform credits.
+//! liveness challenges with frames, enrols, and studies (`crate::study`) in some style — honest,
+//! or one of the cheats seen in the wild — keeping its [`Ledger`] of the seconds it could
+//! legitimately be credited, which the probes and the population compare with the platform's.
 
-use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use duxue_media::{Identity, Species};
 use duxue_profile::{
-    ClientError, Enrolment, ErrorCode, EventKind, HeartbeatAck, HeartbeatRequest, Learner,
-    LearnerSession, LivenessChallenge, LoginRequest, Playback, PlaybackRequest, PlaybackState,
+    ClientError, Enrolment, ErrorCode, Learner, LearnerSession, LivenessChallenge, LoginRequest,
     Policy, ProfileClient, RegistrationRequest,
 };
-use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::clock::CohortClock;
+use crate::ledger::Ledger;
 use crate::outcome::ProbeError;
+use crate::rules::Playbacks;
 use crate::seeds;
+
+pub use crate::study::{
+    AnswerKind, AnswerSent, CaptureStyle, EventSeen, PopupStyle, Seek, StudyLog, StudyPlan,
+    TwoWindows, two_windows,
+};
 
 /// How a learner presents itself at the liveness check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Presentation {
     Genuine,
     Attack(Species),
-}
-
-/// How a learner deals with attention popups.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum PopupStyle {
-    /// Notices after a few seconds, pauses, answers (human jitter).
-    Human,
-    /// Answers every popup after exactly this many cohort seconds (an auto-clicker).
-    Bot { latency: f64 },
-    /// Never answers (an idler).
-    Ignore,
-}
-
-/// How a learner deals with capture requests.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum CaptureStyle {
-    Genuine,
-    /// Somebody else sits in front of the camera.
-    OtherPerson,
-    Ignore,
-}
-
-/// How a learner plays one lesson.
-#[derive(Clone, Debug)]
-pub struct StudyPlan {
-    pub enrolment_id: String,
-    pub lesson_id: String,
-    /// Playback rate (1 honest; 2 or 4 for speeders).
-    pub rate: f64,
-    /// Jump forward by `.1` seconds once the position reaches `.0`.
-    pub seek: Option<(f64, f64)>,
-    pub popups: PopupStyle,
-    pub captures: CaptureStyle,
-    /// Go silent (no heartbeats, the player keeps running) for `.1` cohort seconds once `.0`
-    /// cohort seconds of study have passed.
-    pub silence: Option<(f64, f64)>,
-    pub focused: bool,
-    /// Relative jitter of heartbeat timing (0.4 human, 0 machine).
-    pub jitter: f64,
-    /// Stop after this many cohort seconds of study.
-    pub budget_seconds: f64,
-    /// Stop once the position reaches the end of the lesson and the platform credits it.
-    pub until_complete: bool,
-}
-
-impl StudyPlan {
-    /// An honest learner who plays the lesson through.
-    pub fn honest(enrolment_id: &str, lesson_id: &str, budget_seconds: f64) -> Self {
-        StudyPlan {
-            enrolment_id: enrolment_id.to_owned(),
-            lesson_id: lesson_id.to_owned(),
-            rate: 1.0,
-            seek: None,
-            popups: PopupStyle::Human,
-            captures: CaptureStyle::Genuine,
-            silence: None,
-            focused: true,
-            jitter: 0.4,
-            budget_seconds,
-            until_complete: true,
-        }
-    }
-}
-
-/// One popup or capture request as the learner saw it.
-#[derive(Clone, Debug)]
-pub struct EventSeen {
-    pub event_id: String,
-    pub kind: EventKind,
-    /// Cohort seconds since the playback started, when the learner first saw it.
-    pub seen_at: f64,
-    /// The player position when it was seen.
-    pub position: f64,
-    pub answered: bool,
-    /// What the platform said of the answer.
-    pub passed: Option<bool>,
-    /// SHA-256 of the image uploaded for a capture.
-    pub image_sha256: Option<String>,
-}
-
-/// What happened while a learner studied one lesson.
-#[derive(Clone, Debug, Default)]
-pub struct StudyLog {
-    pub playback: Option<Playback>,
-    /// The refusal of the playback start, if it was refused.
-    pub start_refused: Option<ErrorCode>,
-    pub heartbeats_sent: u32,
-    pub acks: u32,
-    pub events: Vec<EventSeen>,
-    /// Refusal codes with the cohort second they came at.
-    pub refusals: Vec<(f64, ErrorCode)>,
-    /// Credited seconds of the lesson in the last answer.
-    pub credited: f64,
-    /// The seconds this learner could legitimately be credited, by its own account.
-    pub creditable: f64,
-    /// Creditable seconds per class hour of the lesson.
-    pub creditable_by_hour: BTreeMap<u32, f64>,
-    /// Cohort seconds from playback start to the last answer.
-    pub elapsed: f64,
-    /// The player position when the study ended.
-    pub final_position: f64,
-    pub final_state: Option<PlaybackState>,
-    /// Transport failures and malformed answers (the target erred).
-    pub errors: Vec<String>,
-    /// When the platform's answer accepting the playback start arrived.
-    pub start_accepted_at: Option<tokio::time::Instant>,
-    /// When the last heartbeat the platform acknowledged went out.
-    pub last_acked_beat_sent_at: Option<tokio::time::Instant>,
-}
-
-impl StudyLog {
-    pub fn popups(&self) -> impl Iterator<Item = &EventSeen> {
-        self.events.iter().filter(|e| e.kind == EventKind::Popup)
-    }
-
-    pub fn captures(&self) -> impl Iterator<Item = &EventSeen> {
-        self.events.iter().filter(|e| e.kind == EventKind::Capture)
-    }
-
-    pub fn refused_with(&self, code: &ErrorCode) -> bool {
-        self.refusals.iter().any(|(_, c)| c == code)
-    }
-
-    /// The slack a comparison of credit with the ledger allows: one heartbeat interval plus 1%
-    /// of the study (the harness's and the platform's clock estimates differ by that much).
-    pub fn credit_slack(&self) -> f64 {
-        let interval = self
-            .playback
-            .as_ref()
-            .map_or(10.0, |p| p.heartbeat_interval_seconds);
-        interval + 0.01 * self.elapsed
-    }
 }
 
 /// A synthetic learner driving the platform through the profile client.
@@ -167,21 +40,27 @@ pub struct SimLearner {
     pub organisation_id: String,
     pub learner: Option<Learner>,
     pub session: Option<LearnerSession>,
+    /// The name this learner's client gives its device at login (the profile's `device_id`).
+    pub device_id: Option<String>,
     /// SHA-256 of the registration face and ID-card images last sent.
     pub registration_sha256: Option<(String, String)>,
     /// SHA-256 of every liveness frame sent, per challenge id.
     pub frames_sha256: BTreeMap<String, Vec<String>>,
     client: ProfileClient,
-    clock: Arc<CohortClock>,
-    policy: Arc<Policy>,
+    pub(crate) clock: Arc<CohortClock>,
+    pub(crate) policy: Arc<Policy>,
     seed: u64,
-    rng: ChaCha8Rng,
+    pub(crate) rng: ChaCha8Rng,
     shots: u64,
-    pacer: Option<Arc<Pacer>>,
-    /// Class hours (per lesson id) whose capture failed: the notice withholds them, so what is
-    /// watched in them again is creditable only once a new capture there passes. The seconds
-    /// watched meanwhile wait here, across sittings.
-    recapture: BTreeMap<String, BTreeMap<u32, f64>>,
+    pub(crate) pacer: Option<Arc<Pacer>>,
+    /// What this person could legitimately be credited, across sittings; a second window or
+    /// device of the same person shares it.
+    ledger: Arc<Mutex<Ledger>>,
+    /// The learner got in through a spoof: whoever studies is not the registered person.
+    pub(crate) spoofed: bool,
+    /// Where every playback goes as evidence, and under whose name.
+    pub(crate) playbacks: Option<Arc<Playbacks>>,
+    pub(crate) made_by: String,
     /// Whether a replay attack replays the first recording made (see
     /// `replaying_one_recording`) rather than a new one each attempt.
     replays_one_recording: bool,
@@ -219,12 +98,17 @@ impl SimLearner {
         organisation_id: String,
     ) -> Self {
         let identity = duxue_media::identity(seed);
+        let ledger = Ledger::new(
+            policy.class_hour_seconds(),
+            f64::from(policy.rules.heartbeat_max_gap_seconds.value),
+        );
         SimLearner {
             password: format!("pw-{:016x}", seeds::named(seed, "password")),
             identity,
             organisation_id,
             learner: None,
             session: None,
+            device_id: Some(device_name(seed)),
             registration_sha256: None,
             frames_sha256: BTreeMap::new(),
             client,
@@ -234,10 +118,20 @@ impl SimLearner {
             rng: seeds::rng(seed, "learner"),
             shots: 0,
             pacer: None,
-            recapture: BTreeMap::new(),
+            ledger: Arc::new(Mutex::new(ledger)),
+            spoofed: false,
+            playbacks: None,
+            made_by: String::new(),
             replays_one_recording: false,
             recording: None,
         }
+    }
+
+    /// The same learner as the person it is in the run of `run_nonce` (see `seeds::person`):
+    /// its behaviour still follows its seed alone.
+    pub fn in_run(mut self, run_nonce: u64) -> Self {
+        self.identity = duxue_media::identity(seeds::person(self.seed, run_nonce));
+        self
     }
 
     /// The same learner talking through `client` (a load phase's own client), its paced
@@ -248,7 +142,7 @@ impl SimLearner {
         self
     }
 
-    /// The same person with the same session in a second window or device.
+    /// The same person with the same session in a second window, on another device.
     pub fn twin(&self) -> SimLearner {
         SimLearner {
             identity: self.identity.clone(),
@@ -256,6 +150,7 @@ impl SimLearner {
             organisation_id: self.organisation_id.clone(),
             learner: self.learner.clone(),
             session: self.session.clone(),
+            device_id: Some(device_name(seeds::mix(self.seed, 0x7717))),
             registration_sha256: self.registration_sha256.clone(),
             frames_sha256: BTreeMap::new(),
             client: self.client.clone(),
@@ -265,7 +160,10 @@ impl SimLearner {
             rng: seeds::rng(self.seed, "twin"),
             shots: 1_000_000,
             pacer: self.pacer.clone(),
-            recapture: BTreeMap::new(),
+            ledger: self.ledger.clone(),
+            spoofed: self.spoofed,
+            playbacks: self.playbacks.clone(),
+            made_by: self.made_by.clone(),
             replays_one_recording: self.replays_one_recording,
             recording: self.recording.clone(),
         }
@@ -286,6 +184,18 @@ impl SimLearner {
         self.seed = seeds::mix(self.seed, run_seed);
         self.rng = seeds::rng(self.seed, "learner");
         self
+    }
+
+    /// The same learner, its playbacks recorded in `book` as made by `made_by`.
+    pub fn recording_playbacks(mut self, book: Arc<Playbacks>, made_by: &str) -> Self {
+        self.playbacks = Some(book);
+        self.made_by = made_by.to_owned();
+        self
+    }
+
+    /// This person's ledger.
+    pub fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
+        self.ledger.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn client(&self) -> &ProfileClient {
@@ -391,6 +301,7 @@ impl SimLearner {
                 other => break other?,
             }
         };
+        self.spoofed = how != Presentation::Genuine;
         Ok(self.session.insert(session))
     }
 
@@ -435,6 +346,7 @@ impl SimLearner {
             password: self.password.clone(),
             challenge_id: challenge_id.to_owned(),
             frames: frames.iter().map(|f| B64.encode(f)).collect(),
+            device_id: self.device_id.clone(),
         };
         self.client.login(&request).await
     }
@@ -470,349 +382,6 @@ impl SimLearner {
             }
         })
         .await
-    }
-
-    /// Plays one lesson according to `plan` and reports what happened.
-    pub async fn study(&mut self, plan: &StudyPlan) -> Result<StudyLog, ProbeError> {
-        let token = self.token()?.to_owned();
-        let mut log = StudyLog::default();
-        let started = self
-            .client
-            .start_playback(
-                &token,
-                &PlaybackRequest {
-                    enrolment_id: plan.enrolment_id.clone(),
-                    lesson_id: plan.lesson_id.clone(),
-                },
-            )
-            .await;
-        let playback = match started {
-            Ok(playback) => playback,
-            Err(e) => match e.code() {
-                Some(code) => {
-                    log.start_refused = Some(code.clone());
-                    return Ok(log);
-                }
-                None => return Err(e.into()),
-            },
-        };
-        log.playback = Some(playback.clone());
-        log.start_accepted_at = Some(tokio::time::Instant::now());
-        self.run_playback(&token, &playback, plan, log).await
-    }
-
-    async fn run_playback(
-        &mut self,
-        token: &str,
-        playback: &Playback,
-        plan: &StudyPlan,
-        mut log: StudyLog,
-    ) -> Result<StudyLog, ProbeError> {
-        let interval = playback.heartbeat_interval_seconds.clamp(1.0, 60.0);
-        let max_gap = f64::from(self.policy.rules.heartbeat_max_gap_seconds.value);
-        let hour = self.policy.class_hour_seconds();
-        let lesson_end = playback.lesson_seconds;
-        let start = self.clock.elapsed();
-        let mut position = playback.start_position;
-        // The furthest content this learner has really watched; content is creditable once.
-        let mut furthest = playback.start_position;
-        let mut last_beat = start;
-        let mut pending: HashSet<String> = HashSet::new();
-        let mut seen: HashSet<String> = HashSet::new();
-        let mut seeked = false;
-        let mut silenced = false;
-        let mut failed_captures: HashSet<String> = HashSet::new();
-        let mut passed_captures: HashSet<String> = HashSet::new();
-        // After answering a popup or capture the learner beats at once with the paused
-        // position, so that the pause and the study are in separate intervals.
-        let mut beat_now = false;
-
-        // A script beats on a fixed wall-clock timer (like setInterval); a person does not.
-        let scripted = plan.jitter <= 0.0;
-        // Beats are due on the player's schedule, not after the previous answer: when an
-        // answer comes late, the next beat is already due and goes at once.
-        let mut due = tokio::time::Instant::now();
-        loop {
-            due = if scripted {
-                due + self.clock.wall(interval)
-            } else if beat_now {
-                tokio::time::Instant::now()
-            } else {
-                let jitter = 1.0 - self.rng.random_range(0.0..plan.jitter);
-                due + self.clock.wall(interval * jitter)
-            };
-            tokio::time::sleep_until(due).await;
-            let resumed_from_pause = std::mem::take(&mut beat_now);
-            let mut now = self.clock.elapsed();
-            if let Some((after, length)) = plan.silence
-                && !silenced
-                && now - start >= after
-            {
-                silenced = true;
-                self.clock.sleep(length).await;
-                due = tokio::time::Instant::now();
-                now = self.clock.elapsed();
-            }
-            let dt = now - last_beat;
-            last_beat = now;
-            let watched_from = position;
-            if !resumed_from_pause {
-                position = (position + dt * plan.rate).min(lesson_end);
-            }
-            // The ledger: new content watched, at most at real time, while present.
-            let present = dt <= max_gap && pending.is_empty() && plan.focused;
-            let new_content = (position - watched_from.max(furthest)).max(0.0);
-            if present {
-                let earned = new_content.min(dt);
-                let class_hour = (watched_from.max(furthest) / hour).floor() as u32;
-                let awaiting = self
-                    .recapture
-                    .get_mut(&plan.lesson_id)
-                    .and_then(|hours| hours.get_mut(&class_hour));
-                if let Some(waiting) = awaiting {
-                    *waiting += earned;
-                } else {
-                    log.creditable += earned;
-                    *log.creditable_by_hour.entry(class_hour).or_default() += earned;
-                }
-            }
-            furthest = furthest.max(position);
-            if let Some((at, jump)) = plan.seek
-                && !seeked
-                && position >= at
-            {
-                seeked = true;
-                position = (position + jump).min(lesson_end);
-            }
-
-            let beat = HeartbeatRequest {
-                position_seconds: position,
-                rate: plan.rate,
-                focused: plan.focused,
-                client_time: Some(chrono::Utc::now()),
-            };
-            log.heartbeats_sent += 1;
-            if let Some(pacer) = &self.pacer {
-                pacer.intend(due);
-            }
-            let beat_sent_at = tokio::time::Instant::now();
-            let answer = self
-                .client
-                .heartbeat(token, &playback.playback_id, &beat)
-                .await;
-            let at = self.clock.elapsed() - start;
-            log.elapsed = at;
-            match answer {
-                Ok(ack) => {
-                    log.acks += 1;
-                    log.last_acked_beat_sent_at = Some(beat_sent_at);
-                    log.credited = ack.credited_seconds;
-                    log.final_state = Some(ack.state);
-                    let sent = beat.position_seconds;
-                    let accepted = ack.accepted_position.min(lesson_end).max(0.0);
-                    if accepted < furthest - 1.0 {
-                        // The platform rewound (a withheld class hour): what lies beyond must be
-                        // watched again, and watching it again is legitimate.
-                        furthest = accepted;
-                    }
-                    position = accepted;
-                    let open: HashSet<&str> =
-                        ack.events.iter().map(|e| e.event_id.as_str()).collect();
-                    for e in log.events.iter_mut() {
-                        let missed = e.kind == EventKind::Capture
-                            && !e.answered
-                            && !open.contains(e.event_id.as_str());
-                        if missed {
-                            e.answered = true;
-                            e.passed = Some(false);
-                        }
-                    }
-                    let answered = self
-                        .handle_events(
-                            token,
-                            playback,
-                            plan,
-                            &ack,
-                            at,
-                            sent,
-                            &mut log,
-                            &mut pending,
-                            &mut seen,
-                        )
-                        .await;
-                    beat_now = answered > 0 && !scripted;
-                    let mut capture_failed = false;
-                    for e in &log.events {
-                        if e.kind != EventKind::Capture {
-                            continue;
-                        }
-                        let class_hour = (e.position / hour).floor() as u32;
-                        if e.passed == Some(false) && failed_captures.insert(e.event_id.clone()) {
-                            capture_failed = true;
-                            if let Some(earned) = log.creditable_by_hour.get_mut(&class_hour) {
-                                log.creditable -= *earned;
-                                *earned = 0.0;
-                            }
-                            self.recapture
-                                .entry(plan.lesson_id.clone())
-                                .or_default()
-                                .insert(class_hour, 0.0);
-                        } else if e.passed == Some(true)
-                            && passed_captures.insert(e.event_id.clone())
-                            && let Some(released) = self
-                                .recapture
-                                .get_mut(&plan.lesson_id)
-                                .and_then(|hours| hours.remove(&class_hour))
-                        {
-                            log.creditable += released;
-                            *log.creditable_by_hour.entry(class_hour).or_default() += released;
-                        }
-                    }
-                    if capture_failed && plan.captures != CaptureStyle::Genuine {
-                        // The cheat was tried; what the platform credits now is what is judged.
-                        break;
-                    }
-                    if ack.state == PlaybackState::Stopped {
-                        break;
-                    }
-                }
-                Err(e) => match e.code() {
-                    Some(code) => {
-                        log.refusals.push((at, code.clone()));
-                        match code {
-                            ErrorCode::SeekForbidden | ErrorCode::RateForbidden => {
-                                position = furthest.min(position);
-                            }
-                            _ => {
-                                log.final_state = Some(PlaybackState::Stopped);
-                                break;
-                            }
-                        }
-                    }
-                    None => {
-                        log.errors.push(e.to_string());
-                        if log.errors.len() > 3 {
-                            break;
-                        }
-                    }
-                },
-            }
-            let done = plan.until_complete
-                && position >= lesson_end
-                && log.credited >= lesson_end - interval * 2.0
-                && pending.is_empty();
-            if done || at >= plan.budget_seconds {
-                break;
-            }
-        }
-        log.final_position = position;
-        let _ = self
-            .client
-            .stop_playback(token, &playback.playback_id)
-            .await;
-        // The platform's own account after the study ends (withholding may follow the last beat).
-        if let Some(credited) = self
-            .lesson_credit(&plan.enrolment_id, &plan.lesson_id)
-            .await
-        {
-            log.credited = credited;
-        }
-        Ok(log)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn handle_events(
-        &mut self,
-        token: &str,
-        playback: &Playback,
-        plan: &StudyPlan,
-        ack: &HeartbeatAck,
-        at: f64,
-        position: f64,
-        log: &mut StudyLog,
-        pending: &mut HashSet<String>,
-        seen: &mut HashSet<String>,
-    ) -> usize {
-        let mut answered = 0;
-        let open: HashSet<&str> = ack.events.iter().map(|e| e.event_id.as_str()).collect();
-        pending.retain(|id| open.contains(id.as_str()));
-        for event in &ack.events {
-            if seen.insert(event.event_id.clone()) {
-                log.events.push(EventSeen {
-                    event_id: event.event_id.clone(),
-                    kind: event.kind,
-                    seen_at: at,
-                    position,
-                    answered: false,
-                    passed: None,
-                    image_sha256: None,
-                });
-            }
-            let index = log
-                .events
-                .iter()
-                .position(|e| e.event_id == event.event_id)
-                .unwrap_or(0);
-            if log.events[index].answered {
-                continue;
-            }
-            let (answer_after, answer) = match event.kind {
-                EventKind::Popup => match plan.popups {
-                    PopupStyle::Human => (self.rng.random_range(2.0..8.0), true),
-                    PopupStyle::Bot { latency } => (latency, true),
-                    PopupStyle::Ignore => (0.0, false),
-                },
-                EventKind::Capture => match plan.captures {
-                    CaptureStyle::Ignore => (0.0, false),
-                    _ => (self.rng.random_range(2.0..6.0), true),
-                },
-            };
-            if !answer {
-                pending.insert(event.event_id.clone());
-                continue;
-            }
-            self.clock.sleep(answer_after).await;
-            answered += 1;
-            let outcome = match event.kind {
-                EventKind::Popup => {
-                    let code = popup_code(event.prompt.as_deref().unwrap_or(""));
-                    self.client
-                        .answer_popup(token, &playback.playback_id, &event.event_id, &code)
-                        .await
-                }
-                EventKind::Capture => {
-                    let image = self
-                        .capture_image(plan.captures == CaptureStyle::OtherPerson)
-                        .await;
-                    log.events[index].image_sha256 = Some(sha256(&image));
-                    self.client
-                        .upload_capture(
-                            token,
-                            &playback.playback_id,
-                            &event.event_id,
-                            B64.encode(image),
-                        )
-                        .await
-                }
-            };
-            let seen_event = &mut log.events[index];
-            seen_event.answered = true;
-            match outcome {
-                Ok(result) => seen_event.passed = Some(result.passed),
-                Err(e) => {
-                    // An answer refused because another window took the playback over was
-                    // not judged, and nothing is withheld for it: the event is not failed.
-                    let superseded = e.is(&ErrorCode::PlaybackSuperseded);
-                    seen_event.passed = (e.is_refusal() && !superseded).then_some(false);
-                    if let Some(code) = e.code() {
-                        log.refusals.push((at, code.clone()));
-                    } else {
-                        log.errors.push(e.to_string());
-                    }
-                }
-            }
-        }
-        answered
     }
 }
 
@@ -876,46 +445,16 @@ async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'stati
     }
 }
 
-/// What a platform did when one learner played in two windows at once.
-#[derive(Clone, Debug, PartialEq)]
-pub enum TwoWindows {
-    /// One window was refused for playing alongside the other.
-    Refused(ErrorCode),
-    /// Both played: the platform acknowledged a heartbeat of the first window sent after it had
-    /// accepted the second's start, and refused neither.
-    BothPlayed,
-    /// They never overlapped, so there was nothing to refuse: the second did not start, or the
-    /// first sent no acknowledged heartbeat after the second had started (its study ended just
-    /// then, say).
-    NotOverlapped,
-}
-
-/// How two windows of one learner ended, `first` opened before `second`.
-pub fn two_windows(first: &StudyLog, second: &StudyLog) -> TwoWindows {
-    let refusal = [ErrorCode::ConcurrentPlayback, ErrorCode::PlaybackSuperseded]
-        .into_iter()
-        .find(|code| {
-            second.start_refused.as_ref() == Some(code)
-                || first.refused_with(code)
-                || second.refused_with(code)
-        });
-    match (
-        refusal,
-        second.start_accepted_at,
-        first.last_acked_beat_sent_at,
-    ) {
-        (Some(code), _, _) => TwoWindows::Refused(code),
-        (None, Some(second_started), Some(first_beat)) if first_beat > second_started => {
-            TwoWindows::BothPlayed
-        }
-        _ => TwoWindows::NotOverlapped,
-    }
-}
-
 /// Whether a login refusal judged the person's face or liveness (which a genuine person may
 /// meet now and then, and answers by trying again).
 pub fn refuses_the_person(e: &ClientError) -> bool {
     e.is(&ErrorCode::LivenessFailed) || e.is(&ErrorCode::FaceMismatch)
+}
+
+/// A device name as a client would make one: random-looking, stable for the device, naming
+/// neither the person nor the tool.
+fn device_name(seed: u64) -> String {
+    format!("{:016x}", seeds::named(seed, "device"))
 }
 
 /// Hex SHA-256 of some bytes.

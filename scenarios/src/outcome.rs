@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use duxue_profile::{ClientError, Verdict};
+use duxue_profile::{ClientError, RawAnswer, Verdict};
 use serde::Serialize;
 
 /// One thing a probe checked.
@@ -42,6 +42,21 @@ impl Judge {
             checks: Vec::new(),
             figures: BTreeMap::new(),
             warnings: Vec::new(),
+            skipped: None,
+        }
+    }
+
+    /// Takes a decided outcome up again to add checks (a WARNING keeps its reservation).
+    pub fn resume(outcome: Outcome) -> Self {
+        Judge {
+            requirement: outcome.requirement,
+            warnings: if outcome.verdict == Verdict::Warning {
+                vec![outcome.reason]
+            } else {
+                Vec::new()
+            },
+            checks: outcome.checks,
+            figures: outcome.figures,
             skipped: None,
         }
     }
@@ -88,22 +103,91 @@ impl Judge {
         }
     }
 
-    /// Records that an operation the probe expected to be refused was refused (any refusal
-    /// counts when `codes` is empty; otherwise one of `codes`, or any 401/403 when allowed).
+    /// Records that an operation the probe expected to be refused was refused: a 4xx answer
+    /// with a profile code ([`ClientError::is_refusal`]); a 5xx, 408, 429 or an answer that
+    /// could not be read leaves the check undecided, never counts as a refusal.
     pub fn expect_refused<T: std::fmt::Debug>(
         &mut self,
         name: &str,
         result: &Result<T, ClientError>,
     ) -> bool {
         match result {
-            Ok(answer) => {
-                let shown = format!("{answer:?}");
-                let shown: String = shown.chars().take(200).collect();
-                self.check(name, false, format!("accepted: {shown}"))
-            }
+            Ok(answer) => self.accepted(name, answer),
             Err(e) if e.is_refusal() => self.check(name, true, e.to_string()),
             Err(e) => {
                 self.undecided(name, e.to_string());
+                false
+            }
+        }
+    }
+
+    /// Fails `name`: the operation was accepted, shown by the start of its answer.
+    fn accepted(&mut self, name: &str, answer: &impl std::fmt::Debug) -> bool {
+        let shown: String = format!("{answer:?}").chars().take(200).collect();
+        self.check(name, false, format!("accepted: {shown}"))
+    }
+
+    /// Records that an operation was refused for authority, with one of `statuses` (401, 403,
+    /// 404 …). Accepted fails; a refusal with another client-error status fails too (it was not
+    /// refused for who asked: a body checked first, a playback already stopped); a server
+    /// error or a transport failure leaves the check undecided.
+    pub fn expect_denied<T: std::fmt::Debug>(
+        &mut self,
+        name: &str,
+        result: &Result<T, ClientError>,
+        statuses: &[u16],
+    ) -> bool {
+        match result {
+            Ok(answer) => self.accepted(name, answer),
+            Err(e) => self.denied_status(name, e.status(), e.is_refusal(), e.to_string(), statuses),
+        }
+    }
+
+    /// As [`Judge::expect_denied`], for an answer read raw.
+    pub fn expect_denied_raw(
+        &mut self,
+        name: &str,
+        answer: &Result<RawAnswer, ClientError>,
+        statuses: &[u16],
+    ) -> bool {
+        match answer {
+            Ok(a) => {
+                let body: String = String::from_utf8_lossy(&a.body).chars().take(160).collect();
+                let detail = format!("HTTP {}: {body}", a.status);
+                self.denied_status(name, Some(a.status), a.status >= 400, detail, statuses)
+            }
+            Err(e) => {
+                self.undecided(name, e.to_string());
+                false
+            }
+        }
+    }
+
+    fn denied_status(
+        &mut self,
+        name: &str,
+        status: Option<u16>,
+        refused: bool,
+        detail: String,
+        statuses: &[u16],
+    ) -> bool {
+        let wanted = statuses
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join("/");
+        match status {
+            Some(s) if statuses.contains(&s) => self.check(name, true, detail),
+            Some(s) if (200..300).contains(&s) => {
+                self.check(name, false, format!("accepted: {detail}"))
+            }
+            Some(s) if refused && (400..500).contains(&s) => self.check(
+                name,
+                false,
+                format!("refused, but not for authority (HTTP {wanted} expected): {detail}"),
+            ),
+            _ => {
+                self.undecided(name, detail);
                 false
             }
         }
@@ -190,7 +274,43 @@ impl ProbeError {
     }
 }
 
+/// The check a probe gets when some of its calls had no answer the harness could read.
+pub const ANSWERS_READ: &str = "every answer the probe judged on could be read";
+
 impl Outcome {
+    /// A PASS or WARNING stands only on answers the harness could read: when `unreadable` of
+    /// the probe's `exchanges` calls had none (no answer, a 5xx, 408 or 429, an answer cut
+    /// off, over the body cap or not in the profile's shape), the outcome gets an undecided
+    /// check naming the first, and a PASS or WARNING becomes INCONCLUSIVE. A FAIL stays: it
+    /// was decided on answers that were read.
+    pub fn with_unreadable_answers(
+        mut self,
+        unreadable: u64,
+        exchanges: u64,
+        first: &str,
+    ) -> Outcome {
+        if unreadable == 0 {
+            return self;
+        }
+        let detail = format!(
+            "{unreadable} of {exchanges} calls had no answer that could be read; the first: {first}"
+        );
+        self.figures.insert(
+            "unreadable_answers".to_owned(),
+            serde_json::Value::from(unreadable),
+        );
+        if matches!(self.verdict, Verdict::Pass | Verdict::Warning) {
+            self.verdict = Verdict::Inconclusive;
+            self.reason = format!("{ANSWERS_READ}: could not decide: {detail}");
+        }
+        self.checks.push(Check {
+            name: ANSWERS_READ.to_owned(),
+            passed: None,
+            detail,
+        });
+        self
+    }
+
     /// An outcome decided without running checks (for example SKIPPED as not applicable).
     pub fn decided(
         requirement: &'static str,
@@ -212,6 +332,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_denial_must_be_about_authority() {
+        let refused = |status: u16, code: &str| {
+            Err::<(), _>(ClientError::Refused {
+                operation: "heartbeat",
+                status,
+                error: duxue_profile::ErrorBody {
+                    code: code.into(),
+                    message: String::new(),
+                },
+            })
+        };
+        let mut judge = Judge::new("X-1");
+        assert!(judge.expect_denied("a", &refused(403, "read_only"), &[401, 403]));
+        assert!(!judge.expect_denied("b", &refused(404, "not_found"), &[401, 403]));
+        assert!(!judge.expect_denied("c", &Ok(()), &[401, 403]));
+        assert!(!judge.expect_denied("d", &refused(500, "internal"), &[401, 403]));
+        let passed: Vec<_> = judge.checks.iter().map(|c| c.passed).collect();
+        assert_eq!(passed, [Some(true), Some(false), Some(false), None]);
+    }
+
+    #[test]
     fn no_checks_is_inconclusive_and_a_failure_wins() {
         assert_eq!(Judge::new("X-1").finish().verdict, Verdict::Inconclusive);
         let mut judge = Judge::new("X-1");
@@ -227,5 +368,27 @@ mod tests {
         let mut judge = Judge::new("X-1");
         judge.check("a", true, "");
         assert_eq!(judge.finish().verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn a_pass_needs_every_answer_read_and_a_failure_stays() {
+        let mut judge = Judge::new("X-1");
+        judge.check("a", true, "");
+        let pass = judge.finish();
+        assert_eq!(pass.clone().with_unreadable_answers(0, 9, ""), pass);
+        let doubted = pass.with_unreadable_answers(2, 9, "heartbeat: HTTP 503");
+        assert_eq!(doubted.verdict, Verdict::Inconclusive);
+        assert!(
+            doubted.reason.contains("heartbeat: HTTP 503"),
+            "{}",
+            doubted.reason
+        );
+        assert_eq!(doubted.figures["unreadable_answers"], 2);
+        let mut judge = Judge::new("X-1");
+        judge.check("credit", false, "credited 100 s");
+        let failed = judge.finish().with_unreadable_answers(1, 9, "reset");
+        assert_eq!(failed.verdict, Verdict::Fail);
+        assert!(failed.reason.starts_with("credit: credited 100 s"));
+        assert_eq!(failed.checks.len(), 2);
     }
 }

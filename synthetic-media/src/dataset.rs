@@ -1,5 +1,6 @@
 //! Labelled sets on disk for `duxue media generate`: opaque file names, labels only in
-//! `manifest.json`.
+//! `manifest.json`. A vendor runs its own engine on a set and scores its decisions with
+//! `duxue media score` (see `score`).
 
 use crate::attack::{Species, attack_frames, impostor};
 use crate::card::id_card_image;
@@ -24,7 +25,10 @@ pub struct Manifest {
 /// One presentation: a single image or a frame sequence.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ManifestEntry {
-    /// `face` (registration photo), `id_card`, `capture` or `liveness`.
+    /// The presentation's opaque id: its files are `media/<id>.jpg` or `media/<id>-NN.jpg`.
+    pub id: String,
+    /// `face` (a registration photo: the genuine one is the person's registered face, an
+    /// other-person one claims the person's ID card), `id_card`, `capture` or `liveness`.
     pub kind: String,
     /// `genuine` or `attack`.
     pub label: String,
@@ -44,13 +48,14 @@ pub struct ManifestEntry {
     pub files: Vec<String>,
 }
 
-/// Writes `per_class` people with a registration photo, an ID card, a genuine and an
-/// other-person capture, a genuine liveness answer and one answer of each attack species,
-/// under opaque file names, plus `manifest.json` with the labels.
+/// Writes `per_class` people with a registration photo, an ID card, another person's
+/// registration photo claiming that card, a genuine and an other-person capture, a genuine
+/// liveness answer and one answer of each attack species, under opaque file names, plus
+/// `manifest.json` with the labels.
 pub fn write_labelled_set(dir: &Path, per_class: usize, seed: u64) -> Result<Manifest, MediaError> {
     std::fs::create_dir_all(dir.join("media"))?;
     let mut counter = 0u64;
-    let mut save = |frames: Vec<Vec<u8>>| -> Result<Vec<String>, MediaError> {
+    let mut save = |frames: Vec<Vec<u8>>| -> Result<(String, Vec<String>), MediaError> {
         counter += 1;
         let stem = format!("{:016x}", rng::mix(rng::mix(seed, 0x5e7), counter));
         let single = frames.len() == 1;
@@ -64,30 +69,34 @@ pub fn write_labelled_set(dir: &Path, per_class: usize, seed: u64) -> Result<Man
             std::fs::write(dir.join(&name), f)?;
             names.push(name);
         }
-        Ok(names)
+        Ok((stem, names))
     };
     let mut entries = Vec::new();
     for i in 0..per_class {
         let who = identity(rng::mix(seed, i as u64));
-        let entry =
-            |kind: &str, species: Option<Species>, shown: u64, ch: Option<&Challenge>, files| {
-                ManifestEntry {
-                    kind: kind.into(),
-                    label: if species.is_some() {
-                        "attack"
-                    } else {
-                        "genuine"
-                    }
-                    .into(),
-                    species,
-                    identity_seed: who.seed,
-                    shown_seed: shown,
-                    name: who.name.clone(),
-                    id_number: who.id_number.clone(),
-                    challenge: ch.cloned(),
-                    files,
+        let entry = |kind: &str,
+                     species: Option<Species>,
+                     shown: u64,
+                     ch: Option<&Challenge>,
+                     (id, files): (String, Vec<String>)| {
+            ManifestEntry {
+                id,
+                kind: kind.into(),
+                label: if species.is_some() {
+                    "attack"
+                } else {
+                    "genuine"
                 }
-            };
+                .into(),
+                species,
+                identity_seed: who.seed,
+                shown_seed: shown,
+                name: who.name.clone(),
+                id_number: who.id_number.clone(),
+                challenge: ch.cloned(),
+                files,
+            }
+        };
         entries.push(entry(
             "face",
             None,
@@ -101,6 +110,14 @@ pub fn write_labelled_set(dir: &Path, per_class: usize, seed: u64) -> Result<Man
             who.seed,
             None,
             save(vec![id_card_image(&who, 2)])?,
+        ));
+        let stranger = impostor(&who, 1);
+        entries.push(entry(
+            "face",
+            Some(Species::OtherPerson),
+            stranger.seed,
+            None,
+            save(vec![face_image(&stranger, 1)])?,
         ));
         entries.push(entry(
             "capture",

@@ -20,33 +20,7 @@ pub const MAX_FNMR: f64 = 0.01;
 /// Bound on face-match FMR.
 pub const MAX_FMR: f64 = 0.001;
 
-/// An error count out of a number of trials.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Count {
-    /// Trials that went wrong.
-    pub errors: u64,
-    /// Trials.
-    pub total: u64,
-}
-
-impl Count {
-    /// errors / total (0 when there were no trials).
-    pub fn rate(&self) -> f64 {
-        if self.total == 0 {
-            0.0
-        } else {
-            self.errors as f64 / self.total as f64
-        }
-    }
-    fn add(&mut self, error: bool) {
-        self.total += 1;
-        self.errors += u64::from(error);
-    }
-    fn merge(&mut self, o: Count) {
-        self.total += o.total;
-        self.errors += o.errors;
-    }
-}
+pub use crate::rates::Count;
 
 /// The results of one evaluation run.
 #[derive(Clone, Debug, Default)]

@@ -20,7 +20,9 @@ pub mod id_number;
 mod identity;
 mod liveness;
 mod raster;
+pub mod rates;
 mod rng;
+pub mod score;
 mod verify;
 
 pub use attack::{Species, attack_frames, impostor};
@@ -29,7 +31,8 @@ pub use dataset::{IdentityFiles, Manifest, ManifestEntry, write_identity, write_
 pub use error::MediaError;
 pub use face::{FaceParams, capture_image, face_image};
 pub use identity::{Identity, identity};
-pub use liveness::{Action, Challenge, liveness_frames, new_challenge};
+pub use liveness::{Action, Challenge, flash_colour, liveness_frames, new_challenge};
+pub use raster::image_size;
 pub use verify::{
     FaceTemplate, LivenessDecision, MATCH_THRESHOLD, check_liveness, face_template,
     face_template_from_id_card, faces_match, match_score,

@@ -80,8 +80,10 @@ pub fn new_challenge(rng: &mut impl Rng) -> Challenge {
 /// How strongly the screen flash lights the face (fraction added to one channel).
 pub(crate) const FLASH_GAIN: f32 = 0.12;
 
-/// The flash colour shown during frame `i`: 0 none, 1 red, 2 green, 3 blue. Frame 0 has none.
-pub(crate) fn flash_colour(nonce: &str, i: usize) -> u8 {
+/// The flash colour the screen shows during frame `i` of an answer to `nonce`: 0 none, 1 red,
+/// 2 green, 3 blue. Frame 0 has none; frame `i > 0` has `mix(fnv1a64(nonce), i) mod 4` (the
+/// schedule of `profile/BIOMETRICS.md`, where `mix` and `fnv1a64` are spelt out).
+pub fn flash_colour(nonce: &str, i: usize) -> u8 {
     if i == 0 {
         return 0;
     }

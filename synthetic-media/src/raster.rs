@@ -296,6 +296,19 @@ fn encode_jpeg(rgb: &[u8], w: usize, h: usize, quality: u8) -> Vec<u8> {
 }
 
 /// Decodes a JPEG or PNG into RGB.
+/// Width and height of a JPEG or PNG from its header, without decoding the pixels.
+pub fn image_size(bytes: &[u8]) -> Result<(u32, u32), MediaError> {
+    let fmt = image::guess_format(bytes).map_err(|e| MediaError::NotAnImage(e.to_string()))?;
+    if !matches!(fmt, image::ImageFormat::Jpeg | image::ImageFormat::Png) {
+        return Err(MediaError::NotAnImage(format!(
+            "unsupported format {fmt:?}"
+        )));
+    }
+    image::ImageReader::with_format(std::io::Cursor::new(bytes), fmt)
+        .into_dimensions()
+        .map_err(|e| MediaError::NotAnImage(e.to_string()))
+}
+
 pub(crate) fn decode(bytes: &[u8]) -> Result<RgbImage, MediaError> {
     let fmt = image::guess_format(bytes).map_err(|e| MediaError::NotAnImage(e.to_string()))?;
     if !matches!(fmt, image::ImageFormat::Jpeg | image::ImageFormat::Png) {

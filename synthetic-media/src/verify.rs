@@ -687,12 +687,10 @@ pub fn check_liveness(
         frames: n,
         moire,
     };
-    // one frame without a findable face (motion blur, a hand) is tolerated
+    // one frame without a findable face (motion blur, a hand) is tolerated; every rule is
+    // judged either way, so that the reason names each one the answer breaks
     let missing = faces.iter().filter(|f| f.is_none()).count();
-    if missing > 1 || missing * 2 >= n {
-        d.reason = format!("no face in {missing} of {n} frames");
-        return Ok(d);
-    }
+    let faces_ok = missing <= 1 && missing * 2 < n;
 
     // flash colours
     // each channel's unlit level: its median over the frames that the nonce does not flash
@@ -770,26 +768,27 @@ pub fn check_liveness(
             }
         }
     }
-    if shape.is_empty() {
-        d.reason = "no neutral frame with a whole face".into();
-        return Ok(d);
-    }
     if colour.is_empty() {
         colour = shape.clone();
     }
-    let mut features = [0.0f32; NF];
-    for (j, f) in features.iter_mut().enumerate() {
-        let src = if j >= 9 { &colour } else { &shape };
-        let mut v: Vec<f32> = src.iter().map(|t| t[j]).collect();
-        *f = median(&mut v);
+    if !shape.is_empty() {
+        let mut features = [0.0f32; NF];
+        for (j, f) in features.iter_mut().enumerate() {
+            let src = if j >= 9 { &colour } else { &shape };
+            let mut v: Vec<f32> = src.iter().map(|t| t[j]).collect();
+            *f = median(&mut v);
+        }
+        let t = FaceTemplate { features };
+        d.match_score = match_score(&t, registered);
+        d.same_person = d.match_score >= MATCH_THRESHOLD;
     }
-    let t = FaceTemplate { features };
-    d.match_score = match_score(&t, registered);
-    d.same_person = d.match_score >= MATCH_THRESHOLD;
     let screen = moire >= MOIRE_LIMIT;
-    d.live = actions_ok && flash_ok && !screen;
+    d.live = faces_ok && actions_ok && flash_ok && !screen;
     d.accepted = d.live && d.same_person;
     let mut why = Vec::new();
+    if !faces_ok {
+        why.push(format!("no face in {missing} of {n} frames"));
+    }
     if !actions_ok {
         why.push(format!(
             "actions {:?} expected {:?}",
@@ -805,7 +804,9 @@ pub fn check_liveness(
     if screen {
         why.push(format!("screen pattern (moiré {moire:.1})"));
     }
-    if !d.same_person {
+    if shape.is_empty() {
+        why.push("no neutral frame with a whole face".into());
+    } else if !d.same_person {
         why.push(format!("face does not match (score {:.3})", d.match_score));
     }
     d.reason = if why.is_empty() {

@@ -190,7 +190,7 @@ fn names_serialise_as_documented() {
 fn labelled_set_has_opaque_names_and_a_manifest() {
     let dir = tempfile::tempdir().expect("tempdir");
     let m = write_labelled_set(dir.path(), 2, 42).expect("set");
-    assert_eq!(m.entries.len(), 2 * 9);
+    assert_eq!(m.entries.len(), 2 * 10);
     for e in &m.entries {
         for f in &e.files {
             let name = f.to_ascii_lowercase();

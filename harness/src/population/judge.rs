@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use duxue_profile::{Policy, Verdict};
-use duxue_scenarios::population::Tally;
+use duxue_scenarios::behaviour::Counting;
+use duxue_scenarios::learner::Presentation;
+use duxue_scenarios::population::{Tally, behaviour_named};
 use duxue_scenarios::{Judge, Outcome};
 
 use super::recorder::OperationHistograms;
@@ -18,13 +20,21 @@ fn budget_ms(policy: &Policy, operation: &str) -> u64 {
     }
 }
 
-/// LD-1: at the declared peak, every operation's p99 (from the intended send time) within its
-/// budget and the error rate within the policy's.
+/// Whether a tally's learner presents itself genuinely at login (everybody but the spoofers).
+fn genuine(tally: &Tally) -> bool {
+    behaviour_named(&tally.behaviour).is_none_or(|b| b.presentation() == Presentation::Genuine)
+}
+
+/// LD-1: at the declared peak, every learner who may get in is in at once (a learner counts
+/// from a successful login), every operation's p99 (from the intended send time) within its
+/// budget, and the error rate within the policy's, a genuine person refused at login counting
+/// as an error.
 pub fn peak_load_held(
     policy: &Policy,
     learners: u64,
     section: &PopulationSection,
     operations: &BTreeMap<String, OperationHistograms>,
+    tallies: &[Tally],
 ) -> Outcome {
     let mut j = Judge::new("LD-1");
     // Requests and errors of the hold, from the per-second timeline (merged shards add theirs).
@@ -37,22 +47,48 @@ pub fn peak_load_held(
             .filter(|t| t.t_s > from && t.t_s <= to)
     };
     let peak_requests: u64 = peak_ticks().map(|t| t.requests).sum();
-    let peak_errors: u64 = peak_ticks().map(|t| t.errors).sum();
     let most_active = section.timeline.iter().map(|t| t.active).max().unwrap_or(0);
+    // Spoofers are kept out by design; everybody else must get in.
+    let genuine_share = if tallies.is_empty() {
+        1.0
+    } else {
+        tallies.iter().filter(|t| genuine(t)).count() as f64 / tallies.len() as f64
+    };
+    let expected = (learners as f64 * genuine_share).floor();
+    let logins_refused: u64 = tallies
+        .iter()
+        .filter(|t| genuine(t))
+        .map(|t| u64::from(t.logins_refused))
+        .sum();
+    let kept_out = tallies
+        .iter()
+        .filter(|t| genuine(t) && t.learner_id.is_some() && !t.admitted)
+        .count();
+    let peak_errors: u64 = peak_ticks().map(|t| t.errors).sum::<u64>() + logins_refused;
     j.figure("declared_peak_learners", learners);
+    j.figure("learners_who_may_get_in", expected);
     j.figure("most_learners_active", most_active);
+    j.figure("genuine_logins_refused", logins_refused);
+    j.figure("genuine_learners_kept_out", kept_out);
     j.figure("peak_requests", peak_requests);
     j.figure("peak_errors", peak_errors);
     if peak_requests == 0 {
         j.undecided("latency at peak", "no request was answered during the hold");
         return j.finish();
     }
-    // Learners are counted from arrival (registration and login) to leaving; a platform that
-    // keeps them out or throws them off does not reach its declared peak.
+    // Learners count from a successful login to leaving; a platform that keeps them out (with
+    // whatever answer) or throws them off does not reach its declared peak.
     j.check(
-        "the declared number of learners was active at once",
-        most_active as f64 >= learners as f64 * 0.95,
-        format!("{most_active} of {} at most", learners),
+        "the declared number of learners was logged in and active at once",
+        most_active as f64 >= expected * 0.95,
+        format!(
+            "{most_active} at most of the {expected:.0} of {learners} who present themselves genuinely"
+        ),
+    );
+    j.check(
+        "no genuine learner was refused at login",
+        logins_refused == 0,
+        format!("{logins_refused} genuine logins refused, {kept_out} learners kept out"),
     );
     let mut p99s = BTreeMap::new();
     for (name, h) in operations {
@@ -83,20 +119,12 @@ pub fn peak_load_held(
     j.finish()
 }
 
-/// The requirement whose probe judged the control a behaviour cheats.
-fn probe_of(behaviour: &str) -> Option<&'static str> {
-    Some(match behaviour {
-        "seeker" => "PB-1",
-        "speeder2" | "speeder4" => "PB-2",
-        "multi-window" => "PB-3",
-        "multi-login" => "ID-5",
-        "idler" => "PB-5",
-        "print-spoofer" | "screen-spoofer" | "replay-spoofer" | "other-person-spoofer" => "ID-4",
-        "out-of-order" => "PB-6",
-        "cooldown-violator" => "EN-1",
-        "popup-auto-clicker" | "round-the-clock" => "SV-6",
-        _ => return None,
-    })
+/// The requirement whose probe judged the control a behaviour cheats, and whether the
+/// platform can refuse it at the time (a script caught only afterwards cannot be).
+fn probe_of(behaviour: &str) -> Option<(&'static str, bool)> {
+    let unit = behaviour_named(behaviour)?.unit();
+    let probe = unit.attacks.as_deref()?;
+    Some((probe, unit.counts != Counting::SelfCheck))
 }
 
 /// LD-2: at peak the controls are as good as in the probe phase: the largest popup gap,
@@ -115,6 +143,8 @@ pub fn controls_hold_under_load(
         .iter()
         .filter(|t| t.behaviour == "honest" && t.admitted)
         .collect();
+    // Every member's playbacks keep the popup and capture rules, cheats' as well.
+    let admitted: Vec<&Tally> = tallies.iter().filter(|t| t.admitted).collect();
     j.figure("honest_learners", honest.len());
     j.figure(
         "honest_learners_kept_out",
@@ -125,8 +155,8 @@ pub fn controls_hold_under_load(
     );
 
     let gap_bound = f64::from(policy.rules.popup_max_gap_seconds.value);
-    let popups: u32 = honest.iter().map(|t| t.popups_seen).sum();
-    let largest_gap = honest
+    let popups: u32 = admitted.iter().map(|t| t.popups_seen).sum();
+    let largest_gap = admitted
         .iter()
         .map(|t| t.largest_popup_gap)
         .fold(0.0, f64::max);
@@ -136,7 +166,7 @@ pub fn controls_hold_under_load(
         (largest_gap * 10.0).round() / 10.0,
     );
     if popups == 0 {
-        j.undecided("popup gaps at peak", "no honest learner saw a popup");
+        j.undecided("popup gaps at peak", "no learner saw a popup");
     } else if passed_probe("PB-4") {
         j.check(
             "no stretch of playback longer than the popup bound went without a popup",
@@ -145,9 +175,9 @@ pub fn controls_hold_under_load(
         );
     }
 
-    let hours: u32 = honest.iter().map(|t| t.class_hours_watched).sum();
-    let bare: u32 = honest.iter().map(|t| t.class_hours_without_capture).sum();
-    let captures: u32 = honest.iter().map(|t| t.captures_seen).sum();
+    let hours: u32 = admitted.iter().map(|t| t.class_hours_watched).sum();
+    let bare: u32 = admitted.iter().map(|t| t.class_hours_without_capture).sum();
+    let captures: u32 = admitted.iter().map(|t| t.captures_seen).sum();
     j.figure("class_hours_watched", hours);
     j.figure("class_hours_without_capture", bare);
     j.figure(
@@ -173,7 +203,7 @@ pub fn controls_hold_under_load(
 
     let mut attempts = 0;
     for row in section.ledger.iter().filter(|r| r.cheat) {
-        let Some(probe) = probe_of(&row.behaviour) else {
+        let Some((probe, refusable)) = probe_of(&row.behaviour) else {
             continue;
         };
         j.figure(
@@ -186,7 +216,7 @@ pub fn controls_hold_under_load(
         }
         // Bots are caught after the fact by the self-check; the share it catches is
         // reported, and SV-6 judges the detector itself.
-        if probe == "SV-6" {
+        if !refusable {
             continue;
         }
         j.check(

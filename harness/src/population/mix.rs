@@ -1,5 +1,7 @@
 //! The population mix: a weight per behaviour. Given inline (`honest=58,seeker=3`) or as a TOML
 //! file with a `[mix]` table; the default is mostly honest with every cheat type present.
+//! Learners are dealt their behaviours by smooth weighted round robin, so the first N learners
+//! hold every share to within one learner, at 40 learners as at 10,000.
 
 use std::collections::BTreeMap;
 
@@ -26,6 +28,32 @@ impl Default for Mix {
 impl Mix {
     pub fn weights(&self) -> impl Iterator<Item = (Behaviour, usize)> + '_ {
         self.weights.iter().copied()
+    }
+
+    /// The behaviours of learners number 0, 1, … `learners − 1`: smooth weighted round robin
+    /// (each behaviour gains its weight every turn; the one furthest ahead is dealt and loses
+    /// the total), so every prefix of the sequence holds each share to within one learner.
+    pub fn deal(&self, learners: usize) -> Vec<Behaviour> {
+        let weights: Vec<(Behaviour, i64)> = self
+            .weights()
+            .filter(|(_, w)| *w > 0)
+            .map(|(b, w)| (b, w as i64))
+            .collect();
+        let total: i64 = weights.iter().map(|(_, w)| w).sum();
+        let mut current = vec![0_i64; weights.len()];
+        let mut dealt = Vec::with_capacity(learners);
+        for _ in 0..learners {
+            let mut best = 0;
+            for (i, (_, w)) in weights.iter().enumerate() {
+                current[i] += w;
+                if current[i] > current[best] {
+                    best = i;
+                }
+            }
+            current[best] -= total;
+            dealt.push(weights[best].0);
+        }
+        dealt
     }
 
     /// Weights as percentages by behaviour name (for the report).
@@ -110,6 +138,25 @@ mod tests {
         let shares = Mix::default().shares();
         assert_eq!(shares.len(), Behaviour::ALL.len());
         assert_eq!(shares["honest"], 58.0);
+    }
+
+    #[test]
+    fn small_populations_hold_the_shares() {
+        let mix = Mix::default();
+        for learners in [15, 40, 200, 1000] {
+            let dealt = mix.deal(learners);
+            for (behaviour, weight) in mix.weights() {
+                let count = dealt.iter().filter(|b| **b == behaviour).count() as f64;
+                let exact = learners as f64 * weight as f64 / 100.0;
+                assert!(
+                    (count - exact).abs() <= 1.0,
+                    "{learners} learners: {behaviour:?} {count}, share {exact}"
+                );
+            }
+        }
+        let forty = mix.deal(40);
+        let honest = forty.iter().filter(|b| **b == Behaviour::Honest).count();
+        assert!((23..=24).contains(&honest), "{honest} honest of 40");
     }
 
     #[test]

@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use duxue_profile::client::ClientConfig;
 use duxue_profile::{ProfileClient, SupervisorKind, SupervisorRequest, Verdict};
-use duxue_scenarios::behaviour::Behaviour;
+use duxue_scenarios::behaviour::{Behaviour, Counting};
 use duxue_scenarios::learner::Pacer;
-use duxue_scenarios::population::{Member, PopulationWorld, Tally};
+use duxue_scenarios::population::{Member, PopulationWorld, Tally, behaviour_named};
 use duxue_scenarios::{Outcome, ProbeContext};
 use goose::config::{GooseConfiguration, GooseDefault, GooseDefaultType};
 use goose::prelude::*;
@@ -36,8 +36,25 @@ pub const TALLIES: &str = "load/learners.jsonl";
 /// Supervisor dashboard staleness, one histogram (wall microseconds) in an interval log.
 pub const FRESHNESS_LOG: &str = "load/freshness.hlog";
 
+/// Writes a file of the run's evidence; a file that cannot be written stops the run, whose
+/// report would otherwise refer to evidence that is not there.
+pub fn write_evidence(path: &Path, bytes: &[u8]) -> Result<(), CannotRun> {
+    std::fs::write(path, bytes).map_err(|e| evidence_unwritten(path, e))
+}
+
+fn evidence_unwritten(path: &Path, e: impl std::fmt::Display) -> CannotRun {
+    CannotRun::new(
+        format!("cannot write {}: {e}", path.display()),
+        "check free disk space and that --out is writable",
+    )
+}
+
 /// Writes one histogram as the only interval of an interval log.
-pub fn write_single_interval(path: &Path, tag: &str, h: &hdrhistogram::Histogram<u64>) {
+pub fn write_single_interval(
+    path: &Path,
+    tag: &str,
+    h: &hdrhistogram::Histogram<u64>,
+) -> Result<(), CannotRun> {
     use hdrhistogram::serialization::V2Serializer;
     use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
     let mut bytes = Vec::new();
@@ -50,9 +67,8 @@ pub fn write_single_interval(path: &Path, tag: &str, h: &hdrhistogram::Histogram
             w.write_histogram(h, Duration::ZERO, Duration::from_secs(1), Tag::new(tag))
                 .map_err(|e| format!("{e:?}"))
         });
-    if let Err(e) = written.and_then(|()| std::fs::write(path, &bytes).map_err(|e| e.to_string())) {
-        tracing::error!("cannot write {}: {e}", path.display());
-    }
+    written.map_err(|e| evidence_unwritten(path, e))?;
+    write_evidence(path, &bytes)
 }
 
 /// Members making images (registration photos, liveness frames) at once: a few per core keeps
@@ -102,8 +118,6 @@ pub struct PopulationPlan {
     pub start_at: Option<chrono::DateTime<chrono::Utc>>,
     pub progress: bool,
     pub out: PathBuf,
-    /// The User-Agent of every member's requests.
-    pub user_agent: String,
 }
 
 /// What the phase produced.
@@ -118,26 +132,28 @@ pub struct PopulationResult {
 /// State every goose user shares.
 struct Shared {
     world: PopulationWorld,
+    /// The behaviour of each learner number (the mix dealt out).
+    behaviours: Vec<Behaviour>,
     recorder: Arc<Recorder>,
     tallies: Mutex<Vec<Tally>>,
     active: AtomicU64,
-    url: String,
+    /// How members reach the target (timeouts, trusted roots), without the conformance token.
+    config: ClientConfig,
     http: reqwest::Client,
     mode: ClientMode,
     shard: (u64, u64),
     /// When the load shape ends; members stop studying then.
     deadline: tokio::time::Instant,
     media_gate: Arc<tokio::sync::Semaphore>,
-    user_agent: String,
 }
 
 impl Shared {
     fn member_client(&self, pacer: Arc<Pacer>) -> Result<ProfileClient, String> {
         let http = match self.mode {
             ClientMode::Shared => self.http.clone(),
-            ClientMode::PerLearner => learner_http(&self.user_agent).map_err(|e| e.to_string())?,
+            ClientMode::PerLearner => learner_http(&self.config).map_err(|e| e.to_string())?,
         };
-        let client = ProfileClient::with_http(http, ClientConfig::new(&self.url));
+        let client = ProfileClient::with_http(http, self.config.clone());
         Ok(client.observed(Arc::new(MemberObserver {
             recorder: self.recorder.clone(),
             pacer,
@@ -145,20 +161,13 @@ impl Shared {
     }
 }
 
-fn learner_http(user_agent: &str) -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .user_agent(user_agent)
-        .timeout(Duration::from_secs(30))
-        .connect_timeout(Duration::from_secs(5))
-        .pool_max_idle_per_host(1)
-        .build()
+fn learner_http(config: &ClientConfig) -> reqwest::Result<reqwest::Client> {
+    config.http_builder().pool_max_idle_per_host(1).build()
 }
 
-fn shared_http(learners: u64, user_agent: &str) -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .user_agent(user_agent)
-        .timeout(Duration::from_secs(30))
-        .connect_timeout(Duration::from_secs(5))
+fn shared_http(config: &ClientConfig, learners: u64) -> reqwest::Result<reqwest::Client> {
+    config
+        .http_builder()
         .pool_max_idle_per_host(learners.clamp(16, 4096) as usize)
         .tcp_nodelay(true)
         .build()
@@ -181,7 +190,8 @@ pub async fn run(
             "choose a writable --out",
         )
     })?;
-    let http = shared_http(plan.learners, &plan.user_agent)
+    let config = ctx.client.config().for_url(target_url);
+    let http = shared_http(&config, plan.learners)
         .map_err(|e| CannotRun::new(format!("cannot build the HTTP client: {e}"), "check TLS"))?;
     // The barrier comes before the world is set up: the population's cohort clock starts with
     // its world, and a wait of minutes would pass cohort hours before anyone studied.
@@ -198,12 +208,14 @@ pub async fn run(
             )
         })?;
     let recorder = Arc::new(Recorder::default());
+    let numbers = plan.learners.max(1).saturating_mul(plan.shard.1.max(1));
     let shared = Arc::new(Shared {
         world,
+        behaviours: plan.mix.deal(numbers as usize),
         recorder: recorder.clone(),
         tallies: Mutex::new(Vec::new()),
         active: AtomicU64::new(0),
-        url: target_url.to_owned(),
+        config,
         http: http.clone(),
         mode: plan.client_mode,
         shard: plan.shard,
@@ -212,26 +224,38 @@ pub async fn run(
             + plan.shape.hold
             + plan.shape.ramp_down,
         media_gate: Arc::new(tokio::sync::Semaphore::new(MEDIA_GATE)),
-        user_agent: plan.user_agent.clone(),
     });
 
     let attack = goose_attack(plan, target_url, shared.clone())?;
     let stop = Arc::new(AtomicBool::new(false));
-    let supervisors = start_supervisors(&shared, &http, stop.clone(), ctx).await;
+    let supervisors = start_supervisors(&shared, &http, stop.clone()).await;
     // The ticker stops last, so its final interval holds every request the phase made.
     let ticker_stop = Arc::new(AtomicBool::new(false));
+    let log = std::fs::File::create(plan.out.join(HISTOGRAM_LOG))
+        .map_err(|e| evidence_unwritten(&plan.out.join(HISTOGRAM_LOG), e))?;
     let ticker = tokio::spawn(ticker(
         shared.clone(),
         plan.clone(),
         ticker_stop.clone(),
         progress_line(plan.progress),
+        log,
     ));
     let goose_result = attack.execute().await;
     stop.store(true, Ordering::Relaxed);
     let staleness = supervisors.finish().await;
     ticker_stop.store(true, Ordering::Relaxed);
-    let timeline = ticker.await.unwrap_or_default();
-    write_single_interval(&plan.out.join(FRESHNESS_LOG), "freshness", &staleness);
+    let (timeline, ticker_written) = ticker.await.unwrap_or_else(|e| {
+        (
+            Vec::new(),
+            Err(CannotRun::new(
+                format!("the population's ticker failed: {e}"),
+                "report it",
+            )),
+        )
+    });
+    let evidence_written = ticker_written.and_then(|()| {
+        write_single_interval(&plan.out.join(FRESHNESS_LOG), "freshness", &staleness)
+    });
     let freshness = section::freshness(
         &staleness,
         ctx.policy.judging.supervisor_freshness_seconds.value * 1000.0,
@@ -242,15 +266,16 @@ pub async fn run(
             "lower --learners or report it",
         )
     })?;
-    let _ = std::fs::write(
-        plan.out.join("load/goose-metrics.txt"),
-        goose_metrics.to_string(),
-    );
+    write_evidence(
+        &plan.out.join("load/goose-metrics.txt"),
+        goose_metrics.to_string().as_bytes(),
+    )?;
+    evidence_written?;
 
     let mut tallies =
         std::mem::take(&mut *shared.tallies.lock().unwrap_or_else(|e| e.into_inner()));
     flag_bots(&shared, ctx, &mut tallies).await;
-    write_tallies(&plan.out.join(TALLIES), &tallies);
+    write_tallies(&plan.out.join(TALLIES), &tallies)?;
 
     let section = section::build(
         plan,
@@ -261,7 +286,7 @@ pub async fn run(
         started.elapsed(),
     );
     let (operations, _) = shared.recorder.snapshot();
-    let load = judge::peak_load_held(&ctx.policy, plan.learners, &section, &operations);
+    let load = judge::peak_load_held(&ctx.policy, plan.learners, &section, &operations, &tallies);
     let controls = judge::controls_hold_under_load(&ctx.policy, &section, &tallies, probe_verdicts);
     Ok(PopulationResult {
         section,
@@ -298,7 +323,7 @@ fn goose_attack(
         plan.shape.hold.as_secs(),
         plan.shape.ramp_down.as_secs()
     );
-    let mut attack = GooseAttack::initialize_with_config(config)
+    let attack = GooseAttack::initialize_with_config(config)
         .map_err(goose_error)?
         .set_default(GooseDefault::TestPlan, test_plan.as_str())
         .map_err(goose_error)?
@@ -308,31 +333,20 @@ fn goose_attack(
                 .timeout(Duration::from_secs(30)),
         )
         .map_err(goose_error)?;
-    for (behaviour, weight) in plan.mix.weights() {
-        if weight == 0 {
-            continue;
-        }
-        let name = duxue_scenarios::population::behaviour_name(behaviour);
-        let scenario = Scenario::new(&name)
-            .set_weight(weight)
-            .map_err(goose_error)?
-            .register_transaction(
-                arrive(shared.clone(), behaviour)
-                    .set_name("arrive")
-                    .set_on_start(),
-            )
-            .register_transaction(sitting(shared.clone()).set_name("sitting"))
-            .register_transaction(leave(shared.clone()).set_name("leave").set_on_stop());
-        attack = attack.register_scenario(scenario);
-    }
-    Ok(attack)
+    // One scenario: each learner's behaviour comes from the mix dealt out by learner number
+    // (goose's own weighting gives the shares only for large populations).
+    let scenario = Scenario::new("learner")
+        .register_transaction(arrive(shared.clone()).set_name("arrive").set_on_start())
+        .register_transaction(sitting(shared.clone()).set_name("sitting"))
+        .register_transaction(leave(shared.clone()).set_name("leave").set_on_stop());
+    Ok(attack.register_scenario(scenario))
 }
 
 fn transaction_error(message: impl std::fmt::Display) -> Box<TransactionError> {
     Box::new(TransactionError::Custom(message.to_string()))
 }
 
-fn arrive(shared: Arc<Shared>, behaviour: Behaviour) -> Transaction {
+fn arrive(shared: Arc<Shared>) -> Transaction {
     Transaction::new(Arc::new(move |user: &mut GooseUser| {
         let shared = shared.clone();
         Box::pin(async move {
@@ -342,6 +356,7 @@ fn arrive(shared: Arc<Shared>, behaviour: Behaviour) -> Transaction {
                 .map_err(transaction_error)?;
             let (index, count) = shared.shard;
             let number = user.weighted_users_index as u64 * count + index;
+            let behaviour = shared.behaviours[number as usize % shared.behaviours.len().max(1)];
             let member = Member::new(
                 &shared.world,
                 number,
@@ -353,12 +368,13 @@ fn arrive(shared: Arc<Shared>, behaviour: Behaviour) -> Transaction {
             );
             let cell: MemberCell = Arc::new(tokio::sync::Mutex::new(member));
             user.set_session_data(cell.clone());
-            shared.active.fetch_add(1, Ordering::Relaxed);
             let mut member = cell.lock().await;
-            member
-                .arrive(&shared.world)
-                .await
-                .map_err(transaction_error)
+            let arrived = member.arrive(&shared.world).await;
+            // A learner is active once it got in, not when it arrived at the login page.
+            if member.admitted() {
+                shared.active.fetch_add(1, Ordering::Relaxed);
+            }
+            arrived.map_err(transaction_error)
         })
     }))
 }
@@ -371,10 +387,12 @@ fn sitting(shared: Arc<Shared>) -> Transaction {
                 return Err(transaction_error("the learner never arrived"));
             };
             let mut member = cell.lock().await;
-            member
-                .sitting(&shared.world)
-                .await
-                .map_err(transaction_error)
+            let was_admitted = member.admitted();
+            let sat = member.sitting(&shared.world).await;
+            if !was_admitted && member.admitted() {
+                shared.active.fetch_add(1, Ordering::Relaxed);
+            }
+            sat.map_err(transaction_error)
         })
     }))
 }
@@ -388,7 +406,9 @@ fn leave(shared: Arc<Shared>) -> Transaction {
             };
             let mut member = cell.lock().await;
             member.leave().await;
-            shared.active.fetch_sub(1, Ordering::Relaxed);
+            if member.admitted() {
+                shared.active.fetch_sub(1, Ordering::Relaxed);
+            }
             shared
                 .tallies
                 .lock()
@@ -403,22 +423,20 @@ pub use duxue_reports::model::TimelinePoint as Tick;
 
 /// Every wall second: the interval histograms to the log, a timeline point, the live line;
 /// marks the peak (the hold of the shape) for the recorder.
+/// Returns the timeline, and whether its evidence (the interval log, `load/harness.json`)
+/// was written.
 async fn ticker(
     shared: Arc<Shared>,
     plan: PopulationPlan,
     stop: Arc<AtomicBool>,
     line: ProgressBar,
-) -> Vec<Tick> {
+    log: std::fs::File,
+) -> (Vec<Tick>, Result<(), CannotRun>) {
     use hdrhistogram::serialization::V2Serializer;
     use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
     let path = plan.out.join(HISTOGRAM_LOG);
-    let mut file = match std::fs::File::create(&path) {
-        Ok(f) => std::io::BufWriter::new(f),
-        Err(e) => {
-            tracing::error!("cannot write {}: {e}", path.display());
-            return Vec::new();
-        }
-    };
+    let mut failed: Option<String> = None;
+    let mut file = std::io::BufWriter::new(log);
     let mut serializer = V2Serializer::new();
     let start_wall = std::time::SystemTime::now();
     let mut builder = IntervalLogWriterBuilder::new();
@@ -427,11 +445,12 @@ async fn ticker(
         .add_comment("tag = profile operation id; one interval per wall second")
         .with_start_time(start_wall)
         .with_base_time(start_wall);
+    // The ticker keeps marking the peak for the recorder even when its log cannot be written.
     let mut writer = match builder.begin_log_with(&mut file, &mut serializer) {
-        Ok(w) => w,
+        Ok(w) => Some(w),
         Err(e) => {
-            tracing::error!("cannot write {}: {e}", path.display());
-            return Vec::new();
+            failed.get_or_insert(e.to_string());
+            None
         }
     };
     let started = Instant::now();
@@ -450,10 +469,13 @@ async fn ticker(
         let now = started.elapsed();
         shared.recorder.set_peak(now >= peak_from && now < peak_to);
         for (operation, histogram) in shared.recorder.take_intervals() {
+            let Some(writer) = writer.as_mut() else {
+                continue;
+            };
             if let Err(e) =
                 writer.write_histogram(&histogram, last, now - last, Tag::new(&operation))
             {
-                tracing::warn!("interval log: {e:?}");
+                failed.get_or_insert(format!("{e:?}"));
             }
         }
         let requests = shared.recorder.interval_requests.swap(0, Ordering::Relaxed);
@@ -481,11 +503,16 @@ async fn ticker(
         }
     }
     line.finish_and_clear();
-    usage.write(&plan.out.join("load/harness.json"), plan.learners);
     drop(writer);
     use std::io::Write as _;
-    let _ = file.flush();
-    timeline
+    if let Err(e) = file.flush() {
+        failed.get_or_insert(e.to_string());
+    }
+    let written = match failed {
+        Some(e) => Err(evidence_unwritten(&path, e)),
+        None => usage.write(&plan.out.join("load/harness.json"), plan.learners),
+    };
+    (timeline, written)
 }
 
 fn progress_line(enabled: bool) -> ProgressBar {
@@ -523,7 +550,6 @@ async fn start_supervisors(
     shared: &Arc<Shared>,
     http: &reqwest::Client,
     stop: Arc<AtomicBool>,
-    ctx: &ProbeContext,
 ) -> Supervisors {
     let fx = &shared.world.fixture;
     let kinds = [
@@ -540,28 +566,21 @@ async fn start_supervisors(
     ];
     let mut tasks = Vec::new();
     for (kind, organisation_id) in kinds {
-        let credentials = ctx
-            .client
-            .create_supervisor(&SupervisorRequest {
-                cohort_id: fx.cohort.cohort_id.clone(),
-                kind,
-                organisation_id,
-            })
-            .await;
-        let Ok(credentials) = credentials else {
-            tracing::warn!("population: a {kind:?} supervisor could not be created");
-            continue;
-        };
-        let client = ProfileClient::with_http(http.clone(), ClientConfig::new(&shared.url))
-            .observed(Arc::new(MemberObserver {
+        let client = ProfileClient::with_http(http.clone(), shared.config.clone()).observed(
+            Arc::new(MemberObserver {
                 recorder: shared.recorder.clone(),
                 pacer: Arc::new(Pacer::default()),
-            }));
-        let Ok(session) = client
-            .supervisor_login(&credentials.username, &credentials.password)
+            }),
+        );
+        let token = match fx
+            .supervisor_via(&client, kind, organisation_id.as_deref())
             .await
-        else {
-            continue;
+        {
+            Ok(token) => token,
+            Err(e) => {
+                tracing::warn!("population: a {kind:?} supervisor could not be created: {e}");
+                continue;
+            }
         };
         let clock = fx.clock.clone();
         let stop = stop.clone();
@@ -571,7 +590,7 @@ async fn start_supervisors(
             // Bounded: at most one poll per 2 s until the phase stops.
             while !stop.load(Ordering::Relaxed) {
                 polls.tick().await;
-                let Ok(list) = client.list_learners(&session.token).await else {
+                let Ok(list) = client.list_learners(&token).await else {
                     continue;
                 };
                 let now = clock.now();
@@ -592,39 +611,57 @@ async fn start_supervisors(
     Supervisors { tasks }
 }
 
-/// Bots (popup auto-clickers, round-the-clock scripts) cannot be refused at the time; the
-/// platform's course-brushing self-check must flag them afterwards.
+/// Scripts (popup auto-clickers, round-the-clock learners) cannot be refused at the time; the
+/// platform's course-brushing self-check must flag them afterwards, in the population's cohort
+/// or in a round-the-clock member's own.
 async fn flag_bots(shared: &Shared, ctx: &ProbeContext, tallies: &mut [Tally]) {
-    let bots = ["popup-auto-clicker", "round-the-clock"];
-    let token = match supervisor_token(shared, ctx).await {
-        Some(token) => token,
-        None => return,
+    let is_script = |t: &Tally| {
+        behaviour_named(&t.behaviour).is_some_and(|b| b.unit().counts == Counting::SelfCheck)
     };
-    let client = ProfileClient::with_http(shared.http.clone(), ClientConfig::new(&shared.url));
-    let Ok(report) = client.self_check(&token).await else {
-        return;
-    };
+    let population = shared.world.fixture.cohort.cohort_id.clone();
+    let mut cohorts: Vec<String> = tallies
+        .iter()
+        .filter(|t| is_script(t) && t.admitted)
+        .map(|t| t.cohort_id.clone().unwrap_or_else(|| population.clone()))
+        .collect();
+    cohorts.sort();
+    cohorts.dedup();
+    let client = ProfileClient::with_http(shared.http.clone(), shared.config.clone());
+    let mut flagged = std::collections::BTreeSet::new();
+    for cohort in &cohorts {
+        let Some(token) = supervisor_token(cohort, ctx).await else {
+            continue;
+        };
+        let Ok(report) = client.self_check(&token).await else {
+            continue;
+        };
+        flagged.extend(report.flagged.into_iter().map(|f| f.learner_id));
+    }
     for tally in tallies.iter_mut() {
-        if !bots.contains(&tally.behaviour.as_str()) || !tally.admitted {
+        if !is_script(tally) || !tally.admitted {
             continue;
         }
+        let caught = tally
+            .learner_id
+            .as_ref()
+            .is_some_and(|id| flagged.contains(id));
         tally.cheat_attempts += 1;
-        let flagged = report
-            .flagged
-            .iter()
-            .any(|f| Some(&f.learner_id) == tally.learner_id.as_ref());
-        if flagged {
-            tally.flagged_by_self_check = true;
-            tally.attempts_refused += 1;
-        }
+        tally.flagged_by_self_check = caught;
+        tally.attempts_refused += u32::from(caught);
+        let form = tally
+            .forms
+            .entry("caught-by-the-self-check".into())
+            .or_default();
+        form[0] += 1;
+        form[1] += u32::from(caught);
     }
 }
 
-async fn supervisor_token(shared: &Shared, ctx: &ProbeContext) -> Option<String> {
+async fn supervisor_token(cohort_id: &str, ctx: &ProbeContext) -> Option<String> {
     let credentials = ctx
         .client
         .create_supervisor(&SupervisorRequest {
-            cohort_id: shared.world.fixture.cohort.cohort_id.clone(),
+            cohort_id: cohort_id.to_owned(),
             kind: SupervisorKind::Authority,
             organisation_id: None,
         })
@@ -638,17 +675,14 @@ async fn supervisor_token(shared: &Shared, ctx: &ProbeContext) -> Option<String>
 }
 
 /// Writes every member's tally as one JSON line (`load/learners.jsonl`).
-pub fn write_tallies(path: &Path, tallies: &[Tally]) {
+pub fn write_tallies(path: &Path, tallies: &[Tally]) -> Result<(), CannotRun> {
     let mut text = String::new();
     for tally in tallies {
-        if let Ok(line) = serde_json::to_string(tally) {
-            text.push_str(&line);
-            text.push('\n');
-        }
+        let line = serde_json::to_string(tally).map_err(|e| evidence_unwritten(path, e))?;
+        text.push_str(&line);
+        text.push('\n');
     }
-    if let Err(e) = std::fs::write(path, text) {
-        tracing::error!("cannot write {}: {e}", path.display());
-    }
+    write_evidence(path, text.as_bytes())
 }
 
 /// Process CPU seconds, the part of them spent making synthetic media and the media jobs run,
@@ -691,7 +725,7 @@ impl HarnessUsage {
         }
     }
 
-    fn write(&self, path: &Path, learners: u64) {
+    fn write(&self, path: &Path, learners: u64) -> Result<(), CannotRun> {
         let end = CpuReading::now();
         let (hold_cpu, hold_media, hold_media_jobs) = match (self.at_hold_start, self.at_hold_end) {
             (Some(a), Some(b)) => (
@@ -717,7 +751,7 @@ impl HarnessUsage {
             "peak_rss_kb": peak_rss_kb(),
             "note": "process-wide: includes an embedded platform when there is no --target",
         });
-        let _ = std::fs::write(path, serde_json::to_vec_pretty(&json).unwrap_or_default());
+        write_evidence(path, &serde_json::to_vec_pretty(&json).unwrap_or_default())
     }
 }
 

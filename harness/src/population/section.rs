@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use duxue_scenarios::population::Tally;
+use duxue_scenarios::behaviour::Behaviour;
+use duxue_scenarios::learner::Presentation;
+use duxue_scenarios::population::{Tally, behaviour_name};
 use hdrhistogram::Histogram;
 
 use super::recorder::Recorder;
@@ -174,24 +176,24 @@ pub fn ledger_and_spoofing(tallies: &[Tally]) -> (Vec<LedgerRow>, Vec<SpoofRow>)
             r
         })
         .collect::<Vec<_>>();
-    let spoofing: Vec<SpoofRow> = [
-        ("print", "print-spoofer"),
-        ("screen", "screen-spoofer"),
-        ("replay", "replay-spoofer"),
-        ("other-person", "other-person-spoofer"),
-    ]
-    .iter()
-    .map(|(species, behaviour)| {
-        let of: Vec<&Tally> = tallies
-            .iter()
-            .filter(|t| t.behaviour == *behaviour)
-            .collect();
-        SpoofRow {
-            species: (*species).to_owned(),
-            attempts: of.iter().map(|t| u64::from(t.cheat_attempts)).sum(),
-            refused: of.iter().map(|t| u64::from(t.attempts_refused)).sum(),
-        }
-    })
-    .collect();
+    // One row per spoof species, from the behaviours that present one at login.
+    let spoofing: Vec<SpoofRow> = Behaviour::ALL
+        .into_iter()
+        .filter_map(|b| match b.presentation() {
+            Presentation::Attack(species) => Some((species, behaviour_name(b))),
+            Presentation::Genuine => None,
+        })
+        .map(|(species, behaviour)| {
+            let of: Vec<&Tally> = tallies
+                .iter()
+                .filter(|t| t.behaviour == behaviour)
+                .collect();
+            SpoofRow {
+                species: species.as_str().to_owned(),
+                attempts: of.iter().map(|t| u64::from(t.cheat_attempts)).sum(),
+                refused: of.iter().map(|t| u64::from(t.attempts_refused)).sum(),
+            }
+        })
+        .collect();
     (ledger, spoofing)
 }

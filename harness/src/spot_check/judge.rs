@@ -738,10 +738,15 @@ pub fn sv7(ctx: &ProbeContext, o: &Observations) -> Outcome {
     j.finish()
 }
 
-/// SC-1: HTTPS for a target off this machine.
-pub fn sc1(target: &str) -> Outcome {
+/// SC-1: HTTPS for a target off this machine; `reached` is the address the spot check's
+/// connection reached (a name that resolves to loopback is loopback, whatever it is called).
+pub fn sc1(target: &str, reached: Option<std::net::IpAddr>) -> Outcome {
     let mut j = Judge::new("SC-1");
     let url = target.to_ascii_lowercase();
+    let shown = match reached {
+        Some(ip) => format!("{target} (reached at {ip})"),
+        None => target.to_owned(),
+    };
     if url.starts_with("https://") {
         // The spot check reached the target's /meta before it began: the answer came over TLS.
         j.check(
@@ -749,16 +754,23 @@ pub fn sc1(target: &str) -> Outcome {
             true,
             format!("{target} answered /meta"),
         );
-    } else if duxue_scenarios::probes::is_loopback_url(&url) {
-        j.skip(format!(
-            "the target {target} is a loopback address; HTTPS is required only off this machine"
-        ));
     } else {
-        j.check(
-            "a non-loopback target is reached over HTTPS",
-            false,
-            format!("target is {target}"),
-        );
+        match duxue_scenarios::probes::is_loopback_target(&url, reached) {
+            Some(true) => j.skip(format!(
+                "the target {shown} is on loopback; HTTPS is required only off this machine"
+            )),
+            Some(false) => {
+                j.check(
+                    "a non-loopback target is reached over HTTPS",
+                    false,
+                    format!("plain HTTP to {shown}"),
+                );
+            }
+            None => j.undecided(
+                "whether the target is on loopback",
+                format!("{shown}: the connection did not say which address it reached"),
+            ),
+        }
     }
     j.finish()
 }

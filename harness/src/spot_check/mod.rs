@@ -11,14 +11,13 @@ mod road;
 mod schedule;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use duxue_profile::{
-    Auth, ClientConfig, LiveStatus, Policy, ProfileClient, SupervisorKind, Verdict, operation,
-};
+use duxue_profile::{Auth, LiveStatus, Policy, ProfileClient, SupervisorKind, Verdict, operation};
 use duxue_reports::RunReport;
 use duxue_reports::model::{EvidenceRef, RunMode};
 use duxue_scenarios::clock::CohortClock;
@@ -48,7 +47,8 @@ pub struct SpotCheckPlan {
     /// The platform's clock scale: 1 on a real platform; more only against a simulated
     /// platform whose production clock runs faster (tests).
     pub clock_scale: f64,
-    pub user_agent: String,
+    /// Request timeout, trusted roots and User-Agent.
+    pub transport: crate::target::Transport,
     pub signing_key: Option<PathBuf>,
     pub progress: bool,
 }
@@ -150,9 +150,17 @@ pub async fn spot_check(plan: &SpotCheckPlan) -> Result<RunReport, CannotRun> {
         })?;
     }
     certify::prepare_out(&plan.out)?;
-    let mut config = ClientConfig::new(&plan.target);
-    config.user_agent = plan.user_agent.clone();
-    let (client, meta) = crate::target::connect_with(config).await?;
+    let (client, meta) = crate::target::connect(&plan.target, None, &plan.transport).await?;
+    // The address the connection reached decides whether plain HTTP is on loopback (SC-1).
+    let reached = match operation("getMeta") {
+        Some(op) => client
+            .send_raw(op, &[], Auth::Anonymous, None)
+            .await
+            .ok()
+            .and_then(|a| a.remote_addr)
+            .map(|addr| addr.ip()),
+        None => None,
+    };
     eprintln!(
         "duxue spot-check: {} ({}), {} accounts, {} s, seed {}, output {}",
         meta.platform_name,
@@ -281,15 +289,16 @@ pub async fn spot_check(plan: &SpotCheckPlan) -> Result<RunReport, CannotRun> {
             .unwrap_or_else(|e| e.into_inner()),
     );
     let ctx = ProbeContext {
-        requirement: "spot-check",
         client: client.clone(),
         policy: inputs.policy.clone(),
         application: inputs.application.clone(),
         clock_scale: plan.clock_scale,
         seed: plan.seed,
+        run_nonce: 0,
         target_url: plan.target.clone(),
+        playbacks: Arc::default(),
     };
-    let outcomes = judge_all(&ctx, &observations);
+    let outcomes = judge_all(&ctx, &observations, reached);
     let took = started.elapsed();
     let requirements = inputs
         .catalog
@@ -316,6 +325,8 @@ pub async fn spot_check(plan: &SpotCheckPlan) -> Result<RunReport, CannotRun> {
         started_at,
         started,
         seed: plan.seed,
+        // A spot check registers no one: its people are the accounts the bureau holds.
+        run_nonce: 0,
         clock_scale: plan.clock_scale,
         learners: accounts.accounts.len() as u64,
         url: plan.target.clone(),
@@ -327,7 +338,7 @@ pub async fn spot_check(plan: &SpotCheckPlan) -> Result<RunReport, CannotRun> {
         requests: journal.total(),
         shard: None,
     };
-    let mut report = certify::assemble(identity, requirements, None);
+    let mut report = certify::assemble(identity, requirements, None, None);
     report.mode = RunMode::SpotCheck;
     if !observations.errors.is_empty() {
         tracing::warn!(errors = ?observations.errors, "steps of the spot check failed");
@@ -346,7 +357,8 @@ pub struct RegisterPlan {
     pub classes: Vec<String>,
     pub out: PathBuf,
     pub seed: u64,
-    pub user_agent: String,
+    /// Request timeout, trusted roots and User-Agent.
+    pub transport: crate::target::Transport,
 }
 
 /// Registers `count` synthetic people through the platform's public registration, each in the
@@ -369,9 +381,7 @@ pub async fn register_accounts(plan: &RegisterPlan) -> Result<usize, CannotRun> 
         Policy::resolve("xuchang-2022")
             .map_err(|e| CannotRun::new(format!("bad policy: {e}"), "reinstall duxue"))?,
     );
-    let mut config = ClientConfig::new(&plan.target);
-    config.user_agent = plan.user_agent.clone();
-    let (client, meta) = crate::target::connect_with(config).await?;
+    let (client, meta) = crate::target::connect(&plan.target, None, &plan.transport).await?;
     let account = &supervisors.supervisors[0];
     let session = sign_in(&client, account).await?;
     let listed = client.list_classes(&session.token).await.map_err(|e| {
@@ -563,7 +573,7 @@ fn evidence_for(
 }
 
 /// Every requirement a spot check judges.
-fn judge_all(ctx: &ProbeContext, o: &Observations) -> Vec<Outcome> {
+fn judge_all(ctx: &ProbeContext, o: &Observations, reached: Option<IpAddr>) -> Vec<Outcome> {
     vec![
         judge::login_trials("ID-3", o),
         judge::login_trials("ID-4", o),
@@ -579,7 +589,7 @@ fn judge_all(ctx: &ProbeContext, o: &Observations) -> Vec<Outcome> {
         judge::sv3(o),
         judge::sv5(o),
         judge::sv7(ctx, o),
-        judge::sc1(&ctx.target_url),
+        judge::sc1(&ctx.target_url, reached),
         judge::expectations(
             "SC-2",
             &o.tokens,

@@ -14,7 +14,7 @@ use duxue_profile::{
 };
 use duxue_scenarios::clock::CohortClock;
 use duxue_scenarios::learner::{
-    CaptureStyle, PopupStyle, Presentation, SimLearner, StudyLog, StudyPlan, TwoWindows,
+    CaptureStyle, PopupStyle, Presentation, Seek, SimLearner, StudyLog, StudyPlan, TwoWindows,
     refuses_the_person, two_windows,
 };
 use duxue_scenarios::{ProbeError, seeds};
@@ -84,7 +84,10 @@ impl Sitting {
         match *self {
             Sitting::Honest | Sitting::SecondWindow | Sitting::SecondDevice => honest,
             Sitting::Seek { after, jump } => StudyPlan {
-                seek: Some((furthest + after, jump)),
+                seek: Seek::Jump {
+                    at: furthest + after,
+                    by: jump,
+                },
                 ..partial
             },
             Sitting::SpeedUp { rate } => StudyPlan { rate, ..partial },

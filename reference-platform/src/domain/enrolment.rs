@@ -16,6 +16,14 @@ use crate::ids::new_id;
 /// (or its middle when shorter).
 pub const FIXED_CAPTURE_OFFSET: f64 = 600.0;
 
+/// Under defect `early-captures` every capture falls within this many seconds of the start of
+/// its class hour.
+pub const EARLY_CAPTURE_SECONDS: f64 = 600.0;
+
+/// Under defect `few-capture-offsets`: 8, 21 and 34 minutes into a 45-minute class hour, as
+/// shares of the class hour.
+pub const FEW_CAPTURE_SHARES: [f64; 3] = [8.0 / 45.0, 21.0 / 45.0, 34.0 / 45.0];
+
 pub fn enrolment_view(e: &EnrolmentRec) -> Enrolment {
     Enrolment {
         enrolment_id: e.id.clone(),
@@ -34,12 +42,24 @@ impl Platform {
         }
         let len = end - start;
         let n = self.policy.rules.captures_per_class_hour_min.value.max(1) as usize;
+        let mut rng = self.rng.lock();
+        if self.has(Defect::CapturesSometimesSkipped) && rng.random_bool(0.2) {
+            return Vec::new();
+        }
         let mut positions: Vec<f64> = if self.has(Defect::FixedCaptureOffset) {
             (0..n)
                 .map(|i| start + FIXED_CAPTURE_OFFSET.min(len / 2.0) * (i + 1) as f64 / n as f64)
                 .collect()
+        } else if self.has(Defect::EarlyCaptures) {
+            let early = EARLY_CAPTURE_SECONDS.min(len);
+            (0..n)
+                .map(|_| start + early * rng.random_range(0.02..0.98))
+                .collect()
+        } else if self.has(Defect::FewCaptureOffsets) {
+            (0..n)
+                .map(|_| start + len * FEW_CAPTURE_SHARES[rng.random_range(0..3)])
+                .collect()
         } else {
-            let mut rng = self.rng.lock();
             (0..n)
                 .map(|_| start + len * rng.random_range(0.02..0.98))
                 .collect()
@@ -137,9 +157,10 @@ impl Platform {
         }
         let now = w.cohort_now(&learner.cohort_id);
         if course.course.subsidised && !self.has(Defect::NoCooldown) {
+            let per_course = self.has(Defect::CooldownPerCourse);
             let last = mine
                 .iter()
-                .filter(|e| e.subsidised)
+                .filter(|e| e.subsidised && (!per_course || e.course_id == course.id))
                 .max_by(|a, b| a.enrolled_at.total_cmp(&b.enrolled_at));
             if let Some(last) = last {
                 let assessed = w
@@ -154,7 +175,7 @@ impl Platform {
                             "the last subsidised training project is not assessed yet",
                         ));
                     }
-                    Some(at) if now < add_months(at, months) => {
+                    Some(at) if now < add_months(at, months, self.policy.calendar_offset()) => {
                         return Err(Refusal::new(
                             ErrorCode::CooldownActive,
                             format!(
@@ -240,8 +261,18 @@ impl Platform {
             .any(|l| {
                 w.progress
                     .get(&progress_id(&e.id, &l.lesson_id))
-                    .is_none_or(|p| !p.completed(required))
+                    .is_none_or(|p| !self.unlocks_next(p, required))
             })
+    }
+
+    /// Whether an earlier lesson's progress lets the next professional lesson be played: it is
+    /// completed (under defect `started-lesson-unlocks-next`: merely started).
+    fn unlocks_next(&self, p: &LessonProg, captures_required: bool) -> bool {
+        if self.has(Defect::StartedLessonUnlocksNext) {
+            p.furthest > 0.0
+        } else {
+            p.completed(captures_required)
+        }
     }
 
     /// The progress of an enrolment (checked for ownership by the caller).

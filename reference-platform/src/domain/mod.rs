@@ -44,8 +44,9 @@ use crate::load::LoadMeter;
 use crate::store::read::ReadPool;
 use crate::store::writer::{DocWrite, EventWrite, ImageWrite, Record, WriteOp, Writer};
 
-/// Heartbeat interval the platform asks for, in cohort-clock seconds (a constant of the
-/// reference platform; the policy's `heartbeat_max_gap_seconds` is six of them).
+/// Heartbeat interval the platform asks for, in cohort-clock seconds: this platform's choice,
+/// brought within the policy's `heartbeat_interval_min_seconds`..`heartbeat_interval_max_seconds`
+/// ([`Platform::heartbeat_interval`]).
 pub const HEARTBEAT_INTERVAL_SECONDS: f64 = 10.0;
 
 // ---------------------------------------------------------------------------------------------
@@ -164,6 +165,9 @@ pub struct SessionRec {
     pub created_at: f64,
     /// Why the session ended, if it did.
     pub revoked: Option<String>,
+    /// The device the client named at login, if any.
+    #[serde(default)]
+    pub device_id: Option<String>,
 }
 impl_doc!(
     SessionRec,
@@ -393,6 +397,12 @@ pub struct PlaybackRec {
     /// Presence counts from here (start, last heartbeat, last event resolved).
     pub credit_from: f64,
     pub next_popup_at: f64,
+    /// Popups issued so far in this playback.
+    #[serde(default)]
+    pub popups_issued: u32,
+    /// The position of the last heartbeat accepted (the player's, not the furthest watched).
+    #[serde(default)]
+    pub last_position: f64,
     pub events: Vec<EventRec>,
     /// A capture failed under this playback and it went on (`capture-miss-continues`): the
     /// class hour's frontier was rewound, and the next heartbeat re-anchors the player there.
@@ -427,6 +437,8 @@ pub struct ChallengeRec {
     pub actions: Vec<LivenessAction>,
     pub expires_at: f64,
     pub used: bool,
+    /// The session the challenge's login opened.
+    pub session_id: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------------

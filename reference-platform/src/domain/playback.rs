@@ -6,10 +6,11 @@
 //!
 //! Credit rule of a heartbeat at cohort time `t` with position `p`:
 //! - the position may not run ahead of the furthest position watched by more than the cohort
-//!   time since that position last moved, plus a slack of one heartbeat interval (10 s), 25%,
-//!   and half a wall second of cohort time (network and queueing jitter, which is wall time: at
-//!   clock scale 60 a heartbeat held up 0.2 s looks 12 cohort seconds late, and the prompt one
-//!   after it 12 seconds early; credit stays capped by presence time whatever the slack);
+//!   time since that position last moved plus the policy's seek tolerance
+//!   (`seek_tolerance_seconds`, and `seek_tolerance_wall_seconds` of network and queueing
+//!   jitter counted at the cohort's clock scale: at clock scale 60 a heartbeat held up 0.2 s
+//!   looks 12 cohort seconds late, and the prompt one after it 12 seconds early); credit stays
+//!   capped by presence time whatever the tolerance;
 //! - presence counts from the later of the previous heartbeat and the last popup/capture
 //!   answered; nothing counts while a popup or capture is pending or the window has no focus;
 //! - the credit is the new content of each class hour (never content already credited in it),
@@ -29,12 +30,15 @@ use crate::controls::{FailedCapture, SecondWindow, Silence};
 use crate::error::Outcome;
 use crate::ids::new_id;
 
-/// Seek slack: fixed part, seconds.
-const SEEK_SLACK_SECONDS: f64 = 10.0;
-/// Seek slack: share of the time since the furthest position moved.
-const SEEK_SLACK_SHARE: f64 = 0.25;
-/// Seek slack: wall seconds of network and queueing jitter, counted at the cohort's clock scale.
-const SEEK_SLACK_WALL_SECONDS: f64 = 0.5;
+/// The heartbeat interval asked for under defect `long-heartbeat-interval` (cohort seconds).
+const LONG_HEARTBEAT_INTERVAL_SECONDS: f64 = 45.0;
+/// How long after its deadline a popup answer is still accepted under defect
+/// `late-popup-answers-accepted` (cohort seconds).
+const LATE_POPUP_GRACE_SECONDS: f64 = 120.0;
+/// The fastest rate accepted under defect `mild-speed-up-allowed`.
+const MILD_SPEED_UP: f64 = 1.25;
+/// The lead over elapsed time credited as watched under defect `position-lead-credited`.
+const CREDITED_LEAD_SECONDS: f64 = 60.0;
 /// Answered events are kept on the playback this long (cohort seconds) for idempotent answers.
 const KEEP_RESOLVED_SECONDS: f64 = 900.0;
 
@@ -88,14 +92,14 @@ fn stop_word(r: StopReason) -> &'static str {
     }
 }
 
-pub fn playback_view(pb: &PlaybackRec) -> Playback {
+pub fn playback_view(pb: &PlaybackRec, heartbeat_interval: f64) -> Playback {
     Playback {
         playback_id: pb.id.clone(),
         enrolment_id: pb.enrolment_id.clone(),
         lesson_id: pb.lesson_id.clone(),
         lesson_seconds: pb.lesson_seconds,
         start_position: pb.start_position,
-        heartbeat_interval_seconds: HEARTBEAT_INTERVAL_SECONDS,
+        heartbeat_interval_seconds: heartbeat_interval,
         state: pb.state,
     }
 }
@@ -110,16 +114,91 @@ fn pending_view(e: &EventRec) -> PendingEvent {
     }
 }
 
+/// How a heartbeat's rate and position are judged.
+struct Pace {
+    /// The declared rate is refused (`rate_forbidden`).
+    rate_refused: bool,
+    /// Content credited per cohort second of presence, at most.
+    rate_cap: f64,
+    /// How far the position may lead the furthest watched plus the elapsed time (a seek beyond).
+    lead: f64,
+    /// Whether content within an accepted lead is credited as watched (not capped by presence).
+    lead_credited: bool,
+}
+
+/// Under defect `rewatch-credited`: credits the content from the player's last position to
+/// `to` that lies behind the furthest position (content already credited), at most `window`.
+fn rewatch_credit(prog: &mut LessonProg, from: f64, to: f64, window: f64) -> f64 {
+    let end = to.min(prog.furthest);
+    if end <= from {
+        return 0.0;
+    }
+    let parts: Vec<f64> = prog
+        .hours
+        .iter()
+        .map(|h| (end.min(h.end) - from.max(h.start)).max(0.0))
+        .collect();
+    let total: f64 = parts.iter().sum();
+    let credit = total.min(window);
+    for (h, part) in prog.hours.iter_mut().zip(&parts) {
+        if *part > 0.0 {
+            h.credit += part * credit / total;
+        }
+    }
+    credit
+}
+
 impl Platform {
-    /// The next popup gap (cohort seconds): uniform in [gap/3, gap − 2 heartbeats] so that,
-    /// seen at heartbeat granularity, no gap exceeds the policy's maximum.
-    fn popup_gap(&self, cohort_id: &str) -> f64 {
+    /// The speed-up and seek rules for a heartbeat declaring `rate` on a cohort clock at
+    /// `scale` in cohort `cohort_id`: rates above 1 refused, credit at most real time, a lead of
+    /// the policy's seek tolerance (each defect of PB-1 and PB-2 loosens one of them).
+    fn pace(&self, rate: f64, scale: f64, cohort_id: &str) -> Pace {
+        let mut pace = Pace {
+            rate_refused: rate > 1.0 + 1e-9,
+            rate_cap: 1.0,
+            lead: self.policy.seek_tolerance(scale),
+            lead_credited: false,
+        };
+        if self.has_in(Defect::SpeedUpAllowed, cohort_id) {
+            pace.rate_refused = false;
+            pace.rate_cap = rate.max(1.0);
+        } else if self.has(Defect::MildSpeedUpAllowed) {
+            pace.rate_refused = rate > MILD_SPEED_UP + 1e-9;
+            pace.rate_cap = rate.clamp(1.0, MILD_SPEED_UP);
+        }
+        if self.has_in(Defect::SeekAllowed, cohort_id) {
+            pace.lead = f64::INFINITY;
+            pace.lead_credited = true;
+        } else if self.has(Defect::PositionLeadCredited) {
+            pace.lead = CREDITED_LEAD_SECONDS;
+            pace.lead_credited = true;
+        }
+        pace
+    }
+
+    /// The heartbeat interval this platform asks for: its own 10 s brought within the policy's
+    /// bounds (defect `long-heartbeat-interval`: 45 s, beyond them).
+    pub fn heartbeat_interval(&self) -> f64 {
+        if self.has(Defect::LongHeartbeatInterval) {
+            return LONG_HEARTBEAT_INTERVAL_SECONDS;
+        }
+        let (min, max) = self.policy.heartbeat_interval_bounds();
+        HEARTBEAT_INTERVAL_SECONDS.clamp(min, max)
+    }
+
+    /// The gap before popup number `issued` of a playback in cohort `cohort_id` (cohort
+    /// seconds): uniform in [gap/3, gap − 2 heartbeats] so that, seen at heartbeat granularity,
+    /// no gap exceeds the policy's maximum.
+    fn popup_gap(&self, cohort_id: &str, issued: u32) -> f64 {
         let max = f64::from(self.policy.rules.popup_max_gap_seconds.value);
         let mut rng = self.rng.lock();
         if self.has_in(Defect::SparsePopups, cohort_id) {
             return rng.random_range(max..=2.0 * max);
         }
-        let hi = (max - 2.0 * HEARTBEAT_INTERVAL_SECONDS).max(max / 2.0);
+        if self.has(Defect::PopupGapStretchedNowAndThen) && issued % 5 == 4 {
+            return rng.random_range(max + 30.0..=1.5 * max);
+        }
+        let hi = (max - 2.0 * self.heartbeat_interval()).max(max / 2.0);
         let lo = (max / 3.0).min(hi);
         rng.random_range(lo..=hi)
     }
@@ -194,11 +273,7 @@ impl Platform {
             ));
         }
         let now = w.cohort_now(&e.cohort_id);
-        let active = w
-            .active_playbacks
-            .get(&e.learner_id)
-            .cloned()
-            .unwrap_or_default();
+        let active = self.competing_playbacks(&w, &e);
         let gap = f64::from(self.policy.rules.heartbeat_max_gap_seconds.value);
         let superseded: Vec<String> = match self.controls_in(&e.cohort_id).second_window {
             SecondWindow::SupersedeOld => active,
@@ -246,7 +321,9 @@ impl Platform {
             last_hb: now,
             last_hb_wall: wall_now(),
             credit_from: now,
-            next_popup_at: now + self.popup_gap(&e.cohort_id),
+            next_popup_at: now + self.popup_gap(&e.cohort_id, 0),
+            popups_issued: 0,
+            last_position: prog.furthest,
             events: Vec::new(),
             rewound: false,
         };
@@ -260,9 +337,25 @@ impl Platform {
         );
         w.progress.insert(pid, prog);
         w.index_playback(&pb);
-        let out = playback_view(&pb);
+        let out = playback_view(&pb, self.heartbeat_interval());
         w.playbacks.insert(pb.id.clone(), pb);
         Ok(out)
+    }
+
+    /// The learner's active playbacks a new playback of enrolment `e` competes with: all of them
+    /// (only those of the same course under defect `multi-window-across-courses`).
+    fn competing_playbacks(&self, w: &World, e: &EnrolmentRec) -> Vec<String> {
+        let active = w.active_playbacks.get(&e.learner_id).into_iter().flatten();
+        active
+            .filter(|p| {
+                !self.has(Defect::MultiWindowAcrossCourses)
+                    || w.playbacks
+                        .get(*p)
+                        .and_then(|pb| w.enrolments.get(&pb.enrolment_id))
+                        .is_some_and(|other| other.course_id == e.course_id)
+            })
+            .cloned()
+            .collect()
     }
 
     /// Stops a playback (no-op when already stopped).
@@ -312,6 +405,16 @@ impl Platform {
         prog.furthest_moved_at = now;
     }
 
+    /// When a pending event counts as missed: its deadline (two minutes later for popups
+    /// under defect `late-popup-answers-accepted`, which accepts answers until then).
+    fn lapses_at(&self, ev: &EventRec) -> f64 {
+        if ev.kind == EventKind::Popup && self.has(Defect::LatePopupAnswersAccepted) {
+            ev.deadline + LATE_POPUP_GRACE_SECONDS
+        } else {
+            ev.deadline
+        }
+    }
+
     /// Applies what is due at `now`: popups and captures past their deadline, silence.
     pub(crate) fn tick(&self, w: &mut World, id: &str, now: f64) {
         let Some(pb) = w.playbacks.get(id) else {
@@ -324,7 +427,7 @@ impl Platform {
         let idle_credit = self.has_in(Defect::IdleCredit, &pb.cohort_id);
         let controls = self.controls_in(&pb.cohort_id);
         let silence_stops = controls.silence == Silence::Stop && !idle_credit;
-        let overdue = pb.pending().any(|e| e.deadline < now);
+        let overdue = pb.pending().any(|e| self.lapses_at(e) < now);
         let silent = now - pb.last_hb > gap && silence_stops;
         if !overdue && !silent {
             return;
@@ -337,7 +440,7 @@ impl Platform {
         for ev in pb
             .events
             .iter_mut()
-            .filter(|e| e.resolved.is_none() && e.deadline < now)
+            .filter(|e| e.resolved.is_none() && self.lapses_at(e) < now)
         {
             changed = true;
             ev.resolved = Some(Resolution {
@@ -563,15 +666,9 @@ impl Platform {
         let wall = wall_now();
         let pos = req.position_seconds.min(prog.lesson_seconds);
         let dt = (now - pb.last_hb).max(0.0);
-        let speed_up_allowed = self.has_in(Defect::SpeedUpAllowed, &pb.cohort_id);
-        let seek_allowed = self.has_in(Defect::SeekAllowed, &pb.cohort_id);
-        let rate_cap = if speed_up_allowed {
-            req.rate.max(1.0)
-        } else {
-            1.0
-        };
-
-        if req.rate > 1.0 + 1e-9 && !speed_up_allowed && !busy {
+        let scale = w.cohorts.get(&pb.cohort_id).map_or(1.0, |c| c.clock.scale);
+        let pace = self.pace(req.rate, scale, &pb.cohort_id);
+        if pace.rate_refused && !busy {
             let refusal = Refusal::new(
                 ErrorCode::RateForbidden,
                 format!("rate {} is above 1; nothing credited", req.rate),
@@ -587,16 +684,8 @@ impl Platform {
             prog.furthest_moved_at = now;
         }
         let since_moved = (now - prog.furthest_moved_at).max(0.0);
-        let jitter = w
-            .cohorts
-            .get(&pb.cohort_id)
-            .map_or(0.0, |c| c.clock.scale * SEEK_SLACK_WALL_SECONDS);
-        let allowed = prog.furthest
-            + since_moved * rate_cap
-            + SEEK_SLACK_SECONDS
-            + jitter
-            + SEEK_SLACK_SHARE * since_moved * rate_cap;
-        if pos > allowed && !rewound && !seek_allowed && !busy {
+        let allowed = prog.furthest + since_moved * pace.rate_cap + pace.lead;
+        if pos > allowed && !rewound && !busy {
             let refusal = Refusal::new(
                 ErrorCode::SeekForbidden,
                 format!(
@@ -614,12 +703,19 @@ impl Platform {
         let gap = f64::from(self.policy.rules.heartbeat_max_gap_seconds.value);
         let window = if self.has_in(Defect::IdleCredit, &pb.cohort_id) {
             dt
-        } else if pending || !req.focused || rewound || dt > gap {
+        } else if pending
+            || (!req.focused && !self.has(Defect::FocusIgnored))
+            || rewound
+            || dt > gap
+        {
             0.0
         } else {
             (now - pb.credit_from.max(pb.last_hb)).max(0.0)
         };
         let mut credited_now = 0.0;
+        if self.has(Defect::RewatchCredited) && window > 0.0 {
+            credited_now += rewatch_credit(&mut prog, pb.last_position, pos, window);
+        }
         if window > 0.0 && pos > prog.furthest {
             let (a, b) = (prog.furthest, pos);
             let parts: Vec<f64> = prog
@@ -629,10 +725,10 @@ impl Platform {
                 .collect();
             let new_total: f64 = parts.iter().sum();
             if new_total > 0.0 {
-                let cap = if seek_allowed {
+                let cap = if pace.lead_credited {
                     new_total
                 } else {
-                    window * rate_cap
+                    window * pace.rate_cap
                 };
                 let credit = new_total.min(cap);
                 let f = credit / new_total;
@@ -643,7 +739,7 @@ impl Platform {
                         h.reached = h.reached.max(b.min(h.end));
                     }
                 }
-                credited_now = credit;
+                credited_now += credit;
             }
             prog.furthest = b;
             prog.furthest_moved_at = now;
@@ -725,7 +821,8 @@ impl Platform {
                     .reference(&ev.id),
             );
             pb.events.push(ev);
-            pb.next_popup_at = now + self.popup_gap(&pb.cohort_id);
+            pb.popups_issued += 1;
+            pb.next_popup_at = now + self.popup_gap(&pb.cohort_id, pb.popups_issued);
         }
         pb.events.retain(|e| {
             e.resolved
@@ -734,6 +831,7 @@ impl Platform {
         });
         pb.last_hb = now;
         pb.last_hb_wall = wall;
+        pb.last_position = pos;
         pb.credit_from = pb.credit_from.max(now);
         pb.state = if pb.pending().next().is_some() {
             PlaybackState::Paused
@@ -826,7 +924,8 @@ impl Platform {
         if !pb.active() {
             return Err(stopped_refusal(&pb));
         }
-        if answer.trim() != ev.code.as_deref().unwrap_or_default() {
+        let compared = !self.has(Defect::PopupCodeNotCompared);
+        if compared && answer.trim() != ev.code.as_deref().unwrap_or_default() {
             self.trace(
                 Traj::new(&pb.learner_id, &pb.cohort_id, now, "popup_wrong_answer")
                     .lesson(&pb.lesson_id)
@@ -891,7 +990,11 @@ impl Platform {
                 .map_err(|e| Refusal::internal(format!("stored template: {e}")))?;
             (template, now)
         };
-        let image = super::identity::decode_image("image", image_b64)?;
+        let image = super::identity::decode_image(
+            "image",
+            image_b64,
+            self.policy.rules.image_min_side_pixels.value,
+        )?;
         let (image, judgement) = tokio::task::spawn_blocking(move || {
             let j = biometrics::judge_capture(&image, &template);
             (image, j)
@@ -935,6 +1038,7 @@ impl Platform {
             CaptureState::Failed
         };
         let mut stop = None;
+        let failed_capture = self.controls_in(&pb.cohort_id).failed_capture;
         if let (Some(prog), Some(hour), Some(slot)) = (prog.as_mut(), ev.hour, ev.slot) {
             let h = hour as usize;
             if let Some(s) = prog.hours.get_mut(h).and_then(|h| h.captures.get_mut(slot)) {
@@ -948,7 +1052,7 @@ impl Platform {
                     hp.withheld = false;
                     hp.last_failure = None;
                 }
-            } else if self.controls_in(&pb.cohort_id).failed_capture != FailedCapture::Ignore {
+            } else if failed_capture != FailedCapture::Ignore {
                 self.withhold(prog, h, CaptureState::Failed, now);
                 self.trace(
                     Traj::new(
@@ -961,7 +1065,7 @@ impl Platform {
                     .reference(&ev.id)
                     .detail(format!("class hour {hour}: capture failed")),
                 );
-                if self.controls.failed_capture == FailedCapture::WithholdAndStop {
+                if failed_capture == FailedCapture::WithholdAndStop {
                     stop = Some(StopReason::CaptureFailed);
                 } else {
                     pb.rewound = true;
@@ -1003,11 +1107,17 @@ impl Platform {
     /// Stops a playback at the learner's request; stopping a stopped one answers it unchanged.
     pub fn stop_playback(&self, actor: &Actor, playback_id: &str) -> Outcome<Playback> {
         let mut w = self.world.lock();
+        if self.has(Defect::StopBeforeOwnerCheck)
+            && let Some(cohort) = w.playbacks.get(playback_id).map(|p| p.cohort_id.clone())
+        {
+            let now = w.cohort_now(&cohort);
+            self.stop_playback_in(&mut w, playback_id, StopReason::Learner, now);
+        }
         let now = self.enter_playback(&mut w, actor, playback_id)?;
         self.stop_playback_in(&mut w, playback_id, StopReason::Learner, now);
         w.playbacks
             .get(playback_id)
-            .map(playback_view)
+            .map(|pb| playback_view(pb, self.heartbeat_interval()))
             .ok_or_else(|| Refusal::not_found("no such playback"))
     }
 }

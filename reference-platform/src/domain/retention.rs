@@ -27,7 +27,7 @@ impl Platform {
         reply: Option<tokio::sync::oneshot::Sender<Purged>>,
     ) {
         let now = self.world.lock().cohort_now(cohort_id);
-        let cutoff = sub_months(now, self.retention_months());
+        let cutoff = sub_months(now, self.retention_months(), self.policy.calendar_offset());
         self.writer.send(WriteOp::Purge {
             cohort_id: cohort_id.to_owned(),
             cutoff,

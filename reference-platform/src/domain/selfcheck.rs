@@ -132,10 +132,11 @@ fn run_ahead(playbacks: &HashMap<&str, RunAhead>) -> f64 {
     playbacks.values().map(|r| r.largest).sum()
 }
 
-/// The signals of one learner's trajectory.
-fn signals(rows: &[Row], heartbeat_gap: f64) -> Vec<BrushingSignal> {
+/// The signals of one learner's trajectory. `hours_per_playback` (defect
+/// `round-the-clock-per-playback`) counts hours of study within each playback instead of each day.
+fn signals(rows: &[Row], heartbeat_gap: f64, hours_per_playback: bool) -> Vec<BrushingSignal> {
     let mut out = Vec::new();
-    let mut hours: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();
+    let mut hours: BTreeMap<(i64, &str), BTreeSet<i64>> = BTreeMap::new();
     let mut last_wall: HashMap<&str, f64> = HashMap::new();
     let mut intervals = Vec::new();
     let mut latencies_wall = Vec::new();
@@ -160,7 +161,11 @@ fn signals(rows: &[Row], heartbeat_gap: f64) -> Vec<BrushingSignal> {
                     let local = r.at + CST_OFFSET_SECONDS;
                     let day = (local / 86_400.0).floor() as i64;
                     let hour = ((local - day as f64 * 86_400.0) / 3600.0).floor() as i64;
-                    hours.entry(day).or_default().insert(hour);
+                    let playback = match r.reference.as_deref() {
+                        Some(p) if hours_per_playback => p,
+                        _ => "",
+                    };
+                    hours.entry((day, playback)).or_default().insert(hour);
                 }
                 if let Some(p) = r.reference.as_deref()
                     && let Some(prev) = last_wall.insert(p, r.wall)
@@ -198,7 +203,7 @@ fn signals(rows: &[Row], heartbeat_gap: f64) -> Vec<BrushingSignal> {
             detail,
         })
     };
-    if let Some((day, h)) = hours.iter().find(|(_, h)| h.len() > ROUND_THE_CLOCK_HOURS) {
+    if let Some(((day, _), h)) = hours.iter().find(|(_, h)| h.len() > ROUND_THE_CLOCK_HOURS) {
         push(
             "round_the_clock",
             format!("credited study in {} hours of one day (day {day})", h.len()),
@@ -326,13 +331,20 @@ impl Platform {
             }
         }
         let gap = f64::from(self.policy.rules.heartbeat_max_gap_seconds.value);
+        let per_playback = self.has(Defect::RoundTheClockPerPlayback);
+        // Defect `self-check-one-per-signal`: each signal names one learner only.
+        let mut named: BTreeSet<String> = BTreeSet::new();
+        let one_per_signal = self.has(Defect::SelfCheckOnePerSignal);
         let flagged = if self.has(Defect::BlindSelfCheck) {
             Vec::new()
         } else {
             by_learner
                 .iter()
                 .filter_map(|(learner, rows)| {
-                    let s = signals(rows, gap);
+                    let mut s = signals(rows, gap, per_playback);
+                    if one_per_signal {
+                        s.retain(|signal| named.insert(signal.kind.clone()));
+                    }
                     (!s.is_empty()).then(|| BrushingFlag {
                         learner_id: learner.clone(),
                         signals: s,
@@ -369,7 +381,7 @@ mod tests {
             .map(|i| hb(f64::from(i) * 10.0, f64::from(i) * 0.1667))
             .collect();
         assert!(
-            signals(&bot, 60.0)
+            signals(&bot, 60.0, false)
                 .iter()
                 .any(|s| s.kind == "machine_regular_heartbeats")
         );
@@ -380,11 +392,14 @@ mod tests {
                 hb(f64::from(i) * 10.0, wall)
             })
             .collect();
-        assert!(signals(&human, 60.0).is_empty());
+        assert!(signals(&human, 60.0, false).is_empty());
     }
 
     fn kinds(rows: &[Row]) -> Vec<String> {
-        signals(rows, 60.0).into_iter().map(|s| s.kind).collect()
+        signals(rows, 60.0, false)
+            .into_iter()
+            .map(|s| s.kind)
+            .collect()
     }
 
     /// Heartbeats of a script at cohort scale 30 (10 cohort s every 0.333 wall s), the platform
@@ -477,7 +492,7 @@ mod tests {
                 ..hb(at, at / 30.0)
             });
         }
-        let s = signals(&rows, 60.0);
+        let s = signals(&rows, 60.0, false);
         let outpaced = s
             .iter()
             .find(|s| s.kind == "position_outpaced_clock")

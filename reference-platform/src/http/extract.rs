@@ -127,6 +127,18 @@ pub fn learner(p: &Platform, headers: &HeaderMap, write: bool) -> Outcome<(Strin
 
 /// Who acts on a playback: a learner, or (defect `supervisor-can-write`) a supervisor.
 pub fn actor(p: &Platform, headers: &HeaderMap) -> Outcome<Actor> {
+    actor_or_supervisor(p, headers, p.has(Defect::SupervisorCanWrite))
+}
+
+/// Who uploads a capture: as [`actor`], and under defect `supervisor-uploads-captures` a
+/// supervisor too.
+pub fn capture_actor(p: &Platform, headers: &HeaderMap) -> Outcome<Actor> {
+    let supervisor_may =
+        p.has(Defect::SupervisorCanWrite) || p.has(Defect::SupervisorUploadsCaptures);
+    actor_or_supervisor(p, headers, supervisor_may)
+}
+
+fn actor_or_supervisor(p: &Platform, headers: &HeaderMap, supervisor_may: bool) -> Outcome<Actor> {
     match p.authenticate(bearer(headers))? {
         Principal::Learner {
             learner_id,
@@ -136,9 +148,7 @@ pub fn actor(p: &Platform, headers: &HeaderMap) -> Outcome<Actor> {
             learner_id,
             session_id,
         }),
-        Principal::Supervisor(sup) if p.has(Defect::SupervisorCanWrite) => {
-            Ok(Actor::Supervisor(sup))
-        }
+        Principal::Supervisor(sup) if supervisor_may => Ok(Actor::Supervisor(sup)),
         Principal::Supervisor(_) => Err(Refusal::new(
             ErrorCode::ReadOnly,
             "supervisor accounts are read-only",
@@ -146,10 +156,25 @@ pub fn actor(p: &Platform, headers: &HeaderMap) -> Outcome<Actor> {
     }
 }
 
-/// A supervisor session; learner tokens are refused with 401.
+/// A supervisor session; learner tokens are refused with 401 (defect
+/// `learner-reads-supervision`: taken for the training authority of the learner's cohort).
 pub fn supervisor(p: &Platform, headers: &HeaderMap) -> Outcome<SupervisorRec> {
     match p.authenticate(bearer(headers)) {
         Ok(Principal::Supervisor(sup)) => Ok(sup),
+        Ok(Principal::Learner {
+            learner_id,
+            cohort_id,
+            ..
+        }) if p.has(Defect::LearnerReadsSupervision) => Ok(SupervisorRec {
+            id: format!("as-{learner_id}"),
+            cohort_id,
+            kind: duxue_profile::SupervisorKind::Authority,
+            organisation_id: None,
+            username: String::new(),
+            password_salt: String::new(),
+            password_hash: String::new(),
+            created_at: 0.0,
+        }),
         Ok(Principal::Learner { .. }) | Err(_) => Err(Refusal::new(
             ErrorCode::Unauthorized,
             "a supervisor token is required",

@@ -23,7 +23,7 @@ use duxue_profile::{
 use crate::defects::Defect;
 use crate::domain::Platform;
 use crate::error::{Outcome, Refusal};
-use extract::{PathParams, RawBody, actor, conformance, learner, parse, supervisor};
+use extract::{PathParams, RawBody, actor, capture_actor, conformance, learner, parse, supervisor};
 
 type St = State<Arc<Platform>>;
 type Answer = Result<Response, Refusal>;
@@ -309,7 +309,7 @@ async fn upload_capture(
     PathParams((playback, event)): PathParams<(String, String)>,
     body: RawBody,
 ) -> Answer {
-    let who = actor(&p, &h)?;
+    let who = capture_actor(&p, &h)?;
     let req: CaptureUpload = parse(&body)?;
     ok(p.upload_capture(&who, &playback, &event, &req.image).await)
 }

@@ -213,6 +213,15 @@ pub fn media_challenge(ch: &LivenessChallenge) -> duxue_media::Challenge {
 }
 
 pub async fn login(c: &ProfileClient, who: &Identity) -> Result<LearnerSession, ClientError> {
+    login_on(c, who, None).await
+}
+
+/// A login naming `device` (the profile's optional `device_id`).
+pub async fn login_on(
+    c: &ProfileClient,
+    who: &Identity,
+    device: Option<&str>,
+) -> Result<LearnerSession, ClientError> {
     // At high clock scales the challenge's two cohort minutes are a fraction of a wall second;
     // a debug build under parallel tests may need another try.
     let mut last = None;
@@ -225,6 +234,7 @@ pub async fn login(c: &ProfileClient, who: &Identity) -> Result<LearnerSession, 
                 password: "pass-word-1".into(),
                 challenge_id: ch.challenge_id,
                 frames: frames.iter().map(|f| b64(f)).collect(),
+                device_id: device.map(str::to_owned),
             })
             .await;
         match r {

@@ -122,6 +122,7 @@ pub fn report(population: Option<PopulationReport>) -> RunReport {
             finished_at: started_at + chrono::Duration::seconds(95),
             wall_seconds: 95.2,
             seed: 3,
+            run_nonce: 7,
             clock_scale: 60.0,
             learners: 300,
             target: TargetInfo {
@@ -159,6 +160,7 @@ pub fn report(population: Option<PopulationReport>) -> RunReport {
         requirements,
         population,
         comparison: None,
+        interrupted: None,
     }
 }
 

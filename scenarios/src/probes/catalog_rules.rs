@@ -76,14 +76,15 @@ async fn check_published(
     Ok(())
 }
 
-/// EN-1: 上一个培训项目未考核或考核结束不足一个月的，不得再次参加补贴培训.
+/// EN-1: 上一个培训项目未考核或考核结束不足一个月的，不得再次参加补贴培训 — whatever course or
+/// occupation the next project is for.
 pub async fn cooldown_after_assessment(
     ctx: &ProbeContext,
     j: &mut Judge,
 ) -> Result<(), ProbeError> {
     let fx = Fixture::new(ctx, "EN-1", 1.0, &CourseShape::pure_online(8, 3)).await?;
-    let second_class = setup(
-        "create a second class",
+    let same_course = setup(
+        "create a second class of the same course",
         fx.client
             .create_class(&ClassRequest {
                 course_id: fx.course.course_id.clone(),
@@ -92,14 +93,46 @@ pub async fn cooldown_after_assessment(
             })
             .await,
     )?;
+    // Another subsidised course, for another occupation where the platform has one: a cooldown
+    // counted per course or per occupation is no cooldown.
+    let occupation = other_pure_online_occupation(ctx, &fx.course.occupation)?;
+    let other_course = setup(
+        "propose another course",
+        fx.client
+            .propose_course(&proposal(
+                &CourseShape::pure_online(8, 3),
+                &occupation,
+                "EN-1 另一课程",
+            ))
+            .await,
+    )?;
+    let other_course_class = setup(
+        "create a class of another course",
+        fx.client
+            .create_class(&ClassRequest {
+                course_id: other_course.course_id.clone(),
+                organiser_id: fx.enterprise.organisation_id.clone(),
+                name: crate::fixture::names::class("EN-1 另一课程班"),
+            })
+            .await,
+    )?;
     let (learner, first) = fx.enrolled_learner().await?;
     let token = learner.token()?.to_owned();
+    let another = format!("of another course ({occupation})");
+    let classes = [
+        ("of the same course", &same_course.class_id),
+        (another.as_str(), &other_course_class.class_id),
+    ];
 
-    let unassessed = fx.client.enrol(&token, &second_class.class_id).await;
-    j.expect_refused(
-        "enrolment while the last project is unassessed is refused",
-        &unassessed,
-    );
+    for (which, class_id) in classes {
+        let unassessed = fx.client.enrol(&token, class_id).await;
+        j.expect_refused(
+            &format!(
+                "enrolment in a class {which} while the last project is unassessed is refused"
+            ),
+            &unassessed,
+        );
+    }
 
     let assessment = setup(
         "record the assessment",
@@ -110,36 +143,61 @@ pub async fn cooldown_after_assessment(
             })
             .await,
     )?;
-    let just_after = fx.client.enrol(&token, &second_class.class_id).await;
-    j.expect_refused(
-        "enrolment right after the assessment is refused",
-        &just_after,
-    );
+    for (which, class_id) in classes {
+        let just_after = fx.client.enrol(&token, class_id).await;
+        j.expect_refused(
+            &format!("enrolment in a class {which} right after the assessment is refused"),
+            &just_after,
+        );
+    }
 
     let months = ctx.policy.rules.cooldown_months.value;
     let assessed = assessment.assessed_at;
+    // Calendar months on the policy's calendar dates (China Standard Time for Xuchang).
     let cooldown_end = assessed
+        .with_timezone(&ctx.policy.calendar_offset())
         .checked_add_months(Months::new(months))
+        .map(|end| end.to_utc())
         .ok_or_else(|| ProbeError::setup("cooldown end out of range"))?;
     let now = fx.clock.now();
     let to_day_before = (cooldown_end - TimeDelta::days(1) - now).num_seconds() as f64;
     if to_day_before > 0.0 {
         fx.advance(to_day_before).await?;
     }
-    let day_before = fx.client.enrol(&token, &second_class.class_id).await;
-    j.expect_refused(
-        &format!("enrolment one day before {months} calendar month(s) have passed is refused"),
-        &day_before,
-    );
+    for (which, class_id) in classes {
+        let day_before = fx.client.enrol(&token, class_id).await;
+        j.expect_refused(
+            &format!(
+                "enrolment in a class {which} one day before {months} calendar month(s) have passed is refused"
+            ),
+            &day_before,
+        );
+    }
     fx.advance(2.0 * 86_400.0).await?;
-    let after = fx.client.enrol(&token, &second_class.class_id).await;
+    // One enrolment after the cooldown opens a new project, which closes the door again.
+    let (which, class_id) = classes[1];
+    let after = fx.client.enrol(&token, class_id).await;
     j.expect_ok(
-        &format!("enrolment one day after {months} calendar month(s) is accepted"),
+        &format!(
+            "enrolment in a class {which} one day after {months} calendar month(s) is accepted"
+        ),
         &after,
     );
     j.figure("assessed_at", assessed.to_rfc3339());
     j.figure("cooldown_ends", cooldown_end.to_rfc3339());
+    j.figure("other_course_occupation", &occupation);
     Ok(())
+}
+
+/// An approved pure-online occupation other than `not`, or `not` itself when the platform is
+/// approved for no other.
+fn other_pure_online_occupation(ctx: &ProbeContext, not: &str) -> Result<String, ProbeError> {
+    let approved = ctx.approved_occupations()?;
+    Ok(approved
+        .iter()
+        .find(|o| o.as_str() != not && ctx.policy.allows_pure_online(o))
+        .cloned()
+        .unwrap_or_else(|| not.to_owned()))
 }
 
 /// EN-2: 纯线上培训仅限30个职业（工种）.
@@ -269,43 +327,101 @@ pub async fn approved_occupations_only(
     .await
 }
 
-fn blended(online: &[(u32, LessonCategory)], offline: &[(u32, LessonCategory)]) -> CourseShape {
-    let mut lessons: Vec<_> = online
-        .iter()
-        .map(|(m, c)| (*m, *c, LessonMode::Online))
-        .collect();
-    lessons.extend(offline.iter().map(|(m, c)| (*m, *c, LessonMode::Offline)));
-    CourseShape {
-        delivery: Delivery::Blended,
-        lessons,
+/// A lesson list of `class_hours` whole class hours of `category` and `mode`, in lessons of
+/// at most 1,440 minutes: shares then come out the same in minutes and in class hours.
+fn hours_of(
+    policy: &duxue_profile::Policy,
+    class_hours: u32,
+    category: LessonCategory,
+    mode: LessonMode,
+) -> Vec<(u32, LessonCategory, LessonMode)> {
+    let per_hour = policy.rules.class_hour_minutes.value.max(1);
+    let per_lesson = (1_440 / per_hour).max(1);
+    let mut left = class_hours;
+    let mut lessons = Vec::new();
+    while left > 0 {
+        let take = left.min(per_lesson);
+        lessons.push((take * per_hour, category, mode));
+        left -= take;
+    }
+    lessons
+}
+
+/// Proposes a course and judges the answer: `fine` ones must be accepted, the others refused.
+async fn propose_expecting(
+    ctx: &ProbeContext,
+    j: &mut Judge,
+    what: &str,
+    shape: &CourseShape,
+    occupation: &str,
+    fine: bool,
+) {
+    let result = ctx
+        .client
+        .propose_course(&proposal(shape, occupation, "CD"))
+        .await;
+    if fine {
+        j.expect_ok(&format!("a course with {what} is accepted"), &result);
+    } else {
+        j.expect_refused(&format!("a course with {what} is refused"), &result);
     }
 }
 
-/// CD-1: 线上理论学习不超过总课时的40%.
+/// The share in whole percent of 100 class hours: the bound itself and one step either side.
+fn steps_around(bound: f64) -> (u32, u32) {
+    let at = (bound * 100.0).round() as u32;
+    (at, at + 1)
+}
+
+/// CD-1: 线上理论学习不超过总课时的40% — tested at the bound and one step above it.
 pub async fn blended_online_share(ctx: &ProbeContext, j: &mut Judge) -> Result<(), ProbeError> {
     use LessonCategory::{General, Professional};
+    use LessonMode::{Offline, Online};
     let occupation = ctx.course_occupation(Delivery::Blended)?;
     let bound = ctx.policy.rules.blended_online_share_max.value;
-    // 50% online, 25% general: only the online share is wrong.
-    let too_online = blended(&[(25, General), (25, Professional)], &[(50, Professional)]);
-    let result = ctx
-        .client
-        .propose_course(&proposal(&too_online, &occupation, "CD-1"))
+    let (at, above) = steps_around(bound);
+    // 100 class hours, a general share in the middle of its bounds; only the online share varies.
+    let general = ((ctx.policy.rules.general_share_min.value
+        + ctx.policy.rules.general_share_max.value)
+        * 50.0)
+        .round() as u32;
+    let policy = &ctx.policy;
+    let blended = |online: u32| {
+        let mut lessons = hours_of(policy, general.min(online), General, Online);
+        lessons.extend(hours_of(
+            policy,
+            online - general.min(online),
+            Professional,
+            Online,
+        ));
+        lessons.extend(hours_of(
+            policy,
+            general - general.min(online),
+            General,
+            Offline,
+        ));
+        lessons.extend(hours_of(
+            policy,
+            100 - online.max(general),
+            Professional,
+            Offline,
+        ));
+        CourseShape {
+            delivery: Delivery::Blended,
+            lessons,
+        }
+    };
+    for (online, fine) in [(above + 9, false), (above, false), (at, true)] {
+        propose_expecting(
+            ctx,
+            j,
+            &format!("{online}% of its class hours online"),
+            &blended(online),
+            &occupation,
+            fine,
+        )
         .await;
-    j.expect_refused(
-        "a blended course with 50% of its hours online is refused",
-        &result,
-    );
-    // 40% online, 25% general.
-    let at_bound = blended(&[(25, General), (15, Professional)], &[(60, Professional)]);
-    let result = ctx
-        .client
-        .propose_course(&proposal(&at_bound, &occupation, "CD-1 control"))
-        .await;
-    j.expect_ok(
-        "a blended course with 40% of its hours online is accepted",
-        &result,
-    );
+    }
     check_published(
         ctx,
         j,
@@ -323,7 +439,7 @@ pub async fn blended_online_share(ctx: &ProbeContext, j: &mut Judge) -> Result<(
     .await
 }
 
-/// CD-2: 综合性培训占总课时的20%至35%.
+/// CD-2: 综合性培训占总课时的20%至35% — each bound tested from both sides.
 pub async fn general_share(ctx: &ProbeContext, j: &mut Judge) -> Result<(), ProbeError> {
     use LessonCategory::{General, Professional};
     let occupation = ctx.course_occupation(Delivery::PureOnline)?;
@@ -331,40 +447,40 @@ pub async fn general_share(ctx: &ProbeContext, j: &mut Judge) -> Result<(), Prob
         ctx.policy.rules.general_share_min.value,
         ctx.policy.rules.general_share_max.value,
     );
-    let online = |lessons: &[(u32, LessonCategory)]| CourseShape {
-        delivery: Delivery::PureOnline,
-        lessons: lessons
-            .iter()
-            .map(|(m, c)| (*m, *c, LessonMode::Online))
-            .collect(),
-    };
-    let cases = [
-        (
-            "10% general",
-            online(&[(10, General), (45, Professional), (45, Professional)]),
-            false,
-        ),
-        (
-            "50% general",
-            online(&[(50, General), (25, Professional), (25, Professional)]),
-            false,
-        ),
-        (
-            "25% general",
-            online(&[(25, General), (45, Professional), (30, Professional)]),
-            true,
-        ),
-    ];
-    for (what, shape, fine) in cases {
-        let result = ctx
-            .client
-            .propose_course(&proposal(&shape, &occupation, "CD-2"))
-            .await;
-        if fine {
-            j.expect_ok(&format!("a course with {what} is accepted"), &result);
-        } else {
-            j.expect_refused(&format!("a course with {what} is refused"), &result);
+    let policy = &ctx.policy;
+    let online = |general: u32| {
+        let mut lessons = hours_of(policy, general, General, LessonMode::Online);
+        lessons.extend(hours_of(
+            policy,
+            100 - general,
+            Professional,
+            LessonMode::Online,
+        ));
+        CourseShape {
+            delivery: Delivery::PureOnline,
+            lessons,
         }
+    };
+    let (low, _) = steps_around(min);
+    let (high, _) = steps_around(max);
+    let cases = [
+        (low.saturating_sub(10), false),
+        (low.saturating_sub(1), false),
+        (low, true),
+        (high, true),
+        (high + 1, false),
+        ((high + 15).min(100), false),
+    ];
+    for (general, fine) in cases {
+        propose_expecting(
+            ctx,
+            j,
+            &format!("{general}% general training"),
+            &online(general),
+            &occupation,
+            fine,
+        )
+        .await;
     }
     check_published(
         ctx,

@@ -13,9 +13,10 @@ mod identity;
 mod playback;
 mod retention;
 mod security;
+mod sitting;
 mod supervision;
 
-pub use security::is_loopback_url;
+pub use security::is_loopback_target;
 
 pub type ProbeFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
 
@@ -99,6 +100,41 @@ pub fn study_figures(judge: &mut Judge, prefix: &str, log: &crate::learner::Stud
 
 pub fn round(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
+}
+
+/// Checks that the heartbeat interval the platform asked for in these playbacks lies within
+/// the policy's bounds: every check resolved to one interval (seeks, speed, presence, capture
+/// times, the credit slack) relies on it. The slack itself never exceeds the policy's bound
+/// ([`StudyLog::credit_slack`](crate::study::StudyLog::credit_slack)), so a figure outside
+/// the bounds fails here, with its reason, and nowhere makes a check unable to fail.
+pub(crate) fn check_heartbeat_interval<'a>(
+    judge: &mut Judge,
+    policy: &duxue_profile::Policy,
+    logs: impl IntoIterator<Item = &'a crate::study::StudyLog>,
+) {
+    let declared: Vec<f64> = logs
+        .into_iter()
+        .filter_map(|l| l.playback.as_ref().map(|p| p.heartbeat_interval_seconds))
+        .collect();
+    let (min, max) = policy.heartbeat_interval_bounds();
+    let Some(outside) = declared
+        .iter()
+        .copied()
+        .find(|d| !policy.heartbeat_interval_allowed(*d))
+        .or(declared.first().copied())
+    else {
+        return;
+    };
+    judge.figure("declared_heartbeat_interval_seconds", outside);
+    judge.check(
+        "the heartbeat interval the platform asks for lies within the policy's bounds",
+        policy.heartbeat_interval_allowed(outside),
+        format!(
+            "declared {outside} s; the policy allows {min}–{max} s \
+             (heartbeat_interval_min_seconds, heartbeat_interval_max_seconds): seeks, speed, \
+             presence and capture times are resolved to one interval"
+        ),
+    );
 }
 
 /// Checks that a cheating learner was credited no more than its ledger allows.

@@ -1,6 +1,6 @@
-//! §五(二) 具备相关信息至少3年以上的储存条件: every record and image survives the retention period.
+//! §五(二) 具备相关信息至少3年以上的储存条件: every record and image survives the retention period,
+//! on a cohort clock read back after the jump.
 
-use super::capture::authority;
 use super::setup;
 use crate::context::ProbeContext;
 use crate::fixture::{CourseShape, Fixture};
@@ -16,7 +16,7 @@ pub async fn three_year_retention(ctx: &ProbeContext, j: &mut Judge) -> Result<(
         .study(&StudyPlan::honest(&enrolment, &lesson, 900.0))
         .await?;
     let learner_id = learner.learner_id()?.to_owned();
-    let token = authority(&fx).await?;
+    let token = fx.authority().await?;
 
     let snapshot = |token: String| {
         let client = fx.client.clone();
@@ -68,9 +68,20 @@ pub async fn three_year_retention(ctx: &ProbeContext, j: &mut Judge) -> Result<(
 
     let years = ctx.policy.rules.retention_years.value;
     let jump = f64::from(years) * 365.25 * 86_400.0 - 2.0 * 86_400.0;
-    fx.advance(jump).await?;
+    let moved = fx.advance_read_back(jump).await?;
     j.figure("advanced_days", (jump / 86_400.0).round());
-    let token = authority(&fx).await?;
+    j.figure("clock_moved_days", (moved / 86_400.0 * 10.0).round() / 10.0);
+    // Records kept across a jump the clock never made prove nothing about retention.
+    j.check(
+        "the cohort clock, read back, shows the whole jump",
+        moved >= jump - 1.0,
+        format!(
+            "the clock moved {:.1} days of the {:.1} asked",
+            moved / 86_400.0,
+            jump / 86_400.0
+        ),
+    );
+    let token = fx.authority().await?;
     let after = snapshot(token).await;
     let after = match after {
         Ok(after) => after,

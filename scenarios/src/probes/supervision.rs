@@ -4,38 +4,20 @@
 
 use std::time::{Duration, Instant};
 
+use duxue_profile::operations::Method;
 use duxue_profile::{
-    Auth, ClassRequest, Delivery, LessonCategory, LessonMode, LiveStatus, OrganisationKind,
-    RawAnswer, SupervisorKind, SupervisorRequest, operation,
+    Auth, ClassRequest, Delivery, ErrorCode, LessonCategory, LessonMode, LiveStatus, OPERATIONS,
+    OrganisationKind, Security, SupervisorKind,
 };
+use rand::seq::SliceRandom;
 
-use super::capture::authority;
+use super::sitting::Sitting;
 use super::{round, setup};
 use crate::behaviour::Behaviour;
 use crate::context::ProbeContext;
 use crate::fixture::{CourseShape, Fixture, proposal};
-use crate::learner::{CaptureStyle, Presentation, StudyPlan};
+use crate::learner::{CaptureStyle, Presentation, SimLearner, StudyLog, StudyPlan};
 use crate::outcome::{Judge, ProbeError};
-
-async fn supervisor(
-    fx: &Fixture,
-    kind: SupervisorKind,
-    organisation_id: Option<&str>,
-) -> Result<String, duxue_profile::ClientError> {
-    let credentials = fx
-        .client
-        .create_supervisor(&SupervisorRequest {
-            cohort_id: fx.cohort.cohort_id.clone(),
-            kind,
-            organisation_id: organisation_id.map(str::to_owned),
-        })
-        .await?;
-    Ok(fx
-        .client
-        .supervisor_login(&credentials.username, &credentials.password)
-        .await?
-        .token)
-}
 
 /// SV-1: 向培训主管部门、审计部门、企业、院校生成监管账号.
 pub async fn supervisor_accounts(ctx: &ProbeContext, j: &mut Judge) -> Result<(), ProbeError> {
@@ -66,7 +48,7 @@ pub async fn supervisor_accounts(ctx: &ProbeContext, j: &mut Judge) -> Result<()
         ),
     ];
     for (who, kind, organisation, sees_learner) in kinds {
-        let token = supervisor(&fx, kind, organisation).await;
+        let token = fx.supervisor(kind, organisation).await;
         if !j.expect_ok(
             &format!("a supervisor account for {who} is created and logs in"),
             &token,
@@ -92,7 +74,7 @@ pub async fn real_time_monitoring(ctx: &ProbeContext, j: &mut Judge) -> Result<(
     let fx = Fixture::new(ctx, "SV-2", 1.0, &CourseShape::pure_online(20, 3)).await?;
     let lesson = fx.lesson(0)?.lesson_id.clone();
     let bound = ctx.policy.judging.supervisor_freshness_seconds.value;
-    let token = authority(&fx).await?;
+    let token = fx.authority().await?;
     let (mut learner, enrolment) = fx.enrolled_learner().await?;
     let learner_id = learner.learner_id()?.to_owned();
     let plan = StudyPlan {
@@ -177,29 +159,161 @@ pub async fn real_time_monitoring(ctx: &ProbeContext, j: &mut Judge) -> Result<(
     Ok(())
 }
 
-/// SV-3: 企业或院校监管账号只能看到本单位学员.
+/// A learner of the SV-3 world: its id and the ids of its images (as the authority sees them).
+struct Seen {
+    id: String,
+    images: Vec<String>,
+}
+
+/// SV-3: 企业或院校监管账号只能看到本单位学员 — on every supervision operation (learners,
+/// records, trajectories, captures, liveness, images, the self-check, classes, the completion
+/// export), for enterprise and institution supervisors alike.
 pub async fn scoped_supervisors(ctx: &ProbeContext, j: &mut Judge) -> Result<(), ProbeError> {
     let fx = Fixture::new(ctx, "SV-3", 1.0, &CourseShape::pure_online(8, 3)).await?;
-    let other_org = fx
+    let other_enterprise = fx
         .organisation("另一企业", OrganisationKind::Enterprise)
         .await?;
-    let (own, _) = fx.enrolled_learner().await?;
-    let mut foreign = fx.learner();
-    foreign.organisation_id = other_org.organisation_id.clone();
-    setup(
-        "register a learner of another enterprise",
-        foreign.register().await.map(|_| ()),
+    let other_institution = fx
+        .organisation("另一培训学校", OrganisationKind::Institution)
+        .await?;
+    let occupation = ctx.course_occupation(Delivery::Blended)?;
+    let blended = CourseShape {
+        delivery: Delivery::Blended,
+        lessons: vec![
+            (25, LessonCategory::General, LessonMode::Online),
+            (15, LessonCategory::Professional, LessonMode::Online),
+            (60, LessonCategory::Professional, LessonMode::Offline),
+        ],
+    };
+    let course = setup(
+        "propose a blended course",
+        ctx.client
+            .propose_course(&proposal(&blended, &occupation, "SV-3"))
+            .await,
     )?;
-    let own_id = own.learner_id()?.to_owned();
-    let foreign_id = foreign.learner_id()?.to_owned();
+    let class_of = |organiser: String, name: &'static str| {
+        let client = fx.client.clone();
+        let course_id = course.course_id.clone();
+        async move {
+            setup(
+                "create a class",
+                client
+                    .create_class(&ClassRequest {
+                        course_id,
+                        organiser_id: organiser,
+                        name: crate::fixture::names::class(name),
+                    })
+                    .await,
+            )
+        }
+    };
+    let institution_class = class_of(fx.institution.organisation_id.clone(), "SV-3 本校班").await?;
+    let foreign_class = class_of(other_institution.organisation_id.clone(), "SV-3 他校班").await?;
+
+    // The enterprise's employee in the enterprise's own class.
+    let (employee, _) = fx.enrolled_learner().await?;
+    // Another employee of the enterprise, in the institution's class.
+    let mut student = fx.learner();
+    setup("register a student", student.register().await.map(|_| ()))?;
+    setup("student login", student.login().await.map(|_| ()))?;
+    student.enrol(&institution_class.class_id).await?;
+    // Somebody else's: another enterprise's employee in another institution's class, whose
+    // refused spoof leaves liveness frames and a self-check signal to leak.
+    let mut stranger = fx.learner();
+    stranger.organisation_id = other_enterprise.organisation_id.clone();
+    setup("register a stranger", stranger.register().await.map(|_| ()))?;
+    let _ = stranger
+        .login_as(Presentation::Attack(duxue_media::Species::Print))
+        .await;
+    setup("stranger login", stranger.login().await.map(|_| ()))?;
+    stranger.enrol(&foreign_class.class_id).await?;
+
+    let authority = fx.authority().await?;
+    let mut seen = Vec::new();
+    for learner in [&employee, &student, &stranger] {
+        let id = learner.learner_id()?.to_owned();
+        let record = setup(
+            "the authority reads a learner",
+            fx.client.get_learner(&authority, &id).await,
+        )?;
+        let liveness = setup(
+            "the authority reads liveness",
+            fx.client.list_liveness(&authority, &id).await,
+        )?;
+        let mut images = vec![record.face_image_id, record.id_card_image_id];
+        images.extend(
+            liveness
+                .attempts
+                .iter()
+                .flat_map(|a| a.frame_image_ids.first().cloned()),
+        );
+        seen.push(Seen { id, images });
+    }
+    let flagged_by_authority: Vec<String> = fx
+        .client
+        .self_check(&authority)
+        .await
+        .map(|r| r.flagged.into_iter().map(|f| f.learner_id).collect())
+        .unwrap_or_default();
+    let (employee, student, stranger) = (&seen[0], &seen[1], &seen[2]);
+
+    let institution = fx.institution.organisation_id.clone();
+    let enterprise = fx.enterprise.organisation_id.clone();
+    // Who each supervisor must see and must not; where the profile leaves it open (an
+    // enterprise's employee in an institution's class) nothing is asserted.
+    let views = [
+        Scope {
+            who: "enterprise",
+            kind: SupervisorKind::Enterprise,
+            organisation: &enterprise,
+            own: vec![employee],
+            hidden: vec![stranger],
+            own_classes: vec![&fx.class.class_id],
+            hidden_classes: vec![&foreign_class.class_id],
+        },
+        Scope {
+            who: "institution",
+            kind: SupervisorKind::Institution,
+            organisation: &institution,
+            own: vec![student],
+            hidden: vec![stranger, employee],
+            own_classes: vec![&institution_class.class_id],
+            hidden_classes: vec![&foreign_class.class_id, &fx.class.class_id],
+        },
+    ];
+    let mut tally = (0, 0);
+    for scope in &views {
+        scope_holds(j, &fx, scope, &flagged_by_authority, &mut tally).await?;
+    }
+    j.figure("out_of_scope_reads", tally.0);
+    j.figure("out_of_scope_reads_denied", tally.1);
+    Ok(())
+}
+
+/// What one enterprise or institution supervisor must and must not see.
+struct Scope<'a> {
+    who: &'static str,
+    kind: SupervisorKind,
+    organisation: &'a str,
+    own: Vec<&'a Seen>,
+    hidden: Vec<&'a Seen>,
+    own_classes: Vec<&'a String>,
+    hidden_classes: Vec<&'a String>,
+}
+
+/// Checks one supervisor's scope on every supervision operation; `tally` counts the reads
+/// outside the scope tried and denied.
+async fn scope_holds(
+    j: &mut Judge,
+    fx: &Fixture,
+    scope: &Scope<'_>,
+    flagged_by_authority: &[String],
+    tally: &mut (usize, usize),
+) -> Result<(), ProbeError> {
+    let who = scope.who;
     let token = setup(
-        "enterprise supervisor",
-        supervisor(
-            &fx,
-            SupervisorKind::Enterprise,
-            Some(&fx.enterprise.organisation_id),
-        )
-        .await,
+        &format!("{who} supervisor"),
+        fx.supervisor(scope.kind, Some(scope.organisation)).await,
     )?;
     let listed = setup("list learners", fx.client.list_learners(&token).await)?;
     let ids: Vec<&str> = listed
@@ -207,155 +321,337 @@ pub async fn scoped_supervisors(ctx: &ProbeContext, j: &mut Judge) -> Result<(),
         .iter()
         .map(|l| l.learner_id.as_str())
         .collect();
-    j.figure("learners_listed", ids.len());
-    j.check(
-        "the enterprise supervisor lists its own learner",
-        ids.contains(&own_id.as_str()),
-        format!("{} listed", ids.len()),
-    );
-    j.check(
-        "the enterprise supervisor does not list another enterprise's learner",
-        !ids.contains(&foreign_id.as_str()),
-        format!("{} listed", ids.len()),
-    );
-    let record = fx.client.get_learner(&token, &foreign_id).await;
-    j.expect_refused("another enterprise's learner record is refused", &record);
-    let trajectory = fx.client.get_trajectory(&token, &foreign_id).await;
-    j.expect_refused(
-        "another enterprise's learner trajectory is refused",
-        &trajectory,
-    );
-    let captures = fx.client.list_captures(&token, &foreign_id).await;
-    j.expect_refused(
-        "another enterprise's learner captures are refused",
-        &captures,
-    );
-    let own_record = fx.client.get_learner(&token, &own_id).await;
-    j.expect_ok("its own learner's record is shown", &own_record);
-    Ok(())
-}
-
-/// SV-4: 监管账号只读 — every write a supervisor token attempts is refused.
-pub async fn read_only_supervisors(ctx: &ProbeContext, j: &mut Judge) -> Result<(), ProbeError> {
-    let fx = Fixture::new(ctx, "SV-4", 1.0, &CourseShape::pure_online(10, 3)).await?;
-    let lesson = fx.lesson(0)?.lesson_id.clone();
-    let token = authority(&fx).await?;
-    let (learner, enrolment) = fx.enrolled_learner().await?;
-    let learner_token = learner.token()?.to_owned();
-    let playback = setup(
-        "start a playback",
-        fx.client
-            .start_playback(
-                &learner_token,
-                &duxue_profile::PlaybackRequest {
-                    enrolment_id: enrolment.clone(),
-                    lesson_id: lesson.clone(),
-                },
-            )
-            .await,
-    )?;
-    let heartbeat = serde_json::json!({"position_seconds": 0.0, "rate": 1.0, "focused": true});
-    // Conformance operations are SC-4's: they must refuse every credential but the token.
-    let writes: Vec<(&str, &'static str, Vec<String>, serde_json::Value)> = vec![
-        (
-            "send a heartbeat for the learner",
-            "heartbeat",
-            vec![playback.playback_id.clone()],
-            heartbeat,
-        ),
-        (
-            "answer a popup for the learner",
-            "answerPopup",
-            vec![playback.playback_id.clone(), "any".into()],
-            serde_json::json!({"answer": "0000"}),
-        ),
-        (
-            "stop the learner's playback",
-            "stopPlayback",
-            vec![playback.playback_id.clone()],
-            serde_json::Value::Null,
-        ),
-        (
-            "enrol as the learner",
-            "enrol",
-            vec![],
-            serde_json::json!({"class_id": fx.class.class_id}),
-        ),
-        (
-            "start a playback as the learner",
-            "startPlayback",
-            vec![],
-            serde_json::json!({"enrolment_id": enrolment, "lesson_id": lesson}),
-        ),
-        (
-            "log the learner out",
-            "logout",
-            vec![],
-            serde_json::Value::Null,
-        ),
-    ];
-    let mut refused = 0;
-    for (what, op_id, args, body) in &writes {
-        let Some(op) = operation(op_id) else { continue };
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let body = (!body.is_null()).then(|| body.to_string().into_bytes());
-        let answer = fx
-            .client
-            .send_raw(op, &args, Auth::Bearer(&token), body)
-            .await;
-        refused += usize::from(write_refused(
-            j,
-            &format!("a supervisor may not {what}"),
-            answer,
-        ));
+    j.figure(&format!("{who}.learners_listed"), ids.len());
+    for learner in &scope.own {
+        j.check(
+            format!("the {who} supervisor lists its own learner"),
+            ids.contains(&learner.id.as_str()),
+            format!("{} listed", ids.len()),
+        );
+        let record = fx.client.get_learner(&token, &learner.id).await;
+        j.expect_ok(
+            &format!("the {who} supervisor reads its own learner"),
+            &record,
+        );
     }
-    let learner_id = learner.learner_id()?.to_owned();
-    for method in ["PUT", "PATCH", "DELETE"] {
-        let path = format!("/supervision/learners/{learner_id}");
-        let answer = fx
-            .client
-            .send_method(
-                "supervisionWrite",
-                method,
-                &path,
-                Auth::Bearer(&token),
-                Some(b"{}".to_vec()),
-            )
-            .await;
-        refused += usize::from(write_refused(
-            j,
-            &format!("{method} on a learner record is refused"),
-            answer,
-        ));
-    }
-    j.figure("writes_attempted", writes.len() + 3);
-    j.figure("writes_refused", refused);
-    let still = fx.client.get_me(&learner_token).await;
-    j.expect_ok("the learner's own session is untouched", &still);
-    let _ = fx
-        .client
-        .stop_playback(&learner_token, &playback.playback_id)
-        .await;
-    Ok(())
-}
-
-/// Checks that a write was answered with a client-error status (a refusal).
-fn write_refused(
-    j: &mut Judge,
-    what: &str,
-    answer: Result<RawAnswer, duxue_profile::ClientError>,
-) -> bool {
-    match answer {
-        Ok(a) => j.check(
-            what,
-            (400..500).contains(&a.status),
-            format!("HTTP {}", a.status),
-        ),
-        Err(e) => {
-            j.undecided(what, e.to_string());
-            false
+    let mut denied =
+        |j: &mut Judge, name: String, result: Result<(), duxue_profile::ClientError>| {
+            tally.0 += 1;
+            tally.1 += usize::from(j.expect_denied(&name, &result, OUT_OF_SCOPE));
+        };
+    for learner in &scope.hidden {
+        let id = learner.id.as_str();
+        j.check(
+            format!("the {who} supervisor does not list a learner outside its scope"),
+            !ids.contains(&id),
+            format!("{} listed", ids.len()),
+        );
+        let reads = [
+            (
+                "record",
+                fx.client.get_learner(&token, id).await.map(|_| ()),
+            ),
+            (
+                "trajectory",
+                fx.client.get_trajectory(&token, id).await.map(|_| ()),
+            ),
+            (
+                "captures",
+                fx.client.list_captures(&token, id).await.map(|_| ()),
+            ),
+            (
+                "liveness attempts",
+                fx.client.list_liveness(&token, id).await.map(|_| ()),
+            ),
+        ];
+        for (what, result) in reads {
+            denied(
+                j,
+                format!(
+                    "the {who} supervisor may not read the {what} of a learner outside its scope"
+                ),
+                result,
+            );
+        }
+        for image in &learner.images {
+            let result = fx.client.get_image(&token, image).await.map(|_| ());
+            denied(
+                j,
+                format!(
+                    "the {who} supervisor may not fetch an image of a learner outside its scope ({image})"
+                ),
+                result,
+            );
         }
     }
+    let report = fx.client.self_check(&token).await;
+    if j.expect_ok(
+        &format!("the {who} supervisor runs the self-check"),
+        &report,
+    ) {
+        let report = report.map_err(ProbeError::from)?;
+        let leaked = report
+            .flagged
+            .iter()
+            .filter(|f| scope.hidden.iter().any(|h| h.id == f.learner_id))
+            .count();
+        // Only a learner the authority's self-check flags can show a leak through the flags.
+        if scope
+            .hidden
+            .iter()
+            .any(|h| flagged_by_authority.contains(&h.id))
+        {
+            j.check(
+                format!("the {who} supervisor's self-check flags no learner outside its scope"),
+                leaked == 0,
+                format!(
+                    "{} flagged, {leaked} of them outside its scope",
+                    report.flagged.len()
+                ),
+            );
+        }
+        j.check(
+            format!("the {who} supervisor's self-check checks no more learners than it may see"),
+            report.learners_checked as usize <= ids.len(),
+            format!(
+                "{} learners checked, {} visible",
+                report.learners_checked,
+                ids.len()
+            ),
+        );
+    }
+    let classes = fx.client.list_classes(&token).await;
+    if j.expect_ok(&format!("the {who} supervisor lists classes"), &classes) {
+        let classes = classes.map_err(ProbeError::from)?;
+        let listed: Vec<&str> = classes
+            .classes
+            .iter()
+            .map(|c| c.class_id.as_str())
+            .collect();
+        for class in &scope.own_classes {
+            j.check(
+                format!("the {who} supervisor lists its own class"),
+                listed.contains(&class.as_str()),
+                format!("{} classes listed", listed.len()),
+            );
+        }
+        for class in &scope.hidden_classes {
+            j.check(
+                format!("the {who} supervisor does not list a class outside its scope"),
+                !listed.contains(&class.as_str()),
+                format!("{} classes listed", listed.len()),
+            );
+        }
+    }
+    for class in &scope.own_classes {
+        let export = fx.client.export_completion(&token, class).await;
+        if j.expect_ok(
+            &format!("the {who} supervisor exports its own class"),
+            &export,
+        ) {
+            let export = export.map_err(ProbeError::from)?;
+            let leaked = export
+                .learners
+                .iter()
+                .filter(|l| scope.hidden.iter().any(|h| h.id == l.learner_id))
+                .count();
+            j.check(
+                format!("the {who} supervisor's export of its own class names no learner outside its scope"),
+                leaked == 0,
+                format!("{} lines, {leaked} outside its scope", export.learners.len()),
+            );
+        }
+    }
+    for class in &scope.hidden_classes {
+        let result = fx.client.export_completion(&token, class).await.map(|_| ());
+        denied(
+            j,
+            format!("the {who} supervisor may not export a class outside its scope"),
+            result,
+        );
+    }
+    Ok(())
+}
+
+/// How a read outside a supervisor's scope may be refused: 403 `forbidden`, or 404 `not_found`
+/// so that the resource's existence does not leak (either is conforming).
+const OUT_OF_SCOPE: &[u16] = &[403, 404];
+
+/// How a write by a token without the authority for it is refused.
+const NOT_YOURS: &[u16] = &[401, 403];
+
+/// SV-4: 监管账号只读 — every learner write a supervisor token attempts, on the learner's real
+/// resources, is refused for authority (401/403), and the learner's state read back after each
+/// is untouched; every write method on a supervision resource is refused too.
+pub async fn read_only_supervisors(ctx: &ProbeContext, j: &mut Judge) -> Result<(), ProbeError> {
+    let fx = Fixture::new(ctx, "SV-4", 1.0, &CourseShape::pure_online(8, 3)).await?;
+    let lesson = fx.lesson(0)?.clone();
+    let token = fx.authority().await?;
+    let (mut learner, enrolment) = fx.enrolled_learner().await?;
+    let learner_token = learner.token()?.to_owned();
+    let learner_id = learner.learner_id()?.to_owned();
+    let max_gap = f64::from(ctx.policy.rules.heartbeat_max_gap_seconds.value);
+    let mut sitting = Sitting::start(&learner, &enrolment, &lesson.lesson_id).await?;
+    setup(
+        "the learner's first heartbeat",
+        sitting.beat(&learner).await,
+    )?;
+    let playback_id = sitting.playback.playback_id.clone();
+    let supervisor = Auth::Bearer(&token);
+    let (mut attempted, mut refused) = (0, 0);
+    let mut answers = false;
+    let mut stop = None;
+    for op in OPERATIONS
+        .iter()
+        .filter(|o| o.security == Security::Learner && o.method == Method::Post)
+    {
+        let what = format!(
+            "a supervisor's {} (POST {}) is refused for authority",
+            op.id, op.path
+        );
+        let json = |v: serde_json::Value| Some(v.to_string().into_bytes());
+        match op.id {
+            "answerPopup" | "uploadCapture" => answers = true,
+            "stopPlayback" => stop = Some((op, what)),
+            "logout" => {
+                let answer = fx.client.send_raw(op, &[], supervisor, None).await;
+                attempted += 1;
+                refused += usize::from(j.expect_denied_raw(&what, &answer, NOT_YOURS));
+                let me = fx.client.get_me(&learner_token).await;
+                j.expect_ok("after it, the learner's session still works", &me);
+            }
+            "enrol" => {
+                let count = || async {
+                    fx.client
+                        .list_enrolments(&learner_token)
+                        .await
+                        .map(|l| l.enrolments.len())
+                        .ok()
+                };
+                let before = count().await;
+                let body = json(serde_json::json!({"class_id": fx.class.class_id}));
+                let answer = fx.client.send_raw(op, &[], supervisor, body).await;
+                attempted += 1;
+                refused += usize::from(j.expect_denied_raw(&what, &answer, NOT_YOURS));
+                let after = count().await;
+                j.check(
+                    "after it, the learner's enrolments are unchanged",
+                    before.is_some() && before == after,
+                    format!("{before:?} before, {after:?} after"),
+                );
+            }
+            "startPlayback" => {
+                let body = json(serde_json::json!({
+                    "enrolment_id": enrolment, "lesson_id": lesson.lesson_id
+                }));
+                let answer = fx.client.send_raw(op, &[], supervisor, body).await;
+                attempted += 1;
+                refused += usize::from(j.expect_denied_raw(&what, &answer, NOT_YOURS));
+                sitting.plays_on(j, &learner).await;
+            }
+            "heartbeat" => {
+                let ahead = sitting.position() + 300.0;
+                let body = json(serde_json::json!({
+                    "position_seconds": ahead, "rate": 1.0, "focused": true
+                }));
+                let answer = fx
+                    .client
+                    .send_raw(op, &[&playback_id], supervisor, body)
+                    .await;
+                attempted += 1;
+                refused += usize::from(j.expect_denied_raw(&what, &answer, NOT_YOURS));
+                sitting.plays_on(j, &learner).await;
+                j.check(
+                    "after it, the learner's position did not jump",
+                    sitting.position() < ahead - 200.0,
+                    format!("accepted position {:.0} s", sitting.position()),
+                );
+            }
+            _ => {
+                let args: Vec<&str> = op
+                    .parameters()
+                    .iter()
+                    .map(|_| playback_id.as_str())
+                    .collect();
+                let answer = fx
+                    .client
+                    .send_raw(op, &args, supervisor, json(serde_json::json!({})))
+                    .await;
+                attempted += 1;
+                refused += usize::from(j.expect_denied_raw(&what, &answer, NOT_YOURS));
+            }
+        }
+    }
+    // The learner's own popup and capture: answered first by the supervisor, then by the learner.
+    if answers {
+        let budget = f64::from(lesson.minutes) * 60.0 + 60.0;
+        let (tried, denied) = sitting
+            .events_answered_by(
+                j,
+                &mut learner,
+                "a supervisor",
+                &token,
+                NOT_YOURS,
+                budget,
+                max_gap,
+            )
+            .await?;
+        attempted += tried;
+        refused += denied;
+    }
+    if let Some((op, what)) = stop {
+        let answer = fx
+            .client
+            .send_raw(op, &[&playback_id], supervisor, None)
+            .await;
+        attempted += 1;
+        refused += usize::from(j.expect_denied_raw(&what, &answer, NOT_YOURS));
+        sitting.plays_on(j, &learner).await;
+    }
+
+    // Write methods on every supervision resource: refused, or no such method.
+    let record_before = setup(
+        "read the learner's record",
+        fx.client.get_learner(&token, &learner_id).await,
+    )?;
+    for op in OPERATIONS
+        .iter()
+        .filter(|o| o.security == Security::Supervisor && o.method == Method::Get)
+    {
+        let args: Vec<&str> = op
+            .parameters()
+            .iter()
+            .map(|p| match *p {
+                "learner_id" => learner_id.as_str(),
+                "image_id" => record_before.face_image_id.as_str(),
+                "class_id" => fx.class.class_id.as_str(),
+                _ => "duxue-probe-id",
+            })
+            .collect();
+        let path = op.fill(&args);
+        for method in ["POST", "PUT", "DELETE"] {
+            let answer = fx
+                .client
+                .send_method(op.id, method, &path, supervisor, Some(b"{}".to_vec()))
+                .await;
+            attempted += 1;
+            refused += usize::from(j.expect_denied_raw(
+                &format!("{method} {} by a supervisor is refused", op.path),
+                &answer,
+                &[401, 403, 405],
+            ));
+        }
+    }
+    let record_after = fx.client.get_learner(&token, &learner_id).await;
+    j.check(
+        "after them, the learner's record is unchanged",
+        record_after.as_ref().ok() == Some(&record_before),
+        "registration record compared",
+    );
+    j.figure("writes_attempted", attempted);
+    j.figure("writes_refused", refused);
+    sitting.stop(&learner).await;
+    Ok(())
 }
 
 /// SV-5: 抓拍和活体检测结果连同影像可供调阅.
@@ -365,14 +661,14 @@ pub async fn captures_and_liveness_retrievable(
 ) -> Result<(), ProbeError> {
     let fx = Fixture::new(ctx, "SV-5", 1.0, &CourseShape::pure_online(10, 3)).await?;
     let lesson = fx.lesson(0)?.lesson_id.clone();
-    let token = authority(&fx).await?;
+    let token = fx.authority().await?;
     let mut learner = fx.learner();
     setup("register", learner.register().await.map(|_| ()))?;
     let refused_attempt = learner
         .login_as(Presentation::Attack(duxue_media::Species::Print))
         .await
         .map(|_| ());
-    let refused_attempt_made = refused_attempt.is_err();
+    let refused_attempt_made = matches!(&refused_attempt, Err(e) if e.is_refusal());
     setup("genuine login", learner.login().await.map(|_| ()))?;
     let enrolment = learner.enrol(&fx.class.class_id).await?;
     let log = learner
@@ -515,103 +811,249 @@ async fn same_image(
     }
 }
 
-/// SV-6: 平台应具备针对学员学习轨迹进行合规性自查功能，判断是否有刷课行为.
+/// SV-6: 平台应具备针对学员学习轨迹进行合规性自查功能，判断是否有刷课行为 — every course-brushing
+/// learner of a shuffled cast is flagged (several of each cheat, honest learners among them,
+/// in no order and with no label that tells them apart), and so is a learner who studies round
+/// the clock (short sittings in every hour of one day, the cohort clock advanced between them,
+/// each sitting as a person would play it); honest learners, also those who study at a few
+/// hours of a day, are not.
 pub async fn self_check_flags_brushing(
     ctx: &ProbeContext,
     j: &mut Judge,
 ) -> Result<(), ProbeError> {
-    let fx = Fixture::new(ctx, "SV-6", 0.5, &CourseShape::pure_online(20, 3)).await?;
-    let lesson = fx.lesson(0)?.lesson_id.clone();
-    let token = authority(&fx).await?;
-    let cast = [
-        Behaviour::Honest,
-        Behaviour::Honest,
-        Behaviour::Honest,
-        Behaviour::PopupAutoClicker,
-        Behaviour::OtherPersonSpoofer,
-        Behaviour::Seeker,
-        Behaviour::Speeder4,
-    ];
-    let mut learners = Vec::new();
-    for behaviour in cast {
-        let (learner, enrolment) = fx.enrolled_learner().await?;
-        learners.push((behaviour, learner, enrolment));
-    }
-    let runs = learners.iter_mut().map(|(behaviour, learner, enrolment)| {
-        let mut plan = behaviour.plan(enrolment, &lesson, 1_300.0);
-        if *behaviour == Behaviour::OtherPersonSpoofer {
-            plan.captures = CaptureStyle::OtherPerson;
-        }
-        async move { learner.study(&plan).await }
-    });
-    for result in futures::future::join_all(runs).await {
-        result?;
-    }
-    let report = setup("self-check", fx.client.self_check(&token).await)?;
-    let flagged: Vec<&str> = report
-        .flagged
+    let per = ctx.policy.judging.self_check_learners_per_behaviour.value as usize;
+    let mut cast: Vec<Behaviour> = CAST_CHEATS
         .iter()
-        .map(|f| f.learner_id.as_str())
+        .flat_map(|b| std::iter::repeat_n(*b, per))
+        .chain(std::iter::repeat_n(Behaviour::Honest, 3 * per))
         .collect();
-    let mut honest = 0;
-    let mut honest_flagged = 0;
-    let mut honest_signals = Vec::new();
-    for (behaviour, learner, _) in &learners {
-        let id = learner.learner_id()?;
-        let is_flagged = flagged.contains(&id);
-        let signals: Vec<String> = report
-            .flagged
+    cast.shuffle(&mut crate::seeds::rng(ctx.seed, "SV-6 cast"));
+    let fx = Fixture::new(ctx, "SV-6", 0.5, &CourseShape::pure_online(20, 3)).await?;
+    // The round-the-clock learners live in a cohort of their own, whose clock they advance
+    // (their own seed too: they are other people).
+    let day_ctx = ProbeContext {
+        seed: crate::seeds::named(ctx.seed, "round the clock"),
+        ..ctx.clone()
+    };
+    let day = Fixture::new(&day_ctx, "SV-6", 1.0, &CourseShape::pure_online(45, 3)).await?;
+    let (played, days) = tokio::join!(play_cast(&fx, &cast), study_round_the_clock(&day, per));
+    let (played, days) = (played?, days?);
+
+    let mut reports = Vec::new();
+    for world in [&fx, &day] {
+        let token = world.authority().await?;
+        reports.push(setup("self-check", world.client.self_check(&token).await)?);
+    }
+    let signals_of = |id: &str| -> Option<Vec<String>> {
+        reports
             .iter()
-            .filter(|f| f.learner_id == id)
-            .flat_map(|f| {
+            .flat_map(|r| r.flagged.iter())
+            .find(|f| f.learner_id == id)
+            .map(|f| {
                 f.signals
                     .iter()
                     .map(|s| format!("{}: {}", s.kind, s.detail))
+                    .collect()
             })
-            .collect();
-        if behaviour.is_cheat() {
-            j.check(
-                format!("a {behaviour:?} learner is flagged"),
-                is_flagged,
-                if is_flagged {
-                    format!("signals {signals:?}")
-                } else {
-                    "not flagged".into()
-                },
-            );
-        } else {
+    };
+    let mut honest = 0;
+    let mut honest_flagged = Vec::new();
+    let mut cheats_flagged = 0;
+    for (behaviour, learner, log) in &played {
+        let signals = signals_of(learner.learner_id()?);
+        if !behaviour.is_cheat() {
             honest += 1;
-            honest_flagged += usize::from(is_flagged);
-            honest_signals.extend(signals);
+            honest_flagged.extend(signals.map(|s| s.join(", ")));
+            continue;
+        }
+        let name = format!("a {behaviour:?} learner is flagged");
+        match cheat_shown(*behaviour, log) {
+            Err(why) => j.undecided(name, why),
+            Ok(()) => {
+                cheats_flagged += usize::from(signals.is_some());
+                j.check(
+                    name,
+                    signals.is_some(),
+                    signals.map_or("not flagged".into(), |s| format!("signals {s:?}")),
+                );
+            }
         }
     }
-    let share = honest_flagged as f64 / honest.max(1) as f64;
+    for (round_the_clock, learner, hours) in &days {
+        let signals = signals_of(learner.learner_id()?);
+        if !round_the_clock {
+            honest += 1;
+            honest_flagged.extend(signals.map(|s| s.join(", ")));
+            continue;
+        }
+        let name = "a learner who studies round the clock is flagged";
+        if *hours < ROUND_THE_CLOCK_HOURS {
+            j.undecided(
+                name,
+                format!(
+                    "it studied in only {hours} hours of the day (the platform refused the others)"
+                ),
+            );
+            continue;
+        }
+        cheats_flagged += usize::from(signals.is_some());
+        j.check(
+            name,
+            signals.is_some(),
+            signals.map_or(
+                format!("not flagged after study in {hours} hours of one day"),
+                |s| format!("signals {s:?}"),
+            ),
+        );
+    }
+    let share = honest_flagged.len() as f64 / honest.max(1) as f64;
     let bound = ctx.policy.judging.self_check_honest_flag_share_max.value;
-    j.figure("learners_checked", report.learners_checked);
-    j.figure("flagged", flagged.len());
-    j.figure("honest_flagged", honest_flagged);
+    j.figure(
+        "learners_checked",
+        reports.iter().map(|r| r.learners_checked).sum::<u64>(),
+    );
+    j.figure("cast", played.len() + days.len());
+    j.figure("cheats_flagged", cheats_flagged);
+    j.figure("honest", honest);
+    j.figure("honest_flagged", honest_flagged.len());
     j.check(
         "honest learners are not flagged beyond the policy's share",
         share <= bound,
         format!(
-            "{honest_flagged} of {honest} honest learners flagged (at most {:.0}%){}",
+            "{} of {honest} honest learners flagged (at most {:.0}%){}",
+            honest_flagged.len(),
             bound * 100.0,
-            if honest_signals.is_empty() {
+            if honest_flagged.is_empty() {
                 String::new()
             } else {
-                format!(", for {}", honest_signals.join("; "))
+                format!(", for {}", honest_flagged.join("; "))
             }
         ),
     );
     Ok(())
 }
 
+/// The cheats of SV-6's cast, each played by several learners.
+const CAST_CHEATS: [Behaviour; 4] = [
+    Behaviour::PopupAutoClicker,
+    Behaviour::OtherPersonSpoofer,
+    Behaviour::Seeker,
+    Behaviour::Speeder4,
+];
+
+/// Hours of one day a round-the-clock learner must have studied in for its check to count.
+const ROUND_THE_CLOCK_HOURS: usize = 22;
+
+/// Plays the cast: each learner one lesson in its style, all at once.
+async fn play_cast(
+    fx: &Fixture,
+    cast: &[Behaviour],
+) -> Result<Vec<(Behaviour, SimLearner, StudyLog)>, ProbeError> {
+    let lesson = fx.lesson(0)?.lesson_id.clone();
+    let learners = fx.enrolled_learners(cast.len()).await?;
+    let runs = cast
+        .iter()
+        .zip(learners)
+        .map(|(behaviour, (mut learner, enrolment))| {
+            let plan = behaviour.plan(&enrolment, &lesson, 1_300.0);
+            async move {
+                let log = learner.study(&plan).await?;
+                Ok::<_, ProbeError>((*behaviour, learner, log))
+            }
+        });
+    futures::future::try_join_all(runs).await
+}
+
+/// Whether the platform was shown the cheat at all (a stand-in needs a capture request to be
+/// seen, an auto-clicker a popup); a cheat never shown cannot be flagged, so its check is
+/// undecided rather than failed.
+fn cheat_shown(behaviour: Behaviour, log: &StudyLog) -> Result<(), String> {
+    match behaviour {
+        Behaviour::OtherPersonSpoofer if !log.captures().any(|c| c.image_sha256.is_some()) => {
+            Err("no capture was requested, so the stand-in was never shown to the platform".into())
+        }
+        Behaviour::PopupAutoClicker if !log.popups().any(|p| p.answered) => {
+            Err("no popup came for the auto-clicker to answer".into())
+        }
+        // A cheat refused as it was tried (a speed-up's heartbeats) was shown all the same.
+        _ if log.acks < 3 && log.refusals.is_empty() => Err(format!(
+            "it barely played ({} heartbeats answered)",
+            log.acks
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// One short sitting in every hour of one day (China time) for `per` learners, studying as
+/// people do; two honest learners sit at a few hours of the same day. Returns each learner
+/// (whether it studied round the clock) with the hours it was credited study in.
+async fn study_round_the_clock(
+    fx: &Fixture,
+    per: usize,
+) -> Result<Vec<(bool, SimLearner, usize)>, ProbeError> {
+    const SITTING_SECONDS: f64 = 60.0;
+    const DAY_HOURS: [&[u32]; 2] = [&[8, 9, 14, 20], &[7, 12, 19, 21]];
+    let lesson = fx.lesson(0)?.lesson_id.clone();
+    let mut learners: Vec<(bool, SimLearner, String, usize)> = Vec::new();
+    for (learner, enrolment) in fx.enrolled_learners(per + DAY_HOURS.len()).await? {
+        let bot = learners.len() < per;
+        learners.push((bot, learner, enrolment, 0));
+    }
+    // To five minutes past the next midnight, China time.
+    let local = fx.clock.now().timestamp() + 8 * 3_600;
+    let to_midnight = 86_400 - local.rem_euclid(86_400) + 300;
+    fx.advance(to_midnight as f64).await?;
+    let day_start = fx.clock.now();
+    for hour in 0..24u32 {
+        let sittings = learners.iter_mut().enumerate().filter_map(|(i, entry)| {
+            let (bot, learner, enrolment, studied) = entry;
+            let person = i.checked_sub(per).map(|p| DAY_HOURS[p % DAY_HOURS.len()]);
+            let sits = *bot || person.is_some_and(|hours| hours.contains(&hour));
+            sits.then(|| {
+                let plan = StudyPlan {
+                    until_complete: false,
+                    ..StudyPlan::honest(enrolment, &lesson, SITTING_SECONDS)
+                };
+                async move {
+                    let log = sit(learner, &plan).await?;
+                    *studied += usize::from(log.acks >= 2 && log.credited > 0.0);
+                    Ok::<_, ProbeError>(())
+                }
+            })
+        });
+        futures::future::try_join_all(sittings).await?;
+        let next = day_start + chrono::TimeDelta::hours(i64::from(hour) + 1);
+        let wait = (next - fx.clock.now()).num_milliseconds() as f64 / 1e3;
+        if wait > 0.0 {
+            fx.advance(wait).await?;
+        }
+    }
+    Ok(learners
+        .into_iter()
+        .map(|(bot, learner, _, studied)| (bot, learner, studied))
+        .collect())
+}
+
+/// One sitting; a session that lapsed since the last one is opened again (liveness and all).
+async fn sit(learner: &mut SimLearner, plan: &StudyPlan) -> Result<StudyLog, ProbeError> {
+    let log = learner.study(plan).await?;
+    let lapsed = matches!(
+        log.start_refused,
+        Some(ErrorCode::Unauthorized | ErrorCode::SessionRevoked)
+    );
+    if lapsed {
+        learner.login().await?;
+        return learner.study(plan).await;
+    }
+    Ok(log)
+}
+
 /// SV-7: 当班结业信息与已计学时一致.
 pub async fn completion_export_agrees(ctx: &ProbeContext, j: &mut Judge) -> Result<(), ProbeError> {
     let fx = Fixture::new(ctx, "SV-7", 1.0, &CourseShape::pure_online(10, 3)).await?;
     let lesson = fx.lesson(0)?.lesson_id.clone();
-    let token = authority(&fx).await?;
-    let [(mut honest, e0), (mut impostor, e1)] = fx.enrolled_learners().await?;
+    let token = fx.authority().await?;
+    let [(mut honest, e0), (mut impostor, e1)] = fx.enrolled_trial().await?;
     let bad_plan = StudyPlan {
         captures: CaptureStyle::OtherPerson,
         until_complete: false,
@@ -689,7 +1131,7 @@ pub async fn completion_export_agrees(ctx: &ProbeContext, j: &mut Judge) -> Resu
 /// SV-8: 纯线上补贴拨付给企业，线上+线下可拨付至培训机构.
 pub async fn subsidy_payee(ctx: &ProbeContext, j: &mut Judge) -> Result<(), ProbeError> {
     let fx = Fixture::new(ctx, "SV-8", 1.0, &CourseShape::pure_online(8, 3)).await?;
-    let token = authority(&fx).await?;
+    let token = fx.authority().await?;
     let occupation = ctx.course_occupation(Delivery::Blended)?;
     let shape = CourseShape {
         delivery: Delivery::Blended,
