@@ -139,7 +139,11 @@ impl Platform {
             Ok(())
         };
         account(SupervisorKind::Authority, None)?;
-        account(SupervisorKind::Audit, None)?;
+        // A platform that offers no audit accounts (defect `no-audit-accounts`) has none on its
+        // production side either.
+        if !self.has(Defect::NoAuditAccounts) {
+            account(SupervisorKind::Audit, None)?;
+        }
         for enterprise in &enterprises {
             account(SupervisorKind::Enterprise, Some(enterprise))?;
         }
