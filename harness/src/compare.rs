@@ -31,7 +31,10 @@ pub fn read_sealed(dir: &Path, mode: RunMode) -> Result<SealedRun, CannotRun> {
     if let Some(problem) = outcome.first_problem() {
         return Err(CannotRun::new(
             format!("{} is not intact: {problem}", dir.display()),
-            "compare only sealed runs as they were written (`duxue report verify` shows why)",
+            format!(
+                "give the sealed run folder of {what} as it was written (`duxue report verify` \
+                 shows why)"
+            ),
         ));
     }
     let report = duxue_reports::read_report(dir)
