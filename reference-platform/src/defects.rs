@@ -129,21 +129,21 @@ impl Defect {
     }
 }
 
-// A defect set is one bit per defect.
+// A defect set is one bit per defect (64 are in use: the next one would not fit a u64).
 const _: () = assert!(
-    Defect::ALL.len() <= 64,
-    "DefectSet holds at most 64 defects"
+    Defect::ALL.len() <= 128,
+    "DefectSet holds at most 128 defects"
 );
 
 /// The set of defects a platform runs with; cheap to query on every request.
 #[derive(Clone, Debug, Default)]
 pub struct DefectSet {
-    bits: u64,
+    bits: u128,
 }
 
 impl DefectSet {
     pub fn new(defects: &[Defect]) -> Self {
-        let mut bits = 0u64;
+        let mut bits = 0u128;
         for d in defects {
             bits |= 1 << (*d as u32);
         }
@@ -168,6 +168,15 @@ impl DefectSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each defect has a bit of its own, the last one included.
+    #[test]
+    fn a_defect_set_holds_each_defect_alone() {
+        for d in Defect::ALL {
+            assert_eq!(DefectSet::new(&[*d]).list(), vec![*d], "{d}");
+        }
+        assert_eq!(DefectSet::new(Defect::ALL).list(), Defect::ALL.to_vec());
+    }
 
     #[test]
     fn names_round_trip_and_are_unique() {
