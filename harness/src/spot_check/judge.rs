@@ -742,12 +742,7 @@ pub fn sv7(ctx: &ProbeContext, o: &Observations) -> Outcome {
 /// connection reached (a name that resolves to loopback is loopback, whatever it is called).
 pub fn sc1(target: &str, reached: Option<std::net::IpAddr>) -> Outcome {
     let mut j = Judge::new("SC-1");
-    let url = target.to_ascii_lowercase();
-    let shown = match reached {
-        Some(ip) => format!("{target} (reached at {ip})"),
-        None => target.to_owned(),
-    };
-    if url.starts_with("https://") {
+    if target.to_ascii_lowercase().starts_with("https://") {
         // The spot check reached the target's /meta before it began: the answer came over TLS.
         j.check(
             "the target answers over HTTPS",
@@ -755,22 +750,7 @@ pub fn sc1(target: &str, reached: Option<std::net::IpAddr>) -> Outcome {
             format!("{target} answered /meta"),
         );
     } else {
-        match duxue_scenarios::probes::is_loopback_target(&url, reached) {
-            Some(true) => j.skip(format!(
-                "the target {shown} is on loopback; HTTPS is required only off this machine"
-            )),
-            Some(false) => {
-                j.check(
-                    "a non-loopback target is reached over HTTPS",
-                    false,
-                    format!("plain HTTP to {shown}"),
-                );
-            }
-            None => j.undecided(
-                "whether the target is on loopback",
-                format!("{shown}: the connection did not say which address it reached"),
-            ),
-        }
+        duxue_scenarios::probes::judge_plain_http(&mut j, target, reached, None);
     }
     j.finish()
 }

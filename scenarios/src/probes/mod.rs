@@ -16,7 +16,7 @@ mod security;
 mod sitting;
 mod supervision;
 
-pub use security::is_loopback_target;
+pub use security::judge_plain_http;
 
 pub type ProbeFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
 
