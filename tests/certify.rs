@@ -7,6 +7,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
+mod support;
+
 fn certify(out: &Path, seed: &str, extra: &[&str]) -> (Option<i32>, Value) {
     let output = Command::new(env!("CARGO_BIN_EXE_duxue"))
         .args(["certify", "--seed", seed, "--out"])
@@ -69,9 +71,15 @@ fn assert_certified(code: Option<i32>, report: &Value, run: &str) {
 #[test]
 fn the_main_job_certifies_and_a_rerun_with_the_same_seed_against_one_tenant_certifies_too() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let served = Served::start(&dir.path().join("tenant.sqlite"), "rerun-token");
+    // One SQLite file that keeps every learner between the runs, as a bureau's tenant does.
+    let served = support::Platform::serve(dir.path());
     let run = |name: &str, extra: &[&str]| {
-        let mut args = vec!["--target", served.url.as_str(), "--token", "rerun-token"];
+        let mut args = vec![
+            "--target",
+            served.url.as_str(),
+            "--token",
+            served.token.as_str(),
+        ];
         args.extend_from_slice(extra);
         certify(&dir.path().join(name), "20221109", &args)
     };
@@ -191,55 +199,6 @@ fn assert_no_secrets(dir: &Path) {
                 path.display()
             );
         }
-    }
-}
-
-/// A reference platform served on its own, as a bureau's conformance tenant would be: one
-/// SQLite file that keeps every learner between runs. Killed when dropped.
-struct Served {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Served {
-    fn start(database: &Path, token: &str) -> Served {
-        use std::io::BufRead;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_duxue"))
-            .args([
-                "platform",
-                "serve",
-                "--port",
-                "0",
-                "--conformance-token",
-                token,
-            ])
-            .arg("--database")
-            .arg(database)
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("the duxue binary runs");
-        let stderr = child.stderr.take().expect("stderr piped");
-        let mut stderr = std::io::BufReader::new(stderr);
-        let mut line = String::new();
-        stderr
-            .read_line(&mut line)
-            .expect("the platform says where it listens");
-        // Keep reading what the platform logs, so that a full pipe never blocks it.
-        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .and_then(|u| u.strip_suffix("/profile/v1"))
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_owned();
-        Served { child, url }
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
