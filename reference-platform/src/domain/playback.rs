@@ -150,23 +150,23 @@ fn rewatch_credit(prog: &mut LessonProg, from: f64, to: f64, window: f64) -> f64
 
 impl Platform {
     /// The speed-up and seek rules for a heartbeat declaring `rate` on a cohort clock at
-    /// `scale` in cohort `cohort_id`: rates above 1 refused, credit at most real time, a lead of
-    /// the policy's seek tolerance (each defect of PB-1 and PB-2 loosens one of them).
-    fn pace(&self, rate: f64, scale: f64, cohort_id: &str) -> Pace {
+    /// `scale`: rates above 1 refused, credit at most real time, a lead of the policy's seek
+    /// tolerance (each defect of PB-1 and PB-2 loosens one of them).
+    fn pace(&self, rate: f64, scale: f64) -> Pace {
         let mut pace = Pace {
             rate_refused: rate > 1.0 + 1e-9,
             rate_cap: 1.0,
             lead: self.policy.seek_tolerance(scale),
             lead_credited: false,
         };
-        if self.has_in(Defect::SpeedUpAllowed, cohort_id) {
+        if self.has(Defect::SpeedUpAllowed) {
             pace.rate_refused = false;
             pace.rate_cap = rate.max(1.0);
         } else if self.has(Defect::MildSpeedUpAllowed) {
             pace.rate_refused = rate > MILD_SPEED_UP + 1e-9;
             pace.rate_cap = rate.clamp(1.0, MILD_SPEED_UP);
         }
-        if self.has_in(Defect::SeekAllowed, cohort_id) {
+        if self.has(Defect::SeekAllowed) {
             pace.lead = f64::INFINITY;
             pace.lead_credited = true;
         } else if self.has(Defect::PositionLeadCredited) {
@@ -186,13 +186,13 @@ impl Platform {
         HEARTBEAT_INTERVAL_SECONDS.clamp(min, max)
     }
 
-    /// The gap before popup number `issued` of a playback in cohort `cohort_id` (cohort
-    /// seconds): uniform in [gap/3, gap − 2 heartbeats] so that, seen at heartbeat granularity,
-    /// no gap exceeds the policy's maximum.
-    fn popup_gap(&self, cohort_id: &str, issued: u32) -> f64 {
+    /// The gap before popup number `issued` of a playback (cohort seconds): uniform in
+    /// [gap/3, gap − 2 heartbeats] so that, seen at heartbeat granularity, no gap exceeds the
+    /// policy's maximum.
+    fn popup_gap(&self, issued: u32) -> f64 {
         let max = f64::from(self.policy.rules.popup_max_gap_seconds.value);
         let mut rng = self.rng.lock();
-        if self.has_in(Defect::SparsePopups, cohort_id) {
+        if self.has(Defect::SparsePopups) {
             return rng.random_range(max..=2.0 * max);
         }
         if self.has(Defect::PopupGapStretchedNowAndThen) && issued % 5 == 4 {
@@ -207,9 +207,7 @@ impl Platform {
     fn check_owner(&self, w: &World, actor: &Actor, pb: &PlaybackRec) -> Outcome<()> {
         match actor {
             Actor::Learner { learner_id, .. } => {
-                if &pb.learner_id == learner_id
-                    || self.has_in(Defect::CrossLearnerAccess, &pb.cohort_id)
-                {
+                if &pb.learner_id == learner_id || self.has(Defect::CrossLearnerAccess) {
                     Ok(())
                 } else {
                     Err(Refusal::new(
@@ -243,7 +241,7 @@ impl Platform {
             .get(&req.enrolment_id)
             .cloned()
             .ok_or_else(|| Refusal::not_found("no such enrolment"))?;
-        if e.learner_id != learner_id && !self.has_in(Defect::CrossLearnerAccess, &e.cohort_id) {
+        if e.learner_id != learner_id && !self.has(Defect::CrossLearnerAccess) {
             return Err(Refusal::new(
                 ErrorCode::Forbidden,
                 "another learner's enrolment",
@@ -275,7 +273,7 @@ impl Platform {
         let now = w.cohort_now(&e.cohort_id);
         let active = self.competing_playbacks(&w, &e);
         let gap = f64::from(self.policy.rules.heartbeat_max_gap_seconds.value);
-        let superseded: Vec<String> = match self.controls_in(&e.cohort_id).second_window {
+        let superseded: Vec<String> = match self.controls.second_window {
             SecondWindow::SupersedeOld => active,
             SecondWindow::RefuseNew => {
                 // Only a playback that still beats holds the learner; one abandoned past the
@@ -321,7 +319,7 @@ impl Platform {
             last_hb: now,
             last_hb_wall: wall_now(),
             credit_from: now,
-            next_popup_at: now + self.popup_gap(&e.cohort_id, 0),
+            next_popup_at: now + self.popup_gap(0),
             popups_issued: 0,
             last_position: prog.furthest,
             events: Vec::new(),
@@ -424,9 +422,7 @@ impl Platform {
             return;
         }
         let gap = f64::from(self.policy.rules.heartbeat_max_gap_seconds.value);
-        let idle_credit = self.has_in(Defect::IdleCredit, &pb.cohort_id);
-        let controls = self.controls_in(&pb.cohort_id);
-        let silence_stops = controls.silence == Silence::Stop && !idle_credit;
+        let silence_stops = self.controls.silence == Silence::Stop && !self.has(Defect::IdleCredit);
         let overdue = pb.pending().any(|e| self.lapses_at(e) < now);
         let silent = now - pb.last_hb > gap && silence_stops;
         if !overdue && !silent {
@@ -455,7 +451,7 @@ impl Platform {
                             .lesson(&pb.lesson_id)
                             .reference(&ev.id),
                     );
-                    if !idle_credit {
+                    if !self.has(Defect::IdleCredit) {
                         stop.get_or_insert(StopReason::PopupMissed);
                     }
                 }
@@ -473,7 +469,7 @@ impl Platform {
                         {
                             s.state = CaptureState::Missed;
                         }
-                        if controls.failed_capture != FailedCapture::Ignore {
+                        if self.controls.failed_capture != FailedCapture::Ignore {
                             self.withhold(prog, h, CaptureState::Missed, now);
                             self.trace(
                                 Traj::new(
@@ -486,7 +482,7 @@ impl Platform {
                                 .reference(&ev.id)
                                 .detail(format!("class hour {hour}: capture missed")),
                             );
-                            if controls.failed_capture == FailedCapture::WithholdAndStop {
+                            if self.controls.failed_capture == FailedCapture::WithholdAndStop {
                                 stop.get_or_insert(StopReason::CaptureMissed);
                             } else {
                                 pb.rewound = true;
@@ -667,7 +663,7 @@ impl Platform {
         let pos = req.position_seconds.min(prog.lesson_seconds);
         let dt = (now - pb.last_hb).max(0.0);
         let scale = w.cohorts.get(&pb.cohort_id).map_or(1.0, |c| c.clock.scale);
-        let pace = self.pace(req.rate, scale, &pb.cohort_id);
+        let pace = self.pace(req.rate, scale);
         if pace.rate_refused && !busy {
             let refusal = Refusal::new(
                 ErrorCode::RateForbidden,
@@ -701,7 +697,7 @@ impl Platform {
         // over a gap longer than the policy allows (where silence does not stop the playback).
         let pending = pb.pending().next().is_some();
         let gap = f64::from(self.policy.rules.heartbeat_max_gap_seconds.value);
-        let window = if self.has_in(Defect::IdleCredit, &pb.cohort_id) {
+        let window = if self.has(Defect::IdleCredit) {
             dt
         } else if pending
             || (!req.focused && !self.has(Defect::FocusIgnored))
@@ -822,7 +818,7 @@ impl Platform {
             );
             pb.events.push(ev);
             pb.popups_issued += 1;
-            pb.next_popup_at = now + self.popup_gap(&pb.cohort_id, pb.popups_issued);
+            pb.next_popup_at = now + self.popup_gap(pb.popups_issued);
         }
         pb.events.retain(|e| {
             e.resolved
@@ -1038,7 +1034,6 @@ impl Platform {
             CaptureState::Failed
         };
         let mut stop = None;
-        let failed_capture = self.controls_in(&pb.cohort_id).failed_capture;
         if let (Some(prog), Some(hour), Some(slot)) = (prog.as_mut(), ev.hour, ev.slot) {
             let h = hour as usize;
             if let Some(s) = prog.hours.get_mut(h).and_then(|h| h.captures.get_mut(slot)) {
@@ -1052,7 +1047,7 @@ impl Platform {
                     hp.withheld = false;
                     hp.last_failure = None;
                 }
-            } else if failed_capture != FailedCapture::Ignore {
+            } else if self.controls.failed_capture != FailedCapture::Ignore {
                 self.withhold(prog, h, CaptureState::Failed, now);
                 self.trace(
                     Traj::new(
@@ -1065,7 +1060,7 @@ impl Platform {
                     .reference(&ev.id)
                     .detail(format!("class hour {hour}: capture failed")),
                 );
-                if failed_capture == FailedCapture::WithholdAndStop {
+                if self.controls.failed_capture == FailedCapture::WithholdAndStop {
                     stop = Some(StopReason::CaptureFailed);
                 } else {
                     pb.rewound = true;

@@ -42,7 +42,6 @@ pub fn config_with(
         defects: defects.to_vec(),
         variants: variants.to_vec(),
         seed: Some(7),
-        production_clock_scale: 1.0,
     }
 }
 

@@ -113,7 +113,6 @@ pub fn report(population: Option<PopulationReport>) -> RunReport {
         .with_timezone(&chrono::Utc);
     RunReport {
         schema: REPORT_SCHEMA.into(),
-        mode: Default::default(),
         verdict: RunReport::decide(&requirements),
         counts: RunReport::count(&requirements),
         run: RunIdentity {
@@ -159,7 +158,6 @@ pub fn report(population: Option<PopulationReport>) -> RunReport {
         },
         requirements,
         population,
-        comparison: None,
         interrupted: None,
     }
 }

@@ -16,8 +16,6 @@ mod security;
 mod sitting;
 mod supervision;
 
-pub use security::judge_plain_http;
-
 pub type ProbeFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
 
 /// A probe: the requirement it judges and how to run it.
@@ -88,7 +86,7 @@ probes! {
 }
 
 /// Figures of a study log that every study-based probe reports.
-pub fn study_figures(judge: &mut Judge, prefix: &str, log: &crate::learner::StudyLog) {
+pub(crate) fn study_figures(judge: &mut Judge, prefix: &str, log: &crate::learner::StudyLog) {
     judge.figure(&format!("{prefix}.credited_seconds"), round(log.credited));
     judge.figure(
         &format!("{prefix}.creditable_seconds"),
@@ -98,7 +96,7 @@ pub fn study_figures(judge: &mut Judge, prefix: &str, log: &crate::learner::Stud
     judge.figure(&format!("{prefix}.heartbeats"), log.heartbeats_sent);
 }
 
-pub fn round(x: f64) -> f64 {
+pub(crate) fn round(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
@@ -138,7 +136,7 @@ pub(crate) fn check_heartbeat_interval<'a>(
 }
 
 /// Checks that a cheating learner was credited no more than its ledger allows.
-pub fn check_not_overcredited(
+pub(crate) fn check_not_overcredited(
     judge: &mut Judge,
     who: &str,
     log: &crate::learner::StudyLog,
@@ -159,7 +157,7 @@ pub fn check_not_overcredited(
 }
 
 /// Checks that an honest learner was not denied more than the policy's tolerance.
-pub fn check_honest_credited(
+pub(crate) fn check_honest_credited(
     judge: &mut Judge,
     ctx: &ProbeContext,
     who: &str,
