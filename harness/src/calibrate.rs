@@ -211,20 +211,29 @@ pub struct CalibratePlan {
 impl CalibratePlan {
     /// Whether `case` runs the population phase: the cases that load the platform, less the
     /// variants left out of `--population-sample`'s draw.
-    fn with_population(&self, case: Case) -> bool {
+    fn with_population(&self, case: Case, drawn: &[Variant]) -> bool {
         if self.template.population.is_none() || !case.loads() {
             return false;
         }
-        let (Case::Variant(v), Some(s)) = (case, self.population_sample) else {
-            return true;
-        };
-        let mut drawn = Variant::ALL.to_vec();
-        drawn.shuffle(&mut rand::rngs::StdRng::seed_from_u64(s.seed));
-        drawn
+        match case {
+            Case::Variant(v) => drawn.contains(&v),
+            _ => true,
+        }
+    }
+
+    /// The variants whose case runs the population phase: every selected one, or
+    /// `--population-sample`'s seeded draw of them.
+    fn population_variants(&self) -> Vec<Variant> {
+        let mut drawn: Vec<Variant> = Variant::ALL
             .iter()
-            .filter(|d| self.variants.is_empty() || self.variants.contains(d))
-            .take(s.size)
-            .any(|d| *d == v)
+            .copied()
+            .filter(|v| self.variants.is_empty() || self.variants.contains(v))
+            .collect();
+        if let Some(s) = self.population_sample {
+            drawn.shuffle(&mut rand::rngs::StdRng::seed_from_u64(s.seed));
+            drawn.truncate(s.size);
+        }
+        drawn
     }
 
     /// The cases to run, and what the choice leaves out of a whole calibration.
@@ -284,11 +293,17 @@ impl CalibratePlan {
             && self.template.population.is_some()
             && s.size < variants.len()
         {
+            let drawn: Vec<&str> = self
+                .population_variants()
+                .iter()
+                .map(|v| v.name())
+                .collect();
             partial.push(format!(
-                "the population phase run for {} of {} conforming variants \
-                 (--population-sample {} --sample-seed {})",
-                s.size,
+                "the population phase run for {} of {} conforming variants ({}; \
+                 --population-sample {} --sample-seed {})",
+                drawn.len(),
                 variants.len(),
+                drawn.join(", "),
                 s.size,
                 s.seed
             ));
@@ -341,8 +356,10 @@ pub async fn calibrate(plan: &CalibratePlan) -> Result<Calibration, CannotRun> {
             (case, run.out, result)
         }
     };
-    let (loaded, probes_only): (Vec<Case>, Vec<Case>) =
-        cases.into_iter().partition(|c| plan.with_population(*c));
+    let drawn = plan.population_variants();
+    let (loaded, probes_only): (Vec<Case>, Vec<Case>) = cases
+        .into_iter()
+        .partition(|c| plan.with_population(*c, &drawn));
     let probe_runs = futures::stream::iter(probes_only.into_iter().map(|c| case_run(c, false)))
         .buffer_unordered(plan.parallel.max(1));
     let load_runs =
