@@ -47,6 +47,7 @@ switches! {
         EarlyCaptures => "early-captures";
         FewCaptureOffsets => "few-capture-offsets";
         CaptureFailureIgnored => "capture-failure-ignored";
+        StopDodgesCapture => "stop-dodges-capture";
         NoCooldown => "no-cooldown";
         CooldownPerCourse => "cooldown-per-course";
         AnyOccupationOnline => "any-occupation-online";
@@ -95,6 +96,11 @@ impl Defect {
     /// The requirement ids this defect makes fail (the manifest's `fails`).
     pub fn breaks(self) -> &'static [String] {
         &self.case().fails
+    }
+
+    /// Requirement ids the defect may also fail by chance (the manifest's `may_also_fail`).
+    pub fn may_also_break(self) -> &'static [String] {
+        &self.case().may_also_fail
     }
 
     /// What the defect does, in one sentence.

@@ -438,3 +438,68 @@ async fn capture_and_popup_defects_break_their_schedules() {
         env.stop().await;
     }
 }
+
+/// A capture pending when the learner stops the playback counts as missed: its class hour is
+/// withheld (profile/README.md, "what is pending on it ends with it"); under
+/// `stop-dodges-capture` stopping keeps the credit.
+#[tokio::test]
+async fn stopping_with_a_capture_pending_misses_it() {
+    for defects in [vec![], vec![Defect::StopDodgesCapture]] {
+        let env = Env::new(&defects).await;
+        let c = &env.client;
+        let w = world(c, SCALE).await;
+        let s = student(c, 9, &w.enterprise.organisation_id).await;
+        let token = &s.session.token;
+        let (e, pb) = enrol_and_play(c, &s, &w, 0).await;
+        let interval = pb.heartbeat_interval_seconds;
+        let mut pos = pb.start_position;
+        let mut capture = None;
+        for _ in 0..1_000 {
+            wait_virtual(interval, SCALE).await;
+            pos += interval;
+            let ack = c
+                .heartbeat(token, &pb.playback_id, &hb(pos, 1.0))
+                .await
+                .expect("a beat");
+            for ev in &ack.events {
+                if ev.kind == EventKind::Popup {
+                    let code = popup_code(ev.prompt.as_deref().unwrap_or(""));
+                    c.answer_popup(token, &pb.playback_id, &ev.event_id, &code)
+                        .await
+                        .expect("popup answer");
+                }
+            }
+            capture = ack
+                .events
+                .iter()
+                .find(|e| e.kind == EventKind::Capture)
+                .cloned();
+            if capture.is_some() {
+                break;
+            }
+        }
+        assert!(capture.is_some(), "a capture was requested");
+        c.stop_playback(token, &pb.playback_id).await.expect("stop");
+        let prog = c
+            .get_progress(token, &e.enrolment_id)
+            .await
+            .expect("progress");
+        let hour = &prog.lessons[0].class_hours[0];
+        if defects.is_empty() {
+            assert!(
+                hour.withheld
+                    && hour.credited_seconds == 0.0
+                    && hour.capture == CaptureState::Missed,
+                "{hour:?}"
+            );
+        } else {
+            assert!(
+                !hour.withheld
+                    && hour.credited_seconds > 0.0
+                    && hour.capture == CaptureState::Pending,
+                "{hour:?}"
+            );
+        }
+        env.stop().await;
+    }
+}

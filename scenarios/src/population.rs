@@ -212,6 +212,9 @@ pub struct Member {
     /// The platform's credit per lesson after the last sitting (credit is per lesson, so a
     /// sitting earns the difference).
     credited_so_far: BTreeMap<String, f64>,
+    /// Credited minus creditable over every sitting so far: what earlier sittings left over
+    /// or under the ledger.
+    balance: f64,
     /// When the load phase ends: no sitting or pause runs past it.
     deadline: tokio::time::Instant,
     /// Bounds how many members make images (registration, liveness, captures) at once, so
@@ -249,6 +252,7 @@ impl Member {
             next_lesson: 0,
             class_hour: world.fixture.policy.class_hour_seconds(),
             credited_so_far: BTreeMap::new(),
+            balance: 0.0,
             deadline,
             media_gate,
             tally: Tally {
@@ -707,7 +711,11 @@ impl Member {
 
     /// Adds a sitting's playbacks to the tally: the credit the platform added to their lessons
     /// against what the ledger added, refusals, and what the playbacks showed of the rules
-    /// every playback keeps. Returns (credited, creditable, slack) of the sitting.
+    /// every playback keeps. Returns (credited, creditable, slack) of the sitting, creditable
+    /// with what earlier sittings were left under the ledger: a class hour withheld in this
+    /// sitting takes away, on both sides, what earlier sittings earned in it, and the platform
+    /// had credited less of that than the ledger (within their slack), so the sitting's own
+    /// difference is judged, never an earlier one again.
     fn account(&mut self, played: &[Played<'_>], ledger_before: f64) -> (f64, f64, f64) {
         let mut credited = 0.0;
         let mut slack = 0.0;
@@ -726,11 +734,14 @@ impl Member {
             self.account_rules(p.log);
         }
         let creditable = self.ledger_total() - ledger_before;
+        let before = self.balance;
+        self.balance += credited - creditable;
+        let (owed, ahead) = ((-before).max(0.0), before.max(0.0));
         let t = &mut self.tally;
         t.creditable_seconds += creditable;
         t.credited_seconds += credited;
-        t.excess_seconds += (credited - creditable - slack).max(0.0);
-        t.denied_seconds += (creditable - credited - slack).max(0.0);
+        t.excess_seconds += (credited - creditable - owed - slack).max(0.0);
+        t.denied_seconds += (creditable - credited - ahead - slack).max(0.0);
         if (credited - creditable).abs() > slack {
             tracing::info!(
                 behaviour = %t.behaviour,
@@ -747,7 +758,7 @@ impl Member {
                 self.count_attempt("capture-by-somebody-else", refused);
             }
         }
-        (credited, creditable, slack)
+        (credited, creditable + owed, slack)
     }
 
     /// An attempt per sitting in which a cheat of counting `ledger` was tried: refused when
@@ -775,6 +786,7 @@ impl Member {
     fn account_cheat_only(&mut self, log: &StudyLog, lesson_id: &str) -> bool {
         let slack = log.credit_slack();
         let credited = newly_credited(&mut self.credited_so_far, lesson_id, log.credited);
+        self.balance += credited;
         self.tally.credited_seconds += credited;
         self.tally.excess_seconds += (credited - slack).max(0.0);
         credited <= slack
@@ -838,7 +850,10 @@ fn tried(plan: &StudyPlan, log: &StudyLog) -> bool {
         || (popup_seen
             && plan.popups != PopupStyle::Human
             && !matches!(plan.popups, PopupStyle::Bot { .. }))
-        || (plan.captures == crate::study::CaptureStyle::Ignore && log.captures().next().is_some())
+        || (matches!(
+            plan.captures,
+            crate::study::CaptureStyle::Ignore | crate::study::CaptureStyle::StopWhenAsked
+        ) && log.captures().next().is_some())
         || plan
             .silence
             .is_some_and(|(after, length)| log.elapsed >= after + length)

@@ -41,6 +41,9 @@ pub enum CaptureStyle {
     /// Somebody else sits in front of the camera.
     OtherPerson,
     Ignore,
+    /// Closes the player when a capture is asked, before answering (the capture is dodged by
+    /// stopping, as a learner away from the camera would try).
+    StopWhenAsked,
 }
 
 /// How the player's position moves besides playing at its speed.
@@ -460,6 +463,14 @@ impl SimLearner {
                         // The cheat was tried; what the platform credits now is what is judged.
                         break;
                     }
+                    if plan.captures == CaptureStyle::StopWhenAsked
+                        && attention
+                            .outstanding
+                            .values()
+                            .any(|(kind, _)| *kind == EventKind::Capture)
+                    {
+                        break;
+                    }
                     if ack.state == PlaybackState::Stopped {
                         stopped = true;
                         break;
@@ -506,6 +517,14 @@ impl SimLearner {
             .client()
             .stop_playback(token, &playback.playback_id)
             .await;
+        // What is still pending ends with the playback: a capture never answered is missed
+        // and its class hour withheld, however the playback ended (profile/README.md).
+        for e in log.events.iter_mut() {
+            if e.kind == EventKind::Capture && !e.answered && e.passed.is_none() {
+                e.passed = Some(false);
+            }
+        }
+        self.book_captures(plan, &mut attention, &mut log);
         // The platform's own account after the study ends (withholding may follow the last beat).
         if let Some(credited) = self
             .lesson_credit(&plan.enrolment_id, &plan.lesson_id)
@@ -630,7 +649,7 @@ impl SimLearner {
                     }
                 },
                 EventKind::Capture => match plan.captures {
-                    CaptureStyle::Ignore => continue,
+                    CaptureStyle::Ignore | CaptureStyle::StopWhenAsked => continue,
                     _ => (self.rng.random_range(2.0..6.0), AnswerKind::Right),
                 },
             };
@@ -680,10 +699,9 @@ impl SimLearner {
                     }
                 }
                 Err(e) => {
-                    // An answer refused because another window took the playback over was
-                    // not judged, and nothing is withheld for it: the event is not failed.
-                    let superseded = e.is(&ErrorCode::PlaybackSuperseded);
-                    seen_event.passed = (e.is_refusal() && !superseded).then_some(false);
+                    // Refused (the playback stopped first, by a newer window or otherwise):
+                    // what was pending ended with the playback, a capture as missed.
+                    seen_event.passed = e.is_refusal().then_some(false);
                     if event.kind == EventKind::Capture {
                         attention.outstanding.remove(&event.event_id);
                     }

@@ -366,8 +366,35 @@ impl Platform {
         }
         pb.state = PlaybackState::Stopped;
         pb.stop_reason = Some(reason);
+        // What is pending ends with the playback: a pending capture counts as missed, so that
+        // stopping cannot dodge it (profile/README.md, class hours).
+        let mut ended = Vec::new();
+        if !self.has(Defect::StopDodgesCapture) {
+            for ev in pb
+                .events
+                .iter_mut()
+                .filter(|e| e.resolved.is_none() && e.kind == EventKind::Capture)
+            {
+                ev.resolved = Some(Resolution {
+                    passed: false,
+                    at: now,
+                    wall: wall_now(),
+                });
+                ended.push(ev.clone());
+            }
+        }
         let pb = pb.clone();
         self.save(&pb);
+        if !ended.is_empty() {
+            let mut prog = w.progress.get(&pb.progress_id).cloned();
+            for ev in &ended {
+                self.miss_capture(&pb, prog.as_mut(), ev, now, now);
+            }
+            if let Some(prog) = prog {
+                self.save(&prog);
+                w.progress.insert(prog.id.clone(), prog);
+            }
+        }
         let kind = if reason == StopReason::Superseded {
             "playback_superseded"
         } else {
@@ -382,6 +409,46 @@ impl Platform {
         if let Some(v) = w.active_playbacks.get_mut(&pb.learner_id) {
             v.retain(|p| p != id);
         }
+    }
+
+    /// Records capture `ev` of `pb` as missed at `at` (its deadline, or the stop of its
+    /// playback) and, unless failed captures are ignored, withholds its class hour. Returns
+    /// whether the class hour was withheld.
+    fn miss_capture(
+        &self,
+        pb: &PlaybackRec,
+        prog: Option<&mut LessonProg>,
+        ev: &EventRec,
+        at: f64,
+        now: f64,
+    ) -> bool {
+        self.trace(
+            Traj::new(&pb.learner_id, &pb.cohort_id, at, "capture_missed")
+                .lesson(&pb.lesson_id)
+                .reference(&ev.id),
+        );
+        self.update_capture_doc(pb, ev, CaptureState::Missed, None, None, None);
+        let (Some(prog), Some(hour)) = (prog, ev.hour) else {
+            return false;
+        };
+        let h = hour as usize;
+        if let Some(s) = ev
+            .slot
+            .and_then(|slot| prog.hours.get_mut(h).and_then(|h| h.captures.get_mut(slot)))
+        {
+            s.state = CaptureState::Missed;
+        }
+        if self.controls.failed_capture == FailedCapture::Ignore {
+            return false;
+        }
+        self.withhold(prog, h, CaptureState::Missed, now);
+        self.trace(
+            Traj::new(&pb.learner_id, &pb.cohort_id, at, "class_hour_withheld")
+                .lesson(&pb.lesson_id)
+                .reference(&ev.id)
+                .detail(format!("class hour {hour}: capture missed")),
+        );
+        true
     }
 
     /// Withholds a class hour after a failed or missed capture: its credit is zeroed, the
@@ -432,7 +499,7 @@ impl Platform {
         let mut prog = w.progress.get(&pb.progress_id).cloned();
         let mut stop = None;
         let mut changed = false;
-        let mut missed_docs = Vec::new();
+        let mut missed_captures = Vec::new();
         for ev in pb
             .events
             .iter_mut()
@@ -455,46 +522,17 @@ impl Platform {
                         stop.get_or_insert(StopReason::PopupMissed);
                     }
                 }
-                EventKind::Capture => {
-                    self.trace(
-                        Traj::new(&pb.learner_id, &pb.cohort_id, ev.deadline, "capture_missed")
-                            .lesson(&pb.lesson_id)
-                            .reference(&ev.id),
-                    );
-                    if let (Some(prog), Some(hour), Some(slot)) = (prog.as_mut(), ev.hour, ev.slot)
-                    {
-                        let h = hour as usize;
-                        if let Some(s) =
-                            prog.hours.get_mut(h).and_then(|h| h.captures.get_mut(slot))
-                        {
-                            s.state = CaptureState::Missed;
-                        }
-                        if self.controls.failed_capture != FailedCapture::Ignore {
-                            self.withhold(prog, h, CaptureState::Missed, now);
-                            self.trace(
-                                Traj::new(
-                                    &pb.learner_id,
-                                    &pb.cohort_id,
-                                    ev.deadline,
-                                    "class_hour_withheld",
-                                )
-                                .lesson(&pb.lesson_id)
-                                .reference(&ev.id)
-                                .detail(format!("class hour {hour}: capture missed")),
-                            );
-                            if self.controls.failed_capture == FailedCapture::WithholdAndStop {
-                                stop.get_or_insert(StopReason::CaptureMissed);
-                            } else {
-                                pb.rewound = true;
-                            }
-                        }
-                    }
-                    missed_docs.push(ev.clone());
-                }
+                EventKind::Capture => missed_captures.push(ev.clone()),
             }
         }
-        for ev in &missed_docs {
-            self.update_capture_doc(&pb, ev, CaptureState::Missed, None, None, None);
+        for ev in &missed_captures {
+            if self.miss_capture(&pb, prog.as_mut(), ev, ev.deadline, now) {
+                if self.controls.failed_capture == FailedCapture::WithholdAndStop {
+                    stop.get_or_insert(StopReason::CaptureMissed);
+                } else {
+                    pb.rewound = true;
+                }
+            }
         }
 
         if stop.is_none() && silent {

@@ -350,6 +350,7 @@ pub async fn failed_capture_withholds(ctx: &ProbeContext, j: &mut Judge) -> Resu
     let (mut honest, e0) = fx.enrolled_learner().await?;
     let (mut impostor, e1) = fx.enrolled_learner().await?;
     let (mut absent, e2) = fx.enrolled_learner().await?;
+    let (mut dodger, e3) = fx.enrolled_learner().await?;
     let impostor_plan = StudyPlan {
         captures: CaptureStyle::OtherPerson,
         until_complete: false,
@@ -360,18 +361,26 @@ pub async fn failed_capture_withholds(ctx: &ProbeContext, j: &mut Judge) -> Resu
         until_complete: false,
         ..StudyPlan::honest(&e2, &lesson, 900.0)
     };
+    // Closes the player when the capture is asked: stopping must not dodge it.
+    let dodger_plan = StudyPlan {
+        captures: CaptureStyle::StopWhenAsked,
+        until_complete: false,
+        ..StudyPlan::honest(&e3, &lesson, 900.0)
+    };
     let honest_plan = StudyPlan::honest(&e0, &lesson, 900.0);
-    let (h, i, a) = tokio::join!(
+    let (h, i, a, d) = tokio::join!(
         honest.study(&honest_plan),
         impostor.study(&impostor_plan),
         absent.study(&absent_plan),
+        dodger.study(&dodger_plan),
     );
-    let (h, i, a) = (h?, i?, a?);
+    let (h, i, a, d) = (h?, i?, a?, d?);
     study_figures(j, "honest", &h);
     study_figures(j, "other_person_capture", &i);
     study_figures(j, "missed_capture", &a);
+    study_figures(j, "stopped_at_capture", &d);
     check_honest_credited(j, ctx, "honest learner", &h);
-    check_heartbeat_interval(j, &ctx.policy, [&h, &i, &a]);
+    check_heartbeat_interval(j, &ctx.policy, [&h, &i, &a, &d]);
     let token = fx.authority().await?;
     for (who, learner, log, bad) in [
         (
@@ -384,6 +393,12 @@ pub async fn failed_capture_withholds(ctx: &ProbeContext, j: &mut Judge) -> Resu
             "a class hour whose capture was never answered",
             &absent,
             &a,
+            CaptureState::Missed,
+        ),
+        (
+            "a class hour whose capture was pending when the learner stopped the playback",
+            &dodger,
+            &d,
             CaptureState::Missed,
         ),
     ] {
