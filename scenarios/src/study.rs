@@ -213,6 +213,9 @@ pub struct StudyLog {
     pub start_accepted_at: Option<tokio::time::Instant>,
     /// When the last heartbeat the platform acknowledged went out.
     pub last_acked_beat_sent_at: Option<tokio::time::Instant>,
+    /// The longest a heartbeat waited for its answer, in cohort seconds: the platform read its
+    /// clock somewhere within that round trip.
+    pub slowest_beat_answer: f64,
 }
 
 impl StudyLog {
@@ -428,6 +431,9 @@ impl SimLearner {
                 .await;
             let at = self.clock.elapsed() - start;
             log.elapsed = at;
+            log.slowest_beat_answer = log
+                .slowest_beat_answer
+                .max(beat_sent_at.elapsed().as_secs_f64() * self.clock.scale);
             match answer {
                 Ok(ack) => {
                     log.acks += 1;

@@ -145,15 +145,44 @@ pub(crate) fn check_not_overcredited(
         judge.undecided(format!("{who} credit"), "no heartbeat was answered");
         return false;
     }
-    let slack = log.credit_slack();
-    judge.check(
+    check_credit_within(
+        judge,
         format!("{who} is credited no more than it legitimately played"),
-        log.credited <= log.creditable + slack,
+        log,
+        log.creditable,
         format!(
             "credited {:.1} s, creditable {:.1} s (slack {:.1} s)",
-            log.credited, log.creditable, slack
+            log.credited,
+            log.creditable,
+            log.credit_slack()
         ),
     )
+}
+
+/// Checks that `log`'s credit stays within `bound` plus the credit slack. An excess no larger
+/// than the platform's slowest heartbeat answer is undecided, never passed: the platform reads
+/// its clock somewhere within each beat's round trip, so that much over-credit cannot be told
+/// from the time its own answers took.
+pub(crate) fn check_credit_within(
+    judge: &mut Judge,
+    name: String,
+    log: &crate::learner::StudyLog,
+    bound: f64,
+    detail: String,
+) -> bool {
+    let over = log.credited - bound - log.credit_slack();
+    if over > 0.0 && over <= log.slowest_beat_answer {
+        judge.undecided(
+            name,
+            format!(
+                "{detail}: {over:.1} s over, within the {:.1} s (cohort) its slowest heartbeat \
+                 answer took",
+                log.slowest_beat_answer
+            ),
+        );
+        return false;
+    }
+    judge.check(name, over <= 0.0, detail)
 }
 
 /// Checks that an honest learner was not denied more than the policy's tolerance.

@@ -6,7 +6,8 @@
 use duxue_profile::{ErrorCode, LessonCategory, LessonMode};
 
 use super::{
-    check_heartbeat_interval, check_honest_credited, check_not_overcredited, round, study_figures,
+    check_credit_within, check_heartbeat_interval, check_honest_credited, check_not_overcredited,
+    round, study_figures,
 };
 use crate::behaviour::{Behaviour, Form, SecondWindow, Sitting};
 use crate::context::ProbeContext;
@@ -125,10 +126,11 @@ pub async fn no_speed_up(ctx: &ProbeContext, j: &mut Judge) -> Result<(), ProbeE
         );
         check_not_overcredited(j, &who, log);
         if log.acks > 0 || !log.refusals.is_empty() {
-            let slack = log.credit_slack();
-            j.check(
+            check_credit_within(
+                j,
                 format!("{who} is credited no more than the elapsed time"),
-                log.credited <= log.elapsed + slack,
+                log,
+                log.elapsed,
                 format!("credited {:.1} s in {:.1} s", log.credited, log.elapsed),
             );
         }
