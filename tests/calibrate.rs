@@ -449,3 +449,37 @@ fn platform_defects_is_the_manifest() {
     manifest.sort();
     assert_eq!(listed, manifest);
 }
+
+/// Every requirement the manifest names, in `fails` or `may_also_fail`, is in the catalog: a
+/// misspelt id in `may_also_fail` would otherwise excuse nothing and say nothing.
+#[test]
+fn the_manifest_names_only_catalog_requirements() {
+    let catalog: toml::Value =
+        toml::from_str(include_str!("../profile/catalog.toml")).expect("the catalog is TOML");
+    let ids: Vec<&str> = catalog["requirement"]
+        .as_array()
+        .expect("[[requirement]] tables")
+        .iter()
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    let manifest: toml::Value =
+        toml::from_str(include_str!("../reference-platform/expected-failures.toml"))
+            .expect("the manifest is TOML");
+    for case in manifest["case"].as_array().expect("[[case]] tables") {
+        for key in ["fails", "may_also_fail"] {
+            for id in case
+                .get(key)
+                .and_then(|v| v.as_array())
+                .into_iter()
+                .flatten()
+            {
+                let id = id.as_str().expect("a requirement id");
+                assert!(
+                    ids.contains(&id),
+                    "{}: {key} names {id}, not in the catalog",
+                    case["defect"]
+                );
+            }
+        }
+    }
+}

@@ -206,5 +206,14 @@ mod tests {
             Manifest::parse(&empty).unwrap_err(),
             ManifestError::NothingFails(_)
         ));
+        let both = format!("{all}{variants}").replacen(
+            "fails = [\"ID-1\"]",
+            "fails = [\"ID-1\"]\nmay_also_fail = [\"ID-1\"]",
+            1,
+        );
+        assert!(matches!(
+            Manifest::parse(&both).unwrap_err(),
+            ManifestError::BothMustAndMay(_)
+        ));
     }
 }

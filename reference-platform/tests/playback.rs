@@ -451,34 +451,8 @@ async fn stopping_with_a_capture_pending_misses_it() {
         let s = student(c, 9, &w.enterprise.organisation_id).await;
         let token = &s.session.token;
         let (e, pb) = enrol_and_play(c, &s, &w, 0).await;
-        let interval = pb.heartbeat_interval_seconds;
-        let mut pos = pb.start_position;
-        let mut capture = None;
-        for _ in 0..1_000 {
-            wait_virtual(interval, SCALE).await;
-            pos += interval;
-            let ack = c
-                .heartbeat(token, &pb.playback_id, &hb(pos, 1.0))
-                .await
-                .expect("a beat");
-            for ev in &ack.events {
-                if ev.kind == EventKind::Popup {
-                    let code = popup_code(ev.prompt.as_deref().unwrap_or(""));
-                    c.answer_popup(token, &pb.playback_id, &ev.event_id, &code)
-                        .await
-                        .expect("popup answer");
-                }
-            }
-            capture = ack
-                .events
-                .iter()
-                .find(|e| e.kind == EventKind::Capture)
-                .cloned();
-            if capture.is_some() {
-                break;
-            }
-        }
-        assert!(capture.is_some(), "a capture was requested");
+        let run = study(c, &s, &pb, SCALE, 1200.0, Behaviour::QuitAtCapture).await;
+        assert!(!run.captures.is_empty(), "a capture was requested");
         c.stop_playback(token, &pb.playback_id).await.expect("stop");
         let prog = c
             .get_progress(token, &e.enrolment_id)

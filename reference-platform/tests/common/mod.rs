@@ -294,6 +294,9 @@ pub enum Behaviour {
     WrongFace,
     /// Never uploads captures.
     IgnoreCaptures,
+    /// Stops beating at the first capture request, leaving it pending (the caller then stops
+    /// the playback).
+    QuitAtCapture,
 }
 
 /// What a study run observed.
@@ -360,6 +363,7 @@ pub async fn study(
         };
         pos = ack.accepted_position;
         paused = false;
+        let mut quit = false;
         for ev in &ack.events {
             let first = seen.insert(ev.event_id.clone());
             match ev.kind {
@@ -385,6 +389,10 @@ pub async fn study(
                             paused = true;
                             continue;
                         }
+                        Behaviour::QuitAtCapture => {
+                            quit = true;
+                            continue;
+                        }
                         Behaviour::WrongFace => duxue_media::capture_image(&impostor, 9),
                         _ => duxue_media::capture_image(&s.who, out.captures.len() as u64 + 11),
                     };
@@ -395,7 +403,8 @@ pub async fn study(
             }
             last = Instant::now();
         }
-        let end = ack.accepted_position >= pb.lesson_seconds - 1e-6 && ack.events.is_empty();
+        let end =
+            quit || (ack.accepted_position >= pb.lesson_seconds - 1e-6 && ack.events.is_empty());
         out.acks.push(ack);
         if end {
             break;
