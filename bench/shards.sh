@@ -64,7 +64,9 @@ for k in $(seq 0 $((SHARDS - 1))); do
 done
 wait "${pids[@]}"
 stop_platform
-"$BIN" merge "$WORK"/shard-* --out "$WORK/merged" >"$WORK/merge.out" 2>"$WORK/merge.err" || {
+shard_dirs=()
+for k in $(seq 0 $((SHARDS - 1))); do shard_dirs+=("$WORK/shard-$k"); done
+"$BIN" merge "${shard_dirs[@]}" --out "$WORK/merged" >"$WORK/merge.out" 2>"$WORK/merge.err" || {
   [ $? -eq 1 ] || { cat "$WORK/merge.err" >&2; exit 2; }
 }
 

@@ -2,8 +2,12 @@
 //! `slow-under-load` delays every request while the platform is busy by 300 ms plus 10 ms per
 //! request in flight beyond [`BUSY_IN_FLIGHT`] (at most 3 s), and not at all otherwise, so the
 //! probe phase's light load keeps its timing and only the peak suffers;
-//! `fail-open-under-load` stops popups, captures and cheat refusals while the platform is busy.
-//! Busy means overloaded (more than [`BUSY_IN_FLIGHT`] requests in flight or more than
+//! `fail-open-under-load` stops popups, captures and cheat refusals in a cohort at its peak:
+//! [`PEAK_ONLINE`] learners or more online in it at once. That defect goes by learners online,
+//! not by the request rate, because the probe phase's own rate (some 450 requests a wall second
+//! at its accelerated clock) is above any rate a population peak of a few hundred learners
+//! reaches, and a defect that failed open during the probes would fail them, not LD-2.
+//! Busy (for `slow-under-load`) means overloaded (more than [`BUSY_IN_FLIGHT`] requests in flight or more than
 //! [`BUSY_PER_SECOND`] requests in the last wall second) for [`BUSY_AFTER_SECONDS`] seconds
 //! running: a peak lasts, while a burst of the probe phase (its setup sends some 600 requests
 //! in its first wall second, then a dozen logins are verified at once) passes before that, and
@@ -14,6 +18,9 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
+/// Learners online in a cohort at which `fail-open-under-load` fails open: above any probe's
+/// cast, below the population of the smallest run that judges LD-2 (tests/population.rs).
+pub const PEAK_ONLINE: usize = 100;
 /// In-flight requests above which the platform counts as busy.
 pub const BUSY_IN_FLIGHT: usize = 16;
 /// Requests per wall second above which the platform counts as busy.

@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use duxue_platform::Defect;
+use duxue_platform::load::PEAK_ONLINE;
 use duxue_profile::*;
 
-/// Clock scale of the fail-open test: its 3.5 s of heartbeats span 350 cohort seconds, too few
-/// for a capture it does not answer to stop the playback.
-const SCALE: f64 = 100.0;
+/// Clock scale of the fail-open test: real time, so the seconds its playback stays silent
+/// while the platform is hammered and the peak's learners log in stay far below any lapse.
+const SCALE: f64 = 1.0;
 
 /// Runs `tasks` concurrent loops of `getMeta` for at most `wall` (and 2,000 requests each);
 /// returns the median latency.
@@ -75,7 +76,7 @@ async fn slow_under_load_only_slows_down_under_concurrency() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fail_open_under_load_stops_refusing_only_when_busy() {
+async fn fail_open_under_load_stops_refusing_only_at_a_peak_of_learners_online() {
     for defects in [vec![], vec![Defect::FailOpenUnderLoad]] {
         let env = Env::new(&defects).await;
         let c = &env.client;
@@ -88,50 +89,38 @@ async fn fail_open_under_load_stops_refusing_only_when_busy() {
             focused: true,
             client_time: None,
         };
-        tokio::time::sleep(Duration::from_secs_f64(10.0 / SCALE)).await;
-        // quiet: the seek is refused either way
-        let quiet = c
-            .heartbeat(&s.session.token, &pb.playback_id, &hb(900.0))
-            .await;
-        assert_eq!(code(&quiet.unwrap_err()), "seek_forbidden");
-        // busy: background load, then the same seek
+        tokio::time::sleep(Duration::from_secs_f64(1.0 / SCALE)).await;
+        // A heavy request rate with few learners online is no peak: the seek is refused.
         let bg = {
             let c = c.clone();
-            tokio::spawn(async move { hammer(&c, 40, Duration::from_millis(5000)).await })
+            tokio::spawn(async move { hammer(&c, 40, Duration::from_millis(4000)).await })
         };
-        let mut pos = 0.0;
-        let mut last = Instant::now();
-        let started = Instant::now();
-        // Past BUSY_AFTER_SECONDS of overload, so the platform counts as busy.
-        while started.elapsed() < Duration::from_millis(3500) {
-            tokio::time::sleep(Duration::from_secs_f64(10.0 / SCALE)).await;
-            pos += last.elapsed().as_secs_f64() * SCALE;
-            last = Instant::now();
-            if let Ok(ack) = c
-                .heartbeat(&s.session.token, &pb.playback_id, &hb(pos))
-                .await
-            {
-                pos = ack.accepted_position;
-                for ev in ack.events.iter().filter(|e| e.kind == EventKind::Popup) {
-                    let _ = c
-                        .answer_popup(
-                            &s.session.token,
-                            &pb.playback_id,
-                            &ev.event_id,
-                            &popup_code(ev.prompt.as_deref().unwrap_or("")),
-                        )
-                        .await;
-                }
-            }
-        }
-        let busy = c
-            .heartbeat(&s.session.token, &pb.playback_id, &hb(pos + 900.0))
+        tokio::time::sleep(Duration::from_millis(3500)).await;
+        let hammered = c
+            .heartbeat(&s.session.token, &pb.playback_id, &hb(900.0))
             .await;
         let _ = bg.await;
+        assert_eq!(
+            code(&hammered.unwrap_err()),
+            "seek_forbidden",
+            "{defects:?}: a seek under a heavy request rate with one learner online"
+        );
+        // The cohort's peak: PEAK_ONLINE learners online, then the same seek from where the
+        // refusal re-anchored the player.
+        for seed in 0..PEAK_ONLINE as u64 - 1 {
+            student(c, 10_000 + seed, &w.enterprise.organisation_id).await;
+        }
+        let pos = c
+            .heartbeat(&s.session.token, &pb.playback_id, &hb(0.0))
+            .await
+            .map_or(0.0, |ack| ack.accepted_position);
+        let at_peak = c
+            .heartbeat(&s.session.token, &pb.playback_id, &hb(pos + 900.0))
+            .await;
         if defects.is_empty() {
-            assert_eq!(code(&busy.unwrap_err()), "seek_forbidden");
+            assert_eq!(code(&at_peak.unwrap_err()), "seek_forbidden");
         } else {
-            busy.expect("fail-open-under-load accepts a seek while busy");
+            at_peak.expect("fail-open-under-load accepts a seek at a peak");
         }
         env.stop().await;
     }

@@ -449,14 +449,7 @@ impl Platform {
         if !self.has(Defect::LoginCapBelowPeak) || already_in {
             return false;
         }
-        let live = w
-            .live_sessions
-            .iter()
-            .filter(|(id, sessions)| {
-                !sessions.is_empty() && w.learners.get(*id).is_some_and(|l| l.cohort_id == cohort)
-            })
-            .count();
-        live >= LOGIN_CAP
+        w.learners_online_in(cohort) >= LOGIN_CAP
     }
 
     /// Ends a session: revokes its token and stops its playbacks.

@@ -480,6 +480,21 @@ impl World {
             .map_or_else(clock::wall_now, |c| c.clock.now())
     }
 
+    /// Learners of `cohort_id` with a live session: the cohort's load as the load defects
+    /// see it (a peak is many learners studying at once, whatever the request rate).
+    pub fn learners_online_in(&self, cohort_id: &str) -> usize {
+        self.live_sessions
+            .iter()
+            .filter(|(id, sessions)| {
+                !sessions.is_empty()
+                    && self
+                        .learners
+                        .get(*id)
+                        .is_some_and(|l| l.cohort_id == cohort_id)
+            })
+            .count()
+    }
+
     fn index_session(&mut self, s: &SessionRec) {
         self.session_by_token
             .insert(s.token_hash.clone(), s.id.clone());

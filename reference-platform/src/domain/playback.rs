@@ -681,7 +681,6 @@ impl Platform {
         if !req.rate.is_finite() || req.rate < 0.0 || req.rate > 100.0 {
             return Err(Refusal::invalid("rate must be a number between 0 and 100"));
         }
-        let busy = self.has(Defect::FailOpenUnderLoad) && self.load.busy();
         let mut w = self.world.lock();
         let now = self.enter_playback(&mut w, actor, playback_id)?;
         let mut pb = w
@@ -692,6 +691,8 @@ impl Platform {
         if !pb.active() {
             return Err(stopped_refusal(&pb));
         }
+        let busy = self.has(Defect::FailOpenUnderLoad)
+            && w.learners_online_in(&pb.cohort_id) >= crate::load::PEAK_ONLINE;
         let mut prog = w
             .progress
             .get(&pb.progress_id)
