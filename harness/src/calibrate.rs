@@ -14,7 +14,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use serde::Serialize;
 
-use crate::certify::{CertifyPlan, NOT_RUN, certify, prepare_out};
+use crate::certify::{CertifyPlan, certify, not_run, prepare_out};
 use crate::error::CannotRun;
 
 /// One calibration case: the reference platform as it is, as a conforming variant, or with one
@@ -122,10 +122,6 @@ impl std::fmt::Display for Surprise {
         }
         Ok(())
     }
-}
-
-fn not_run(r: &duxue_reports::model::RequirementResult) -> bool {
-    r.checks.is_empty() && r.evidence.is_empty() && r.reason.starts_with(NOT_RUN)
 }
 
 /// What `case` expects of requirement `r`, when `r` came out otherwise.

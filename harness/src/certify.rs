@@ -29,6 +29,11 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(600);
 pub const JOURNAL_PATH: &str = "evidence/journal.jsonl";
 /// How the reason of a requirement a run did not judge at all begins.
 pub const NOT_RUN: &str = "not run:";
+
+/// Whether the run left requirement `r` out altogether (`--only`, no population phase).
+pub fn not_run(r: &duxue_reports::model::RequirementResult) -> bool {
+    r.checks.is_empty() && r.evidence.is_empty() && r.reason.starts_with(NOT_RUN)
+}
 /// How the reason of a requirement an interrupted run had not judged yet begins.
 pub const INTERRUPTED_BEFORE: &str = "interrupted:";
 /// The longest an interrupted run waits for the embedded platform to shut down.

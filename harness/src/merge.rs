@@ -24,7 +24,7 @@ use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use sha2::{Digest as _, Sha256};
 
-use crate::certify::NOT_RUN;
+use crate::certify::not_run;
 use crate::error::CannotRun;
 use crate::population::recorder::{OperationHistograms, histogram};
 use crate::population::{self, HISTOGRAM_LOG, PopulationSection, TALLIES, Tick};
@@ -291,7 +291,7 @@ fn manifest_copy(index: u64) -> String {
 /// How bad a shard's result is, for picking the worst of several shards' verdicts. A
 /// requirement a shard did not run at all (`--only`) counts for nothing.
 fn severity(r: &RequirementResult) -> u8 {
-    if r.checks.is_empty() && r.evidence.is_empty() && r.reason.starts_with(NOT_RUN) {
+    if not_run(r) {
         return 0;
     }
     match r.verdict {
@@ -508,9 +508,10 @@ pub fn merge(plan: &MergePlan) -> Result<RunReport, CannotRun> {
             &sections,
             &freshness,
         );
+        // As in certify: the verdicts of the probes that ran, so LD-2 leans on none left out.
         let probe_verdicts: BTreeMap<String, Verdict> = requirements
             .iter()
-            .filter(|r| r.area != "load")
+            .filter(|r| r.area != "load" && !not_run(r))
             .map(|r| (r.id.clone(), r.verdict))
             .collect();
         let load =

@@ -133,6 +133,27 @@ pub fn assert_judged_once(merged: &Value, shards: &[Value]) {
         Some(sum(&honest)),
         "LD-2 counted every shard's honest learners"
     );
+    // What any shard's LD-2 checked, the merged LD-2 checks too: the merge leans on no probe
+    // the shards left out (`--only`).
+    let names = |r: &Value| -> std::collections::BTreeSet<String> {
+        r["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .filter_map(|c| c["name"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let merged_checks = names(ld2);
+    for shard in shards {
+        let missing: Vec<String> = names(requirement(shard, "LD-2"))
+            .difference(&merged_checks)
+            .cloned()
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "the merged LD-2 left out checks a shard made: {missing:?}"
+        );
+    }
     let together = ld1["checks"]
         .as_array()
         .expect("checks")
