@@ -446,6 +446,9 @@ impl RoadLearner {
         };
         let enrolment = self.enrolment_id()?.to_owned();
         let plan = sitting.plan(&enrolment, &lesson_id, furthest, budget);
+        // The ledger keeps a lesson's books over every sitting, as the platform's progress does:
+        // a sitting is judged on what each side added in it.
+        let ledger_before = self.sim.ledger().creditable_by_hour(&lesson_id);
         let clock = self.clock().clone();
         let began = clock.elapsed();
         let started = Instant::now();
@@ -485,19 +488,21 @@ impl RoadLearner {
                 h.credited_seconds - was
             })
             .sum();
-        let settled = |l: &StudyLog| -> f64 {
-            l.creditable_by_hour
-                .iter()
-                .filter(|(h, _)| !unsettled.contains(h))
-                .map(|(_, s)| s)
-                .sum()
+        let ledger_after = self.sim.ledger().creditable_by_hour(&lesson_id);
+        let added = |h: &u32| {
+            ledger_after.get(h).copied().unwrap_or(0.0)
+                - ledger_before.get(h).copied().unwrap_or(0.0)
         };
-        let mut creditable = settled(&log);
-        let mut ledger = log.creditable;
+        let mut creditable: f64 = ledger_after
+            .keys()
+            .filter(|h| !unsettled.contains(h))
+            .map(added)
+            .sum();
+        let mut ledger: f64 = ledger_after.keys().map(added).sum();
         let mut slack = log.credit_slack();
         if let Some(second) = &second {
-            creditable = (creditable + settled(second)).min(elapsed);
-            ledger = (ledger + second.creditable).min(elapsed);
+            creditable = creditable.min(elapsed);
+            ledger = ledger.min(elapsed);
             slack += second.credit_slack();
         }
         let windows = second.as_ref().map(|b| two_windows(&log, b));
@@ -660,10 +665,10 @@ fn describe<T>(answer: &Result<T, ClientError>) -> String {
 fn merge_logs(log: &mut StudyLog, more: StudyLog) {
     log.heartbeats_sent += more.heartbeats_sent;
     log.acks += more.acks;
-    log.creditable += more.creditable;
-    for (hour, seconds) in more.creditable_by_hour {
-        *log.creditable_by_hour.entry(hour).or_default() += seconds;
-    }
+    // The ledger's figures are over every sitting of the lesson: the later part's are the
+    // sitting's.
+    log.creditable = more.creditable;
+    log.creditable_by_hour = more.creditable_by_hour;
     log.events.extend(more.events);
     log.refusals.extend(more.refusals);
     log.errors.extend(more.errors);
