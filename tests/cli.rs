@@ -140,6 +140,65 @@ fn defects_are_listed_with_their_requirements() {
     assert!(text.contains("PB-1") && text.contains("SC-4"), "{text}");
 }
 
+#[test]
+fn spot_check_inputs_are_checked_before_anything_is_sent() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = |name: &str| dir.path().join(name).to_str().expect("utf-8").to_owned();
+    let spot = |accounts: &str, supervisor: &str, extra: &[&str]| {
+        let mut args = vec![
+            "spot-check",
+            "--target",
+            "http://127.0.0.1:9",
+            "--accounts",
+            accounts,
+            "--supervisor",
+            supervisor,
+        ];
+        args.extend_from_slice(extra);
+        duxue(&args)
+    };
+    let missing = one_line_exit_2(&spot(&path("none.toml"), &path("none.toml"), &[]));
+    assert!(missing.contains("--accounts"), "{missing}");
+
+    std::fs::write(
+        path("one.toml"),
+        "[[account]]\nidentity_seed = 1\nid_number = \"x\"\npassword = \"p\"\nclass_id = \"c\"\n",
+    )
+    .expect("write");
+    let one = one_line_exit_2(&spot(&path("one.toml"), &path("none.toml"), &[]));
+    assert!(one.contains("at least two"), "{one}");
+
+    std::fs::write(path("bad.toml"), "[[account]]\nidentity_seed = 1\n").expect("write");
+    let bad = one_line_exit_2(&spot(&path("bad.toml"), &path("none.toml"), &[]));
+    assert!(
+        bad.contains("bad.toml") && bad.contains("fix the file"),
+        "{bad}"
+    );
+
+    let duration = one_line_exit_2(&spot(
+        &path("bad.toml"),
+        &path("none.toml"),
+        &["--duration", "ten"],
+    ));
+    assert!(duration.contains("--duration"), "{duration}");
+}
+
+#[test]
+fn report_compare_wants_a_certification_and_a_spot_check() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let a = dir.path().join("a");
+    std::fs::create_dir_all(&a).expect("dir");
+    let line = one_line_exit_2(&duxue(&[
+        "report",
+        "compare",
+        a.to_str().expect("utf-8"),
+        a.to_str().expect("utf-8"),
+        "--out",
+        dir.path().join("out").to_str().expect("utf-8"),
+    ]));
+    assert!(line.contains("certification"), "{line}");
+}
+
 /// `duxue media score` on a known decision file: an engine that accepts every genuine
 /// presentation and every print attack, and refuses everything else, scores exactly that; a
 /// decision file that misses presentations is one line and exit 2.

@@ -1,9 +1,11 @@
 //! `duxue calibrate`: certify the reference platform clean, once per conforming variant and once
 //! per known defect, in parallel on separate ports and databases. The clean platform and every
 //! variant must be CERTIFIED; each defect must FAIL exactly the requirements its entry in the
-//! calibration manifest names. An expected failure that stops happening is a regression, like
-//! an unexpected one. A calibration that left a case or a requirement out (a subset of defects
-//! or variants, a sample, `--only`, no population phase) proved less and says PARTIAL.
+//! calibration manifest names (a defeat device, which fails nothing under certify and only on a
+//! spot check of production, must be CERTIFIED). An expected failure that stops happening is a
+//! regression, like an unexpected one. A calibration that left a case or a requirement out (a
+//! subset of defects or variants, a sample, `--only`, no population phase) proved less and says
+//! PARTIAL.
 
 use std::path::{Path, PathBuf};
 
@@ -51,13 +53,41 @@ impl Case {
         }
     }
 
-    /// Whether the case runs the population phase: the platforms that must certify (a variant
-    /// is a whole platform) and the defects the manifest says fail a load requirement.
-    fn loads(self) -> bool {
+    /// What the case may also fail by chance (the manifest's `may_also_fail`).
+    fn may_also_fail(self) -> &'static [String] {
+        match self {
+            Case::Defect(d) => d.may_also_break(),
+            Case::Clean | Case::Variant(_) => &[],
+        }
+    }
+
+    /// Whether certify must CERTIFY the case: the clean platform, a conforming variant, and a
+    /// defeat device (a defect the manifest says fails nothing under certify, only on a spot
+    /// check of production, which calibrate cannot run: tests/spot_check.rs proves that part).
+    fn must_certify(self) -> bool {
         match self {
             Case::Clean | Case::Variant(_) => true,
-            Case::Defect(d) => d.breaks().iter().any(|r| r.starts_with("LD-")),
+            Case::Defect(d) => d.breaks().is_empty(),
         }
+    }
+
+    /// What a spot check on production must FAIL instead (a defeat device); empty otherwise.
+    fn spot_check_fails(self) -> Vec<String> {
+        match self {
+            Case::Defect(d) => d.spot_check_fails().to_vec(),
+            Case::Clean | Case::Variant(_) => Vec::new(),
+        }
+    }
+
+    /// Whether the case runs the population phase: the platforms that must certify (a variant
+    /// or a defeat device is a whole platform) and the defects the manifest says fail a load
+    /// requirement.
+    fn loads(self) -> bool {
+        self.must_certify()
+            || self
+                .expected_failures()
+                .iter()
+                .any(|r| r.starts_with("LD-"))
     }
 
     fn dir(self, out: &Path) -> PathBuf {
@@ -86,6 +116,10 @@ pub struct CaseResult {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_run: Vec<String>,
     pub ok: bool,
+    /// For a defeat device: what a spot check must fail instead. Calibrate proves only that
+    /// certify CERTIFIES it; the spot-check test proves these.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub spot_check_fails: Vec<String>,
     /// Why the case could not count (its requirements have no probe in this build).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_calibrated: Option<String>,
@@ -126,20 +160,17 @@ impl std::fmt::Display for Surprise {
 
 /// What `case` expects of requirement `r`, when `r` came out otherwise.
 fn unexpected(case: Case, r: &duxue_reports::model::RequirementResult) -> Option<&'static str> {
-    match case {
+    if case.must_certify() {
         // A requirement the run left out is no surprise here; the calibration says PARTIAL.
-        Case::Clean | Case::Variant(_) => (!not_run(r)
-            && !matches!(r.verdict, Verdict::Pass | Verdict::Skipped))
-        .then_some("PASS or SKIPPED"),
-        // An expected failure that did not happen is a miss, even when the run left it out.
-        Case::Defect(d) => {
-            let expected = d.breaks().contains(&r.id);
-            match (expected, r.verdict == Verdict::Fail) {
-                (true, false) => Some("FAIL"),
-                (false, true) if !d.may_also_break().contains(&r.id) => Some("no FAIL"),
-                _ => None,
-            }
-        }
+        return (!not_run(r) && !matches!(r.verdict, Verdict::Pass | Verdict::Skipped))
+            .then_some("PASS or SKIPPED");
+    }
+    // An expected failure that did not happen is a miss, even when the run left it out.
+    let expected = case.expected_failures().contains(&r.id);
+    match (expected, r.verdict == Verdict::Fail) {
+        (true, false) => Some("FAIL"),
+        (false, true) if !case.may_also_fail().contains(&r.id) => Some("no FAIL"),
+        _ => None,
     }
 }
 
@@ -438,8 +469,9 @@ fn judge(case: Case, report: &duxue_reports::RunReport, out: &Path, root: &Path)
         .then(|| format!("{unjudged:?} were not judged in this run"));
     let surprises = surprises(report, case);
     let ok = surprises.is_empty() && not_calibrated.is_none();
+    let spot_check_fails = case.spot_check_fails();
     eprintln!(
-        "  {:<30} {:<14} expected {} failed {:?}",
+        "  {:<30} {:<14} expected {} failed {:?}{}",
         case.name(),
         match (&not_calibrated, ok) {
             (Some(_), _) => "not-calibrated",
@@ -451,7 +483,15 @@ fn judge(case: Case, report: &duxue_reports::RunReport, out: &Path, root: &Path)
         } else {
             format!("{expected:?}")
         },
-        failed
+        failed,
+        if spot_check_fails.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (a defeat device: a spot check must fail {spot_check_fails:?}, \
+                 tests/spot_check.rs)"
+            )
+        }
     );
     for surprise in &surprises {
         eprintln!("      {surprise}");
@@ -471,6 +511,7 @@ fn judge(case: Case, report: &duxue_reports::RunReport, out: &Path, root: &Path)
             .map(|r| r.id.clone())
             .collect(),
         ok,
+        spot_check_fails,
         not_calibrated,
         run: out.strip_prefix(root).unwrap_or(out).display().to_string(),
         wall_seconds: report.run.wall_seconds,

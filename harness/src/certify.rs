@@ -64,7 +64,9 @@ pub struct CertifyPlan {
     pub population: Option<PopulationOptions>,
     /// Key that signs the bundle's manifest; `None`: a per-run key (self-signed).
     pub signing_key: Option<PathBuf>,
-    /// Request timeout and trusted roots for reaching the target.
+    /// A spot check of the same platform to compare the certification with.
+    pub compare: Option<PathBuf>,
+    /// Request timeout, trusted roots and User-Agent for reaching the target.
     pub transport: target::Transport,
 }
 
@@ -215,6 +217,13 @@ pub async fn certify(plan: &CertifyPlan) -> Result<RunReport, CannotRun> {
             )
         })?;
     }
+    let spot_check = match &plan.compare {
+        Some(dir) => Some(crate::compare::read_sealed(
+            dir,
+            duxue_reports::model::RunMode::SpotCheck,
+        )?),
+        None => None,
+    };
     prepare_out(&plan.out)?;
 
     let target = reach_target(plan, &inputs).await?;
@@ -237,7 +246,11 @@ pub async fn certify(plan: &CertifyPlan) -> Result<RunReport, CannotRun> {
     } else {
         target.shutdown().await;
     }
-    let report = result?;
+    let mut report = result?;
+    // An interrupted certification proves nothing to compare; its partial report is kept.
+    if let Some(spot) = spot_check.as_ref().filter(|_| report.interrupted.is_none()) {
+        report = crate::compare::attach(&report, spot, &plan.out)?;
+    }
     write_report(&plan.out, &report, plan.signing_key.as_deref())?;
     Ok(report)
 }
@@ -485,12 +498,38 @@ async fn run_probes(
             "check free disk space",
         )
     })?;
+    write_labels(&plan.out, &journal)?;
     let interruption = interrupted.map(|cause| Interruption {
         cause: cause.to_owned(),
         at: Utc::now(),
         torn_journal_lines: 0,
     });
     Ok(run.assemble(outcomes, population, interruption, shard))
+}
+
+/// Where the run keeps what each name it sent was for (the names themselves say nothing).
+pub const LABELS_PATH: &str = "evidence/labels.json";
+
+/// Writes `evidence/labels.json`: per probe, the cohorts, organisations, courses and classes
+/// it created, by the names and ids the target saw.
+fn write_labels(out: &Path, journal: &Journal) -> Result<(), CannotRun> {
+    let labels = serde_json::json!({
+        "schema": "duxue.labels/v1",
+        "note": "what the harness created for each probe, by the names it sent; names are drawn at random per run and never say what they are for",
+        "probes": journal.names(),
+    });
+    let bytes = serde_json::to_vec_pretty(&labels).map_err(|e| {
+        CannotRun::new(
+            format!("cannot encode {LABELS_PATH}: {e}"),
+            "report this as a bug",
+        )
+    })?;
+    std::fs::write(out.join(LABELS_PATH), bytes).map_err(|e| {
+        CannotRun::new(
+            format!("cannot write {LABELS_PATH}: {e}"),
+            "check free disk space",
+        )
+    })
 }
 
 /// What a run's report is made of besides the outcomes.
@@ -540,61 +579,109 @@ impl RunContext<'_> {
         let (plan, inputs, target) = (self.plan, self.inputs, self.target);
         let requirements =
             judge_catalog(plan, inputs, self.journal, outcomes, interrupted.is_some());
-        let finished_at = Utc::now();
-        RunReport {
-            schema: REPORT_SCHEMA.to_owned(),
-            verdict: if interrupted.is_some() {
-                RunVerdict::Interrupted
-            } else {
-                RunReport::decide(&requirements)
+        let info = RunInfo {
+            started_at: self.started_at,
+            started: self.started,
+            seed: plan.seed,
+            run_nonce: plan.run_nonce,
+            clock_scale: plan.clock_scale,
+            learners: plan.learners,
+            url: target.url.clone(),
+            embedded: target.embedded.is_some(),
+            defects: target
+                .embedded
+                .as_ref()
+                .map(|e| e.defects.iter().map(|d| d.name().to_owned()).collect())
+                .unwrap_or_default(),
+            variants: target
+                .embedded
+                .as_ref()
+                .map(|e| e.variants.iter().map(|v| v.name().to_owned()).collect())
+                .unwrap_or_default(),
+            meta: &target.meta,
+            inputs,
+            requests: self.journal.total(),
+            shard,
+        };
+        assemble(info, requirements, population, interrupted)
+    }
+}
+
+/// What a run's identity is made of, besides its verdicts.
+pub struct RunInfo<'a> {
+    pub started_at: chrono::DateTime<Utc>,
+    pub started: Instant,
+    pub seed: u64,
+    pub run_nonce: u64,
+    pub clock_scale: f64,
+    pub learners: u64,
+    pub url: String,
+    pub embedded: bool,
+    pub defects: Vec<String>,
+    pub variants: Vec<String>,
+    pub meta: &'a duxue_profile::PlatformMeta,
+    pub inputs: &'a Inputs,
+    pub requests: u64,
+    /// The shard's index, agreed start and skew, when the run is one of several.
+    pub shard: Option<ShardInfo>,
+}
+
+/// The report of a run: its identity, verdict and counts around the requirements; with
+/// `interrupted`, marked INTERRUPTED whatever was judged.
+pub fn assemble(
+    info: RunInfo<'_>,
+    requirements: Vec<RequirementResult>,
+    population: Option<duxue_reports::model::PopulationReport>,
+    interrupted: Option<Interruption>,
+) -> RunReport {
+    let inputs = info.inputs;
+    RunReport {
+        schema: REPORT_SCHEMA.to_owned(),
+        mode: Default::default(),
+        verdict: if interrupted.is_some() {
+            RunVerdict::Interrupted
+        } else {
+            RunReport::decide(&requirements)
+        },
+        counts: RunReport::count(&requirements),
+        run: RunIdentity {
+            run_id: format!(
+                "{}-{:016x}",
+                info.started_at.format("%Y%m%dT%H%M%SZ"),
+                info.seed
+            ),
+            started_at: info.started_at,
+            finished_at: Utc::now(),
+            wall_seconds: (info.started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+            seed: info.seed,
+            run_nonce: info.run_nonce,
+            clock_scale: info.clock_scale,
+            learners: info.learners,
+            target: TargetInfo {
+                url: info.url,
+                embedded: info.embedded,
+                platform_name: info.meta.platform_name.clone(),
+                operator: info.meta.operator.clone(),
+                profile_version: info.meta.profile_version.clone(),
+                defects: info.defects,
+                variants: info.variants,
             },
-            counts: RunReport::count(&requirements),
-            run: RunIdentity {
-                run_id: format!(
-                    "{}-{:016x}",
-                    self.started_at.format("%Y%m%dT%H%M%SZ"),
-                    plan.seed
-                ),
-                started_at: self.started_at,
-                finished_at,
-                wall_seconds: (self.started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
-                seed: plan.seed,
-                run_nonce: plan.run_nonce,
-                clock_scale: plan.clock_scale,
-                learners: plan.learners,
-                target: TargetInfo {
-                    url: target.url.clone(),
-                    embedded: target.embedded.is_some(),
-                    platform_name: target.meta.platform_name.clone(),
-                    operator: target.meta.operator.clone(),
-                    profile_version: target.meta.profile_version.clone(),
-                    defects: target
-                        .embedded
-                        .as_ref()
-                        .map(|e| e.defects.iter().map(|d| d.name().to_owned()).collect())
-                        .unwrap_or_default(),
-                    variants: target
-                        .embedded
-                        .as_ref()
-                        .map(|e| e.variants.iter().map(|v| v.name().to_owned()).collect())
-                        .unwrap_or_default(),
-                },
-                harness_version: env!("CARGO_PKG_VERSION").to_owned(),
-                profile_version: duxue_profile::PROFILE_VERSION.to_owned(),
-                catalog_version: inputs.catalog.catalog_version.clone(),
-                catalog_sha256: inputs.catalog.sha256.clone(),
-                policy_id: inputs.policy.id.clone(),
-                policy_sha256: inputs.policy.sha256.clone(),
-                application: serde_json::to_value(&*inputs.application).unwrap_or_default(),
-                requests: self.journal.total(),
-                evidence_journal: JOURNAL_PATH.to_owned(),
-                shard,
-                merged: None,
-            },
-            requirements,
-            population,
-            interrupted,
-        }
+            harness_version: env!("CARGO_PKG_VERSION").to_owned(),
+            profile_version: duxue_profile::PROFILE_VERSION.to_owned(),
+            catalog_version: inputs.catalog.catalog_version.clone(),
+            catalog_sha256: inputs.catalog.sha256.clone(),
+            policy_id: inputs.policy.id.clone(),
+            policy_sha256: inputs.policy.sha256.clone(),
+            application: serde_json::to_value(&*inputs.application).unwrap_or_default(),
+            requests: info.requests,
+            evidence_journal: JOURNAL_PATH.to_owned(),
+            shard: info.shard,
+            merged: None,
+        },
+        requirements,
+        population,
+        comparison: None,
+        interrupted,
     }
 }
 
@@ -676,40 +763,51 @@ fn judge_catalog(
                 }
             };
             let stats = journal.stats(&req.id);
-            RequirementResult {
-                id: req.id.clone(),
-                area: req.area.clone(),
-                source: req.source.clone(),
-                text_zh: req.text_zh.clone(),
-                text_en: req.text_en.clone(),
-                mandatory: req.mandatory,
-                verdict: outcome.verdict,
-                reason: outcome.reason,
-                figures: outcome.figures,
-                checks: outcome
-                    .checks
-                    .into_iter()
-                    .map(|c| Check {
-                        name: c.name,
-                        passed: c.passed,
-                        detail: c.detail,
-                    })
-                    .collect(),
-                evidence: if stats.exchanges > 0 {
-                    vec![EvidenceRef {
-                        journal: JOURNAL_PATH.to_owned(),
-                        tag: req.id.clone(),
-                        first_seq: stats.first_seq,
-                        last_seq: stats.last_seq,
-                        exchanges: stats.exchanges,
-                    }]
-                } else {
-                    Vec::new()
-                },
-                wall_seconds: (took.as_secs_f64() * 10.0).round() / 10.0,
-            }
+            let evidence = if stats.exchanges > 0 {
+                vec![EvidenceRef {
+                    journal: JOURNAL_PATH.to_owned(),
+                    tag: req.id.clone(),
+                    first_seq: stats.first_seq,
+                    last_seq: stats.last_seq,
+                    exchanges: stats.exchanges,
+                }]
+            } else {
+                Vec::new()
+            };
+            requirement_result(req, outcome, took, evidence)
         })
         .collect()
+}
+
+/// A catalog requirement's entry in the report, from the outcome that judged it.
+pub fn requirement_result(
+    req: &duxue_profile::Requirement,
+    outcome: Outcome,
+    took: Duration,
+    evidence: Vec<EvidenceRef>,
+) -> RequirementResult {
+    RequirementResult {
+        id: req.id.clone(),
+        area: req.area.clone(),
+        source: req.source.clone(),
+        text_zh: req.text_zh.clone(),
+        text_en: req.text_en.clone(),
+        mandatory: req.mandatory,
+        verdict: outcome.verdict,
+        reason: outcome.reason,
+        figures: outcome.figures,
+        checks: outcome
+            .checks
+            .into_iter()
+            .map(|c| Check {
+                name: c.name,
+                passed: c.passed,
+                detail: c.detail,
+            })
+            .collect(),
+        evidence,
+        wall_seconds: (took.as_secs_f64() * 10.0).round() / 10.0,
+    }
 }
 
 /// Writes `report.json`, renders the report files from it and seals the folder (manifest of

@@ -43,6 +43,80 @@ pub enum Command {
     /// Merge the run folders of the shards of one run (`certify --shard I/N`) into one run:
     /// histograms added, evidence concatenated, LD-1 and LD-2 judged on the merged data.
     Merge(MergeArgs),
+    /// Spot-check a live platform: learner accounts the bureau holds study on the platform's
+    /// own clock, honestly and cheating in a mix drawn afresh each run, while its supervisor
+    /// account watches. No conformance endpoint or token; nothing in the traffic names duxue.
+    SpotCheck(SpotCheckArgs),
+    /// Register learner accounts for spot checks through the platform's public registration,
+    /// each with a duxue synthetic identity, and write them as a --accounts file.
+    RegisterAccounts(RegisterAccountsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SpotCheckArgs {
+    /// Base URL of the live platform (without /profile/v1).
+    #[arg(long, value_name = "URL")]
+    pub target: String,
+    /// The learner accounts the bureau holds (TOML, `duxue register-accounts` writes one).
+    #[arg(long, value_name = "FILE")]
+    pub accounts: PathBuf,
+    /// The bureau's supervisor account(s) (TOML: [[supervisor]] username, password; an
+    /// enterprise or institution account with its organisation_id lets SV-3 be judged).
+    #[arg(long, value_name = "FILE")]
+    pub supervisor: PathBuf,
+    /// How long the accounts study (wall time: 60m, 1h30m, 900s).
+    #[arg(long, default_value = "60m", value_name = "DURATION")]
+    pub duration: String,
+    /// Seed of who cheats, how and when (random when absent, so every run differs; printed in
+    /// the report).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Output folder for the run (must not hold a run already).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[arg(long, default_value = "xuchang-2022", value_name = "FILE|NAME")]
+    pub policy: String,
+    /// The User-Agent of every request (default: a common desktop browser's).
+    #[arg(long, value_name = "UA")]
+    pub user_agent: Option<String>,
+    /// Ed25519 key that signs the run's manifest; absent: a per-run key (self-signed).
+    #[arg(long, value_name = "FILE")]
+    pub signing_key: Option<PathBuf>,
+    /// TESTING ONLY: the platform's production clock runs X times real time (a simulated
+    /// platform started with `duxue platform serve --clock-scale X`). A real platform's clock
+    /// is real time: leave this out.
+    #[arg(long, default_value_t = 1.0, value_name = "X")]
+    pub clock_scale: f64,
+    #[command(flatten)]
+    pub transport: TransportArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RegisterAccountsArgs {
+    /// Base URL of the platform (without /profile/v1).
+    #[arg(long, value_name = "URL")]
+    pub target: String,
+    /// A supervisor account whose classes the accounts join (the --supervisor file of a spot
+    /// check).
+    #[arg(long, value_name = "FILE")]
+    pub supervisor: PathBuf,
+    /// How many accounts to register.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub count: usize,
+    /// The class(es) the accounts join, in turn (default: every class the supervisor sees).
+    #[arg(long = "class", value_name = "ID")]
+    pub classes: Vec<String>,
+    /// The accounts file to write (must not exist).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Seed of the identities (random when absent).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// The User-Agent of every request (default: a common desktop browser's).
+    #[arg(long, value_name = "UA")]
+    pub user_agent: Option<String>,
+    #[command(flatten)]
+    pub transport: TransportArgs,
 }
 
 #[derive(Debug, Args)]
@@ -88,6 +162,9 @@ pub struct RunOptions {
     /// Run only these requirement IDs (comma-separated), e.g. PB-1,PB-2.
     #[arg(long, value_delimiter = ',', value_name = "IDS")]
     pub only: Vec<String>,
+    /// The User-Agent of every request (default: a common desktop browser's).
+    #[arg(long, value_name = "UA")]
+    pub user_agent: Option<String>,
     #[command(flatten)]
     pub population: PopulationArgs,
 }
@@ -163,6 +240,19 @@ pub struct CertifyArgs {
     /// absent: a per-run key, recorded as self-signed.
     #[arg(long, value_name = "FILE")]
     pub signing_key: Option<PathBuf>,
+    /// Compare this certification with a spot check of the same platform (its run folder):
+    /// a requirement that passes here and failed there is DIVERGENT (NOT CERTIFIED).
+    #[arg(long, value_name = "SPOTCHECK_RUN")]
+    pub compare: Option<PathBuf>,
+    #[command(flatten)]
+    pub transport: TransportArgs,
+    #[command(flatten)]
+    pub run: RunOptions,
+}
+
+/// How requests reach a target over the network.
+#[derive(Debug, Clone, Args)]
+pub struct TransportArgs {
     /// A CA certificate (PEM) to trust besides the system's roots, for a target whose TLS
     /// certificate a private or test CA signed.
     #[arg(long, value_name = "FILE")]
@@ -171,8 +261,6 @@ pub struct CertifyArgs {
     /// answer included; a request over it has no answer (the check it served is undecided).
     #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
     pub request_timeout: f64,
-    #[command(flatten)]
-    pub run: RunOptions,
 }
 
 #[derive(Debug, Args)]
@@ -249,6 +337,16 @@ pub struct ServeArgs {
     /// Seed of the platform's own randomness (popup and capture times).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Where the production side's supervisor accounts are written when the database is new
+    /// (the `duxue spot-check --supervisor` format); default: beside the database,
+    /// `<database>.supervisors.toml`.
+    #[arg(long, value_name = "FILE")]
+    pub supervisor_file: Option<PathBuf>,
+    /// TESTING ONLY: run the production clock X times real time, so that a spot check
+    /// (`duxue spot-check --clock-scale X`) of this simulated platform takes minutes. A real
+    /// platform's clock is real time: leave this out.
+    #[arg(long, default_value_t = 1.0, value_name = "X")]
+    pub clock_scale: f64,
     /// Serve HTTPS with this certificate chain (PEM, the server's certificate first); needs
     /// --tls-key.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
@@ -269,6 +367,15 @@ pub enum MediaCommand {
         per_class: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+    },
+    /// Write one synthetic person to register on a platform by hand or through its own
+    /// registration: face.jpg, id-card.jpg and identity.json (name, ID number, phone, seed).
+    /// The seed goes into the spot check's --accounts file.
+    Identity {
+        #[arg(long, value_name = "S")]
+        seed: u64,
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
     },
     /// Score your own face and liveness engine on a generated set: BPCER, APCER per attack
     /// species, FNMR and FMR with counts and 95% bounds (ISO/IEC 30107-3 vocabulary).
@@ -310,5 +417,20 @@ pub enum ReportCommand {
     Keygen {
         #[arg(value_name = "FILE")]
         file: PathBuf,
+    },
+    /// Lab against road: set a certification against a spot check of the same platform. A
+    /// requirement that passed in the conformance cohort and failed on production is
+    /// DIVERGENT, and the comparison is NOT CERTIFIED. Writes the certification's folder with
+    /// the comparison to --out, rendered and sealed. Exit 0 CERTIFIED, 1 NOT CERTIFIED.
+    Compare {
+        #[arg(value_name = "CERTIFY_RUN")]
+        certify: PathBuf,
+        #[arg(value_name = "SPOTCHECK_RUN")]
+        spot_check: PathBuf,
+        /// Output folder (must not hold a run).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        signing_key: Option<PathBuf>,
     },
 }

@@ -1,6 +1,8 @@
 //! The evidence journal: an append-only JSON-lines file with every request and response the
 //! harness made, tagged with the requirement it served. Secrets never reach it: passwords and
-//! tokens are replaced, images and frames are recorded as their SHA-256 and size.
+//! tokens are replaced, images and frames are recorded as their SHA-256 and size. It also
+//! keeps the names the harness gave what it created (cohorts, organisations, courses,
+//! classes), which say nothing of their purpose on the wire, with the tag they served.
 //!
 //! Nothing is lost when the process dies: each record is one line handed to the kernel in one
 //! `write` before the caller sees its answer (no buffer in the process), so `kill -9` at any
@@ -43,10 +45,33 @@ struct Sink {
     failed: Option<std::io::Error>,
 }
 
+/// A thing the harness created on the target: what it is, its name and its id.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Named {
+    pub kind: &'static str,
+    pub name: String,
+    pub id: Option<String>,
+}
+
+/// Operations that create something named, with the body field holding the name and the
+/// answer field holding the id.
+const NAMING: [(&str, &str, &str, &str); 4] = [
+    ("createCohort", "cohort", "label", "cohort_id"),
+    (
+        "createOrganisation",
+        "organisation",
+        "name",
+        "organisation_id",
+    ),
+    ("proposeCourse", "course", "title", "course_id"),
+    ("createClass", "class", "name", "class_id"),
+];
+
 pub struct Journal {
     writer: Mutex<Sink>,
     seq: AtomicU64,
     tags: Mutex<BTreeMap<String, TagStats>>,
+    names: Mutex<BTreeMap<String, Vec<Named>>>,
     /// Secret strings that must never be written, whatever key they appear under.
     secrets: Vec<String>,
 }
@@ -64,6 +89,7 @@ impl Journal {
             }),
             seq: AtomicU64::new(0),
             tags: Mutex::new(BTreeMap::new()),
+            names: Mutex::new(BTreeMap::new()),
             secrets: secrets.into_iter().filter(|s| !s.is_empty()).collect(),
         }))
     }
@@ -87,6 +113,37 @@ impl Journal {
             .get(tag)
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// Everything named so far, by tag.
+    pub fn names(&self) -> BTreeMap<String, Vec<Named>> {
+        self.names.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn note_name(&self, tag: &str, exchange: &Exchange<'_>) {
+        let Some((_, kind, name_field, id_field)) =
+            NAMING.iter().find(|(op, ..)| *op == exchange.operation)
+        else {
+            return;
+        };
+        let field = |bytes: &[u8], key: &str| {
+            serde_json::from_slice::<Value>(bytes)
+                .ok()
+                .and_then(|v| v.get(key).and_then(Value::as_str).map(str::to_owned))
+        };
+        let Some(name) = exchange
+            .request_body
+            .and_then(|body| field(body, name_field))
+        else {
+            return;
+        };
+        let id = field(exchange.response_body, id_field);
+        self.names
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(tag.to_owned())
+            .or_default()
+            .push(Named { kind, name, id });
     }
 
     /// Reports the first write that failed, if any (every record is written as it comes).
@@ -114,6 +171,7 @@ impl Journal {
     }
 
     fn record(&self, tag: &str, exchange: &Exchange<'_>) {
+        self.note_name(tag, exchange);
         let mut line = json!({
             "probe": tag,
             "op": exchange.operation,

@@ -4,11 +4,13 @@
 mod calibrate;
 mod certify;
 mod cli;
+mod compare;
 mod error;
 mod interrupt;
 mod journal;
 mod merge;
 mod population;
+mod spot_check;
 mod start;
 mod target;
 
@@ -17,8 +19,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use cli::{
-    CalibrateArgs, CertifyArgs, Cli, Command, MediaCommand, PlatformCommand, ReportCommand,
-    ServeArgs,
+    CalibrateArgs, CertifyArgs, Cli, Command, MediaCommand, PlatformCommand, RegisterAccountsArgs,
+    ReportCommand, ServeArgs, SpotCheckArgs,
 };
 use duxue_profile::{ApplicationForm, Policy};
 use duxue_reports::RunVerdict;
@@ -107,14 +109,22 @@ async fn run(command: Command) -> Result<ExitCode, CannotRun> {
             }
             Ok(verdict_exit(&report, &args.out))
         }
+        Command::SpotCheck(args) => spot_check_command(args).await,
+        Command::RegisterAccounts(args) => register_accounts_command(args).await,
         Command::Platform(PlatformCommand::Serve(args)) => serve(*args).await,
         Command::Platform(PlatformCommand::Defects) => {
             target::manifest()?;
             for defect in duxue_platform::Defect::ALL {
+                let breaks = defect.breaks().join(",");
                 println!(
                     "{:<30} breaks {:<12} {}",
                     defect.name(),
-                    defect.breaks().join(","),
+                    if breaks.is_empty() {
+                        // A defeat device: certify must not see it (its spot_check_fails).
+                        "-"
+                    } else {
+                        &breaks
+                    },
                     defect.description()
                 );
             }
@@ -141,6 +151,25 @@ async fn run(command: Command) -> Result<ExitCode, CannotRun> {
             println!(
                 "wrote {} files and manifest.json to {}",
                 manifest.entries.len(),
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Media(MediaCommand::Identity { seed, out }) => {
+            let person = duxue_media::write_identity(&out, seed).map_err(|e| {
+                CannotRun::new(
+                    format!("cannot write the identity: {e}"),
+                    "choose a writable --out",
+                )
+            })?;
+            println!(
+                "{} {} (phone {}): {}, {} and identity.json in {}; register with these and put \
+                 identity_seed = {seed} in the spot check's --accounts file",
+                person.name,
+                person.id_number,
+                person.phone,
+                person.face_image,
+                person.id_card_image,
                 out.display()
             );
             Ok(ExitCode::SUCCESS)
@@ -267,6 +296,18 @@ fn report_command(command: ReportCommand) -> Result<ExitCode, CannotRun> {
                 }
             }
         }
+        ReportCommand::Compare {
+            certify,
+            spot_check,
+            out,
+            signing_key,
+        } => {
+            let out = out.unwrap_or_else(|| default_out("compare"));
+            let report =
+                compare::compare_runs(&certify, &spot_check, &out, signing_key.as_deref())?;
+            print_comparison(&report, &out);
+            Ok(verdict_exit(&report, &out))
+        }
         ReportCommand::Keygen { file } => {
             let public = duxue_reports::generate_key_file(&file).map_err(|e| {
                 CannotRun::new(e.to_string(), "choose a new file name in a writable folder")
@@ -281,6 +322,102 @@ fn report_command(command: ReportCommand) -> Result<ExitCode, CannotRun> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The lab and the road side by side, one line per requirement that either judged.
+fn print_comparison(report: &duxue_reports::RunReport, out: &std::path::Path) {
+    let Some(comparison) = &report.comparison else {
+        return;
+    };
+    println!();
+    println!("{:<5} {:<13} {:<13}", "", "certify", "spot check");
+    for r in &comparison.requirements {
+        println!(
+            "{:<5} {:<13} {:<13}{}",
+            r.id,
+            r.lab.as_str(),
+            r.road.as_str(),
+            if r.divergent { " DIVERGENT" } else { "" }
+        );
+    }
+    println!();
+    println!(
+        "{} — certification {}, spot check {} ({}); {} divergent{}; report: {}",
+        report.verdict.as_str(),
+        comparison.certify_verdict.as_str(),
+        comparison.spot_check.verdict.as_str(),
+        comparison.spot_check.run_id,
+        comparison.divergent.len(),
+        if comparison.divergent.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", comparison.divergent.join(", "))
+        },
+        out.join("summary.md").display()
+    );
+}
+
+fn user_agent(given: Option<String>) -> String {
+    given.unwrap_or_else(|| duxue_profile::BROWSER_USER_AGENT.to_owned())
+}
+
+/// How a command's requests reach its target, from its options.
+fn transport(
+    args: cli::TransportArgs,
+    user_agent_given: Option<String>,
+) -> Result<target::Transport, CannotRun> {
+    let timeout = args.request_timeout;
+    if !(timeout.is_finite() && (0.5..=3600.0).contains(&timeout)) {
+        return Err(CannotRun::new(
+            format!("--request-timeout {timeout} is out of range"),
+            "give seconds between 0.5 and 3600",
+        ));
+    }
+    Ok(target::Transport {
+        request_timeout: std::time::Duration::from_secs_f64(timeout),
+        ca_cert: args.ca_cert,
+        user_agent: user_agent(user_agent_given),
+    })
+}
+
+async fn spot_check_command(args: SpotCheckArgs) -> Result<ExitCode, CannotRun> {
+    let duration = spot_check::parse_duration(&args.duration)
+        .map_err(|e| CannotRun::new(format!("bad --duration: {e}"), "give e.g. --duration 60m"))?;
+    let plan = spot_check::SpotCheckPlan {
+        target: args.target.trim_end_matches('/').to_owned(),
+        accounts: args.accounts,
+        supervisor: args.supervisor,
+        duration,
+        seed: args.seed.unwrap_or_else(rand::random),
+        out: args.out.unwrap_or_else(|| default_out("spot-check")),
+        policy: args.policy,
+        clock_scale: args.clock_scale,
+        transport: transport(args.transport, args.user_agent)?,
+        signing_key: args.signing_key,
+        progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    };
+    let report = spot_check::spot_check(&plan).await?;
+    certify::print_summary(&report, &plan.out);
+    Ok(verdict_exit(&report, &plan.out))
+}
+
+async fn register_accounts_command(args: RegisterAccountsArgs) -> Result<ExitCode, CannotRun> {
+    let plan = spot_check::RegisterPlan {
+        target: args.target.trim_end_matches('/').to_owned(),
+        supervisor: args.supervisor,
+        count: args.count,
+        classes: args.classes,
+        out: args.out,
+        seed: args.seed.unwrap_or_else(rand::random),
+        transport: transport(args.transport, args.user_agent)?,
+    };
+    let written = spot_check::register_accounts(&plan).await?;
+    println!(
+        "registered {} accounts; --accounts file: {}",
+        written,
+        plan.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn default_out(kind: &str) -> PathBuf {
@@ -387,7 +524,11 @@ fn template(args: &cli::RunOptions, out: PathBuf) -> certify::CertifyPlan {
         announce: false,
         population: None,
         signing_key: None,
-        transport: target::Transport::default(),
+        compare: None,
+        transport: target::Transport {
+            user_agent: user_agent(args.user_agent.clone()),
+            ..Default::default()
+        },
     }
 }
 
@@ -401,20 +542,11 @@ async fn certify_command(args: CertifyArgs) -> Result<ExitCode, CannotRun> {
     plan.application = args.application;
     plan.population = population_options(&args.run.population)?;
     plan.signing_key = args.signing_key;
+    plan.compare = args.compare;
     plan.defects = target::parse_defects(&args.defects)?;
     plan.variants = target::parse_variants(&args.variants)?;
     plan.announce = true;
-    let timeout = args.request_timeout;
-    if !(timeout.is_finite() && (0.5..=3600.0).contains(&timeout)) {
-        return Err(CannotRun::new(
-            format!("--request-timeout {timeout} is out of range"),
-            "give seconds between 0.5 and 3600",
-        ));
-    }
-    plan.transport = target::Transport {
-        request_timeout: std::time::Duration::from_secs_f64(timeout),
-        ca_cert: args.ca_cert,
-    };
+    plan.transport = transport(args.transport, args.run.user_agent)?;
     interrupt::install().map_err(|e| {
         CannotRun::new(
             format!("cannot listen for SIGINT and SIGTERM: {e}"),
@@ -423,6 +555,7 @@ async fn certify_command(args: CertifyArgs) -> Result<ExitCode, CannotRun> {
     })?;
     let report = certify::certify(&plan).await?;
     certify::print_summary(&report, &plan.out);
+    print_comparison(&report, &plan.out);
     Ok(verdict_exit(&report, &plan.out))
 }
 
@@ -516,6 +649,27 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CannotRun> {
     }
     .map_err(|e| CannotRun::new(format!("bad application form: {e}"), "fix the file"))?;
     let defects = target::parse_defects(&args.defects)?;
+    let scale = args.clock_scale;
+    if !(scale.is_finite() && scale > 0.0 && scale <= 1_000.0) {
+        return Err(CannotRun::new(
+            format!("--clock-scale {scale} is out of range"),
+            "leave it out (real time); tests of a simulated platform use up to 1000",
+        ));
+    }
+    let supervisor_file = args.supervisor_file.clone().unwrap_or_else(|| {
+        let mut name = args.database.clone().into_os_string();
+        name.push(".supervisors.toml");
+        PathBuf::from(name)
+    });
+    if !args.database.exists() && supervisor_file.exists() {
+        return Err(CannotRun::new(
+            format!(
+                "{} already exists, and a new database would write its supervisor accounts there",
+                supervisor_file.display()
+            ),
+            "remove it, or pass --supervisor-file NEW_FILE",
+        ));
+    }
     let variants = target::parse_variants(&args.variants)?;
     let listener = tokio::net::TcpListener::bind((args.address.as_str(), args.port))
         .await
@@ -533,6 +687,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CannotRun> {
         defects,
         variants,
         seed: args.seed,
+        production_clock_scale: scale,
     };
     let tls = match (args.tls_cert, args.tls_key) {
         (Some(cert), Some(key)) => Some(duxue_platform::TlsFiles { cert, key }),
@@ -552,8 +707,17 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CannotRun> {
             "check --database",
         ),
     })?;
+    if let Some(seed) = platform.production_seed() {
+        spot_check::write_production_supervisors(&supervisor_file, seed)?;
+        eprintln!(
+            "production side: {} organisations, {} classes; supervisor accounts written to {}",
+            seed.organisations.len(),
+            seed.classes.len(),
+            supervisor_file.display()
+        );
+    }
     eprintln!(
-        "reference platform on {}{} (database {}, conformance {}); Ctrl-C stops it",
+        "reference platform on {}{} (database {}, conformance {}, production clock ×{}{}); Ctrl-C stops it",
         platform.base_url(),
         duxue_profile::BASE_PATH,
         args.database.display(),
@@ -561,6 +725,12 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CannotRun> {
             "on"
         } else {
             "off"
+        },
+        scale,
+        if scale == 1.0 {
+            ", real time"
+        } else {
+            ", TESTING ONLY"
         }
     );
     let _ = tokio::signal::ctrl_c().await;

@@ -568,11 +568,13 @@ pub fn merge(plan: &MergePlan) -> Result<RunReport, CannotRun> {
     run.merged = Some(merge_info);
     let report = RunReport {
         schema: REPORT_SCHEMA.to_owned(),
+        mode: Default::default(),
         verdict: RunReport::decide(&requirements),
         counts: RunReport::count(&requirements),
         run,
         requirements,
         population,
+        comparison: None,
         interrupted: None,
     };
     crate::certify::write_report(out, &report, plan.signing_key)?;

@@ -13,19 +13,22 @@ use duxue_profile::{
 
 use crate::error::CannotRun;
 
-/// How the harness reaches a target: the longest one request may take, and a certificate
-/// authority to trust besides the system's roots.
+/// How the harness reaches a target: the longest one request may take, a certificate
+/// authority to trust besides the system's roots, and the User-Agent it sends.
 #[derive(Clone, Debug)]
 pub struct Transport {
     pub request_timeout: Duration,
     pub ca_cert: Option<PathBuf>,
+    pub user_agent: String,
 }
 
 impl Default for Transport {
     fn default() -> Self {
+        let defaults = ClientConfig::new("");
         Transport {
-            request_timeout: ClientConfig::new("").timeout,
+            request_timeout: defaults.timeout,
             ca_cert: None,
+            user_agent: defaults.user_agent,
         }
     }
 }
@@ -36,6 +39,7 @@ impl Transport {
         let mut config = ClientConfig::new(url);
         config.timeout = self.request_timeout;
         config.connect_timeout = config.connect_timeout.min(self.request_timeout);
+        config.user_agent = self.user_agent.clone();
         if let Some(path) = &self.ca_cert {
             config.extra_roots = duxue_profile::client::read_ca_file(path).map_err(|e| {
                 CannotRun::new(
@@ -144,6 +148,7 @@ pub async fn start_embedded(
         defects: defects.clone(),
         variants: variants.clone(),
         seed: Some(seed),
+        production_clock_scale: 1.0,
     };
     let platform = duxue_platform::start(config, listener).await.map_err(|e| {
         CannotRun::new(

@@ -214,6 +214,11 @@ pub struct RawAnswer {
     pub body: Vec<u8>,
 }
 
+/// The User-Agent a client sends unless told otherwise: a common desktop browser's, so that
+/// nothing in the traffic names the tool (a platform must not be able to single out a test).
+pub const BROWSER_USER_AGENT: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 \
+(KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+
 impl RawAnswer {
     /// The error this answer means for operation `id` when it is not the operation's success:
     /// a refusal (4xx with a profile code), a failure that decided nothing (5xx, 408, 429), or
@@ -237,6 +242,8 @@ pub struct ClientConfig {
     /// The longest one request may take, connecting and reading the whole answer included.
     pub timeout: Duration,
     pub connect_timeout: Duration,
+    /// The `User-Agent` header of every request.
+    pub user_agent: String,
     /// Answers with a longer body are refused at this many bytes (see [`MAX_RESPONSE_BYTES`]).
     pub max_response_bytes: usize,
     /// Certificate authorities trusted besides the system's roots (a test CA).
@@ -250,6 +257,7 @@ impl ClientConfig {
             conformance_token: None,
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(5),
+            user_agent: BROWSER_USER_AGENT.to_owned(),
             max_response_bytes: MAX_RESPONSE_BYTES,
             extra_roots: Vec::new(),
         }
@@ -264,7 +272,7 @@ impl ClientConfig {
         }
     }
 
-    /// A `reqwest` builder with these settings: timeouts, the system's roots plus
+    /// A `reqwest` builder with these settings: timeouts, the User-Agent, the system's roots plus
     /// `extra_roots`, no redirects followed (a profile answer is never a redirect, and a
     /// redirect would carry the conformance token to wherever it points).
     pub fn http_builder(&self) -> reqwest::ClientBuilder {
@@ -272,7 +280,7 @@ impl ClientConfig {
             .timeout(self.timeout)
             .connect_timeout(self.connect_timeout)
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("duxue/", env!("CARGO_PKG_VERSION")))
+            .user_agent(self.user_agent.clone())
             .tls_certs_merge(self.extra_roots.iter().cloned())
     }
 }

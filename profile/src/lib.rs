@@ -16,8 +16,8 @@ pub mod types;
 pub use application::ApplicationForm;
 pub use catalog::{Catalog, Requirement, Verdict};
 pub use client::{
-    Auth, ClientConfig, ClientError, Exchange, MAX_RESPONSE_BYTES, Observer, ProfileClient,
-    RawAnswer, UrlHost, VirtualClock, url_host,
+    Auth, BROWSER_USER_AGENT, ClientConfig, ClientError, Exchange, MAX_RESPONSE_BYTES, Observer,
+    ProfileClient, RawAnswer, UrlHost, VirtualClock, url_host,
 };
 pub use datafile::DataFileError;
 pub use operations::{OPERATIONS, Operation, Security, operation};

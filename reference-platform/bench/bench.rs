@@ -244,6 +244,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         defects: vec![],
         variants: vec![],
         seed: Some(1),
+        production_clock_scale: 1.0,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let platform = start(config, listener).await?;

@@ -4,7 +4,9 @@
 //! (partial, subtle or intermittent), so that the harness proves every check can fail, and
 //! fail for the cheat in each of its real forms (`duxue calibrate`).
 //! What each defect does and which requirement(s) it must fail is data, in the calibration
-//! manifest ([`crate::manifest`]); this list only names the switches the code knows.
+//! manifest ([`crate::manifest`]); this list only names the switches the code knows. One more,
+//! `lax-outside-conformance`, breaks nothing a certification sees: it is the defeat device a
+//! spot check on production exists to catch.
 
 use crate::manifest::{DefectCase, manifest};
 use crate::switch::{UnknownSwitch, switches};
@@ -79,8 +81,26 @@ switches! {
         StopBeforeOwnerCheck => "stop-before-owner-check";
         LearnerReadsSupervision => "learner-reads-supervision";
         ConformanceOpen => "conformance-open";
+        LaxOutsideConformance => "lax-outside-conformance";
     }
 }
+
+/// The controls `lax-outside-conformance` switches off for production learners: every control
+/// a learner meets while logging in and studying.
+pub const LAX_OUTSIDE_CONFORMANCE: &[Defect] = &[
+    Defect::ReusableChallenge,
+    Defect::WeakLiveness,
+    Defect::MultiLogin,
+    Defect::SeekAllowed,
+    Defect::SpeedUpAllowed,
+    Defect::MultiWindow,
+    Defect::SparsePopups,
+    Defect::IdleCredit,
+    Defect::LessonsUnlocked,
+    Defect::CaptureFailureIgnored,
+    Defect::LogoutKeepsToken,
+    Defect::CrossLearnerAccess,
+];
 
 impl Defect {
     /// Its entry in the calibration manifest. The platform does not start with a manifest that
@@ -103,27 +123,33 @@ impl Defect {
         &self.case().may_also_fail
     }
 
+    /// What a spot check on production must fail instead (the manifest's `spot_check_fails`;
+    /// empty but for a defeat device, which certify cannot see).
+    pub fn spot_check_fails(self) -> &'static [String] {
+        &self.case().spot_check_fails
+    }
+
     /// What the defect does, in one sentence.
     pub fn description(self) -> &'static str {
         &self.case().description
     }
 }
 
-// A defect set is one bit per defect.
+// A defect set is one bit per defect (64 are in use: the next one would not fit a u64).
 const _: () = assert!(
-    Defect::ALL.len() <= 64,
-    "DefectSet holds at most 64 defects"
+    Defect::ALL.len() <= 128,
+    "DefectSet holds at most 128 defects"
 );
 
 /// The set of defects a platform runs with; cheap to query on every request.
 #[derive(Clone, Debug, Default)]
 pub struct DefectSet {
-    bits: u64,
+    bits: u128,
 }
 
 impl DefectSet {
     pub fn new(defects: &[Defect]) -> Self {
-        let mut bits = 0u64;
+        let mut bits = 0u128;
         for d in defects {
             bits |= 1 << (*d as u32);
         }
@@ -149,12 +175,26 @@ impl DefectSet {
 mod tests {
     use super::*;
 
+    /// Each defect has a bit of its own, the last one included.
+    #[test]
+    fn a_defect_set_holds_each_defect_alone() {
+        for d in Defect::ALL {
+            assert_eq!(DefectSet::new(&[*d]).list(), vec![*d], "{d}");
+        }
+        assert_eq!(DefectSet::new(Defect::ALL).list(), Defect::ALL.to_vec());
+    }
+
     #[test]
     fn names_round_trip_and_are_unique() {
         let mut names: Vec<_> = Defect::ALL.iter().map(|d| d.name()).collect();
         for d in Defect::ALL {
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
-            assert!(!d.breaks().is_empty());
+            // The defeat device fails nothing under certify, by design: a spot check sees it.
+            assert_ne!(
+                d.breaks().is_empty(),
+                d.spot_check_fails().is_empty(),
+                "{d}"
+            );
         }
         names.sort_unstable();
         names.dedup();

@@ -18,6 +18,7 @@
 //!     defects: vec![],
 //!     variants: vec![],
 //!     seed: None,
+//!     production_clock_scale: 1.0,
 //! };
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 //! let platform = start(config, listener).await?;
@@ -25,6 +26,14 @@
 //! platform.shutdown().await?;
 //! # Ok(()) }
 //! ```
+//!
+//! ## Production and conformance
+//! Besides the conformance cohorts a harness creates with the conformance token, the platform
+//! has a production side ([`domain::production`]): at first start it seeds a production
+//! cohort on the real clock with organisations, a class of every catalogue course and the
+//! supervisor accounts of a bureau ([`RunningPlatform::production_seed`]), where learners
+//! register, enrol and study through the public operations only. Without a conformance token
+//! that is all the platform serves.
 //!
 //! ## How it works
 //! - **Memory first, SQLite always.** Every entity lives in memory behind one lock (answers,
@@ -101,6 +110,9 @@ pub struct PlatformConfig {
     /// Seed of the platform's own randomness (popup and capture times, challenge nonces);
     /// `None` uses OS entropy. Ids and tokens always use OS entropy.
     pub seed: Option<u64>,
+    /// Scale of the production clock: 1 (real time) in production; more only for tests that
+    /// run a spot check against a simulated platform in minutes.
+    pub production_clock_scale: f64,
 }
 
 /// A running platform.
@@ -113,6 +125,7 @@ pub struct RunningPlatform {
     server: tokio::task::JoinHandle<Result<(), std::io::Error>>,
     background: tokio::task::JoinHandle<()>,
     writer_thread: std::thread::JoinHandle<()>,
+    production: Option<domain::production::ProductionSeed>,
 }
 
 impl std::fmt::Debug for RunningPlatform {
@@ -199,8 +212,12 @@ where
         reads: store::read::ReadPool::new(config.database.clone()),
         load: load::LoadMeter::default(),
         stale_views: Mutex::new(Default::default()),
+        production_cohort: Default::default(),
     });
     platform.seed_catalog();
+    let production = platform
+        .seed_production(config.production_clock_scale)
+        .map_err(|e| PlatformError::Config(format!("production side: {}", e.message)))?;
     platform
         .flush()
         .await
@@ -237,6 +254,7 @@ where
         server,
         background,
         writer_thread,
+        production,
     })
 }
 
@@ -244,6 +262,17 @@ impl RunningPlatform {
     /// The address the platform listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// What the first start seeded on the production side (organisations, classes, supervisor
+    /// accounts with their passwords); `None` when the database already had it.
+    pub fn production_seed(&self) -> Option<&domain::production::ProductionSeed> {
+        self.production.as_ref()
+    }
+
+    /// The production cohort's id.
+    pub fn production_cohort(&self) -> Option<&str> {
+        self.platform.production_cohort.get().map(String::as_str)
     }
 
     /// The base URL (`http://addr` or `https://addr`), without `/profile/v1`.

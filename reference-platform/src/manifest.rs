@@ -32,13 +32,18 @@ pub struct Manifest {
 #[serde(deny_unknown_fields)]
 pub struct DefectCase {
     pub defect: String,
-    /// The requirement ids a calibration must see FAIL, and nothing else.
+    /// The requirement ids a calibration must see FAIL, and nothing else; empty for a defeat
+    /// device, which certify must not see.
     pub fails: Vec<String>,
     /// Requirement ids the defect's effect may also reach, by chance, through another check
     /// (each with its reason in a comment beside it): their FAIL is not a surprise, their PASS
     /// is not a miss.
     #[serde(default)]
     pub may_also_fail: Vec<String>,
+    /// What a spot check on production must FAIL (a defeat device's; proven by
+    /// tests/spot_check.rs, not by calibrate, which runs certify only).
+    #[serde(default)]
+    pub spot_check_fails: Vec<String>,
     /// What the defect does wrong, in one sentence.
     pub description: String,
 }
@@ -66,7 +71,9 @@ pub enum ManifestError {
         kind: &'static str,
         name: &'static str,
     },
-    #[error("expected-failures.toml: defect `{0}` fails no requirement")]
+    #[error(
+        "expected-failures.toml: defect `{0}` fails no requirement (give `fails` or `spot_check_fails`)"
+    )]
     NothingFails(String),
     #[error(
         "expected-failures.toml: defect `{0}` lists a requirement both in fails and in may_also_fail"
@@ -116,7 +123,11 @@ impl Manifest {
         listed_once("defect", defects, Defect::ALL, Defect::name)?;
         let variants = manifest.variants.iter().map(|v| v.variant.as_str());
         listed_once("variant", variants, Variant::ALL, Variant::name)?;
-        if let Some(case) = manifest.cases.iter().find(|c| c.fails.is_empty()) {
+        if let Some(case) = manifest
+            .cases
+            .iter()
+            .find(|c| c.fails.is_empty() && c.spot_check_fails.is_empty())
+        {
             return Err(ManifestError::NothingFails(case.defect.clone()));
         }
         if let Some(case) = manifest

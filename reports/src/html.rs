@@ -7,7 +7,9 @@ use duxue_profile::{Catalog, Verdict};
 use serde_json::Value;
 
 use crate::hlog::{LatencyOverTime, SecondPoint};
-use crate::model::{PopulationReport, RequirementResult, RunReport, RunVerdict};
+use crate::model::{
+    Comparison, PopulationReport, RequirementResult, RunMode, RunReport, RunVerdict,
+};
 use crate::svg::{self, LineChart, downsample};
 
 /// At most this many points per chart line, whatever the phase's length.
@@ -129,7 +131,9 @@ main{max-width:1120px;margin:0 auto;padding:0 18px 40px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;padding-bottom:4px;border-bottom:2px solid #1b1f24;break-after:avoid}
 h3{font-size:15px;margin:18px 0 6px;break-after:avoid}
 table{border-collapse:collapse;width:100%;margin:6px 0 10px;font-size:13px}
-th,td{border:1px solid var(--line);padding:4px 6px;vertical-align:top;text-align:left}
+th,td{border:1px solid var(--line);padding:4px 6px;vertical-align:top;text-align:left;overflow-wrap:anywhere}
+table.req{table-layout:fixed}
+table.req col.id{width:8%}table.req col.clause{width:9%}table.req col.text{width:27%}table.req col.verdict{width:11%}table.req col.reason{width:29%}table.req col.evidence{width:16%}
 th{background:var(--soft);font-weight:600}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 td.n{white-space:nowrap}
@@ -146,7 +150,7 @@ div.en{color:#3c4650}
 .verdict .big{font-size:30px;font-weight:700;letter-spacing:.5px}
 .verdict .meta{margin-top:6px;font-size:13px;opacity:.95}
 .counts span{display:inline-block;margin-right:12px}
-.fig{display:inline-block;margin:0 8px 2px 0;font-size:12px;white-space:nowrap}
+.fig{display:inline-block;max-width:100%;margin:0 8px 2px 0;font-size:12px;overflow-wrap:anywhere}
 .fig b{font-weight:600}
 .checks{margin:4px 0 0 16px;padding:0;font-size:12px}
 .nodata{padding:10px 12px;background:var(--soft);border-left:4px solid var(--skip)}
@@ -158,6 +162,15 @@ table.ledger th{font-size:11px}table.ledger code{word-break:normal}
 .chart .cg{stroke:#e3e6ea;stroke-width:1}
 .chart .ca{stroke:#8a9099;stroke-width:1}
 code,.mono{font-family:ui-monospace,"SFMono-Regular",Menlo,Consolas,monospace;font-size:12px;word-break:break-all}
+details.req{border:1px solid var(--line);border-radius:3px;margin:4px 0}
+details.req>summary{cursor:pointer;padding:4px 8px;background:var(--soft)}
+details.req table{margin:0}
+.sides{display:grid;grid-template-columns:1fr 1fr;gap:10px;margin:10px 0}
+.sides>div{padding:10px 14px;border-radius:6px;color:#fff}
+.sides .certified{background:var(--pass)}.sides .not-certified{background:var(--fail)}.sides .interrupted{background:#6b6b6b}
+.sides .big{font-size:20px;font-weight:700}
+.badge.diverge{background:#7a1f1f}
+.mode{display:inline-block;margin-bottom:6px;padding:1px 8px;border:1px solid #fff;border-radius:3px;font-size:13px;font-weight:600}
 a{color:#1f5fa8}
 input.lang{position:absolute;opacity:0;pointer-events:none}
 .langbar{max-width:1120px;margin:0 auto;padding:10px 18px 0;font-size:13px}
@@ -170,6 +183,7 @@ input.lang{position:absolute;opacity:0;pointer-events:none}
 @page{size:A4;margin:14mm 11mm 14mm 11mm}
 @media print{
  body{font-size:9pt}main{max-width:none;padding:0}.langbar{display:none}
+ .sides>div{print-color-adjust:exact;-webkit-print-color-adjust:exact}
  table{font-size:8pt}th,td{padding:2px 4px}
  .verdict{print-color-adjust:exact;-webkit-print-color-adjust:exact}
  .badge{print-color-adjust:exact;-webkit-print-color-adjust:exact}
@@ -183,10 +197,16 @@ input.lang{position:absolute;opacity:0;pointer-events:none}
 pub fn render(report: &RunReport, ctx: &HtmlContext) -> String {
     let mut out = String::with_capacity(128 * 1024);
     let run = &report.run;
-    let (verdict_class, verdict_zh) = match report.verdict {
-        RunVerdict::Certified => ("certified", "通过认证"),
-        RunVerdict::NotCertified => ("not-certified", "未通过认证"),
-        RunVerdict::Interrupted => ("interrupted", "运行中断"),
+    let (verdict_class, verdict_zh) = verdict_words(report.mode, report.verdict);
+    let mode = match report.mode {
+        RunMode::Certify => String::new(),
+        RunMode::SpotCheck => format!(
+            r#"<div class="mode">{}</div>"#,
+            bi(
+                "抽查：生产环境、真实时间、普通学员账号",
+                "SPOT CHECK: production, real time, ordinary learner accounts"
+            )
+        ),
     };
     let _ = write!(
         out,
@@ -200,7 +220,7 @@ pub fn render(report: &RunReport, ctx: &HtmlContext) -> String {
     // Verdict banner.
     let _ = write!(
         out,
-        r#"<header class="verdict {verdict_class}" id="verdict"><div class="big">{} · {verdict_zh}</div><div class="meta">{} <b>{}</b> — <span class="mono">{}</span></div><div class="meta">{} {} · {} <span class="mono">{}</span> · {} {}</div><div class="meta counts">{}</div>{}</header>"#,
+        r#"<header class="verdict {verdict_class}" id="verdict">{mode}<div class="big">{} · {verdict_zh}</div><div class="meta">{} <b>{}</b> — <span class="mono">{}</span></div><div class="meta">{} {} · {} <span class="mono">{}</span> · {} {}</div><div class="meta counts">{}</div>{}</header>"#,
         report.verdict.as_str(),
         bi("平台", "Platform"),
         esc(&run.target.platform_name),
@@ -251,6 +271,9 @@ pub fn render(report: &RunReport, ctx: &HtmlContext) -> String {
             esc(&run.target.variants.join(", "))
         );
     }
+    if let Some(comparison) = &report.comparison {
+        lab_and_road(&mut out, report, comparison);
+    }
     application(&mut out, &run.application);
     requirements(&mut out, report, ctx);
     anti_cheat(&mut out, report);
@@ -261,6 +284,105 @@ pub fn render(report: &RunReport, ctx: &HtmlContext) -> String {
     checks_appendix(&mut out, report);
     out.push_str("</main></body></html>\n");
     out
+}
+
+/// The verdict's CSS class and Chinese words; a spot check does not certify, it finds.
+fn verdict_words(mode: RunMode, verdict: RunVerdict) -> (&'static str, &'static str) {
+    match (mode, verdict) {
+        (RunMode::Certify, RunVerdict::Certified) => ("certified", "通过认证"),
+        (RunMode::Certify, RunVerdict::NotCertified) => ("not-certified", "未通过认证"),
+        (RunMode::SpotCheck, RunVerdict::Certified) => ("certified", "抽查未发现问题"),
+        (RunMode::SpotCheck, RunVerdict::NotCertified) => ("not-certified", "抽查未通过"),
+        (RunMode::Certify, RunVerdict::Interrupted) => ("interrupted", "运行中断"),
+        (RunMode::SpotCheck, RunVerdict::Interrupted) => ("interrupted", "抽查中断"),
+    }
+}
+
+/// The certification and the spot check side by side, and every requirement with both.
+fn lab_and_road(out: &mut String, report: &RunReport, c: &Comparison) {
+    section(
+        out,
+        "comparison",
+        "实验室与道路：认证与抽查对比",
+        "Lab against road: certification and spot check",
+    );
+    let side = |zh: &str, en: &str, mode: RunMode, verdict: RunVerdict, run: &str| {
+        let (class, words) = verdict_words(mode, verdict);
+        format!(
+            r#"<div class="{class}"><div>{}</div><div class="big">{} · {words}</div><div class="mono">{}</div></div>"#,
+            bi(zh, en),
+            verdict.as_str(),
+            esc(run)
+        )
+    };
+    let _ = write!(
+        out,
+        r#"<div class="sides">{}{}</div>"#,
+        side(
+            "认证（一致性测试队列）",
+            "Certification (conformance cohort)",
+            RunMode::Certify,
+            c.certify_verdict,
+            &report.run.run_id
+        ),
+        side(
+            "抽查（生产环境）",
+            "Spot check (production)",
+            RunMode::SpotCheck,
+            c.spot_check.verdict,
+            &c.spot_check.run_id
+        )
+    );
+    if c.divergent.is_empty() {
+        nodata(
+            out,
+            "没有要求在认证中通过而在抽查中不通过。",
+            "No requirement passed in the certification and failed in the spot check.",
+        );
+    } else {
+        let _ = write!(
+            out,
+            r#"<p class="nodata">{} <b>{}</b></p>"#,
+            bi(
+                "以下要求在认证中通过、在生产环境中不通过（DIVERGENT），因此对比结论为未通过认证：",
+                "These requirements passed in the certification and failed on production (DIVERGENT), so the comparison is NOT_CERTIFIED:"
+            ),
+            esc(&c.divergent.join(", "))
+        );
+    }
+    let _ = write!(
+        out,
+        r#"<table><tr><th>ID</th><th>{}</th><th>{}</th><th>{}</th></tr>"#,
+        bi("认证", "Certification"),
+        bi("抽查", "Spot check"),
+        bi("对比", "Comparison")
+    );
+    for r in &c.requirements {
+        let mark = if r.divergent {
+            format!(
+                r#"<span class="badge diverge">DIVERGENT<span class="zh"> 不一致</span></span><div class="muted">{}</div>"#,
+                esc(r.road_reason.as_deref().unwrap_or(""))
+            )
+        } else {
+            String::new()
+        };
+        let _ = write!(
+            out,
+            r##"<tr><td><a href="#req-{id}"><b>{id}</b></a></td><td>{}</td><td>{}</td><td>{mark}</td></tr>"##,
+            verdict_badge(r.lab),
+            verdict_badge(r.road),
+            id = esc(&r.id)
+        );
+    }
+    let _ = write!(
+        out,
+        r#"</table><p class="muted">{} <code>{}</code></p></section>"#,
+        bi(
+            "抽查的 report.json 副本及其 SHA-256：",
+            "A copy of the spot check's report.json sits beside this report; its SHA-256:"
+        ),
+        esc(&c.spot_check.report_sha256)
+    );
 }
 
 fn counts(report: &RunReport) -> String {
@@ -477,7 +599,7 @@ fn requirements(out: &mut String, report: &RunReport, ctx: &HtmlContext) {
         .filter(|c| c.catalog_version == report.run.catalog_version);
     let _ = write!(
         out,
-        r#"<table class="req"><tr><th>ID</th><th>{}</th><th style="width:32%">{}</th><th>{}</th><th style="width:26%">{}</th><th>{}</th></tr>"#,
+        r#"<table class="req"><colgroup><col class="id"><col class="clause"><col class="text"><col class="verdict"><col class="reason"><col class="evidence"></colgroup><tr><th>ID</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>"#,
         bi("条款", "Clause"),
         bi("要求", "Requirement"),
         bi("判定", "Verdict"),
@@ -1260,15 +1382,32 @@ fn evidence_index(out: &mut String, report: &RunReport, ctx: &HtmlContext) {
     out.push_str("</section>");
 }
 
+/// Every check, folded per requirement; a requirement with a check that did not hold opens.
 fn checks_appendix(out: &mut String, report: &RunReport) {
     let _ = write!(
         out,
-        r#"<section id="checks" class="page"><h2>{}</h2><table><tr><th>ID</th><th>{}</th><th>{}</th></tr>"#,
+        r#"<section id="checks" class="page"><h2>{}</h2><p class="muted">{}</p>"#,
         bi("附录：全部检查", "Appendix: every check"),
-        bi("检查", "Check"),
-        bi("结果", "Result")
+        bi(
+            "按要求折叠；有未通过或无法判定检查的要求默认展开。",
+            "Folded per requirement; a requirement with a check that failed or could not decide is open."
+        )
     );
-    for r in &report.requirements {
+    for r in report.requirements.iter().filter(|r| !r.checks.is_empty()) {
+        let held = r.checks.iter().filter(|c| c.passed == Some(true)).count();
+        let failed = r.checks.iter().filter(|c| c.passed == Some(false)).count();
+        let open = if held == r.checks.len() { "" } else { " open" };
+        let _ = write!(
+            out,
+            r#"<details class="req" id="checks-{id}"{open}><summary><b>{id}</b> {badge} {} {}: ✔ {held} · ✘ {failed} · ? {}</summary><table><tr><th style="width:55%">{}</th><th>{}</th></tr>"#,
+            r.checks.len(),
+            bi("项检查", "checks"),
+            r.checks.len() - held - failed,
+            bi("检查", "Check"),
+            bi("结果", "Result"),
+            id = esc(&r.id),
+            badge = verdict_badge(r.verdict),
+        );
         for c in &r.checks {
             let mark = match c.passed {
                 Some(true) => "✔",
@@ -1277,12 +1416,12 @@ fn checks_appendix(out: &mut String, report: &RunReport) {
             };
             let _ = write!(
                 out,
-                r#"<tr><td>{}</td><td>{mark} {}</td><td class="muted">{}</td></tr>"#,
-                esc(&r.id),
+                r#"<tr><td>{mark} {}</td><td class="muted">{}</td></tr>"#,
                 esc(&c.name),
                 esc(&c.detail)
             );
         }
+        out.push_str("</table></details>");
     }
-    out.push_str("</table></section>");
+    out.push_str("</section>");
 }

@@ -7,6 +7,7 @@
 //! - [`verify_run`]: check a sealed folder's hashes and signature.
 
 pub mod bundle;
+pub mod compare;
 pub mod evidence;
 pub mod hlog;
 pub mod html;
@@ -226,6 +227,7 @@ mod tests {
         let now = chrono::Utc::now();
         RunReport {
             schema: REPORT_SCHEMA.into(),
+            mode: Default::default(),
             verdict: RunReport::decide(&requirements),
             counts: RunReport::count(&requirements),
             run: RunIdentity {
@@ -260,6 +262,7 @@ mod tests {
             },
             requirements,
             population: None,
+            comparison: None,
             interrupted: None,
         }
     }

@@ -31,6 +31,26 @@ impl RunVerdict {
     }
 }
 
+/// What kind of run a report is of.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunMode {
+    /// A certification in conformance cohorts (`duxue certify`).
+    #[default]
+    Certify,
+    /// A blind, real-time audit of production through ordinary accounts (`duxue spot-check`).
+    SpotCheck,
+}
+
+impl RunMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunMode::Certify => "certify",
+            RunMode::SpotCheck => "spot_check",
+        }
+    }
+}
+
 /// Why and when a run stopped before it finished.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Interruption {
@@ -53,6 +73,10 @@ impl Interruption {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {
     pub schema: String,
+    /// Certification or spot check (reports written before the field existed are
+    /// certifications).
+    #[serde(default)]
+    pub mode: RunMode,
     pub verdict: RunVerdict,
     pub run: RunIdentity,
     pub counts: BTreeMap<String, usize>,
@@ -60,9 +84,51 @@ pub struct RunReport {
     /// The population phase (many simulated learners at once), when the run had one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub population: Option<PopulationReport>,
+    /// A certification set against a spot check of the same platform (`report compare`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Comparison>,
     /// Set, with the verdict INTERRUPTED, when the run stopped before it finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<Interruption>,
+}
+
+/// The lab against the road: a certification compared with a spot check of the same platform.
+/// A requirement that passed in the conformance cohort and failed on production is DIVERGENT,
+/// and the compared report is NOT_CERTIFIED whatever else passed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    /// The certification's own verdict, before the comparison.
+    pub certify_verdict: RunVerdict,
+    /// The spot check it was compared with.
+    pub spot_check: ComparedRun,
+    /// Requirements that passed (or warned) in the conformance cohort and failed on production.
+    pub divergent: Vec<String>,
+    /// Every requirement with both verdicts, in catalog order.
+    pub requirements: Vec<ComparedRequirement>,
+}
+
+/// The run a certification was compared with, as it was when compared.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ComparedRun {
+    pub run_id: String,
+    pub started_at: DateTime<Utc>,
+    pub target_url: String,
+    pub verdict: RunVerdict,
+    /// SHA-256 of its `report.json`; a copy sits beside this report (`spot-check/report.json`).
+    pub report_sha256: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ComparedRequirement {
+    pub id: String,
+    /// In the conformance cohort (this report).
+    pub lab: Verdict,
+    /// On production (the spot check).
+    pub road: Verdict,
+    pub divergent: bool,
+    /// The spot check's reason, for a divergent requirement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub road_reason: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -74,7 +140,7 @@ pub struct RunIdentity {
     pub seed: u64,
     /// Mixed into every synthetic person's identity, so that a rerun with the same seed
     /// registers new people; seed and nonce together reproduce the run (0 in runs made before
-    /// the nonce existed).
+    /// the nonce existed, and in spot checks, whose people are the accounts the bureau holds).
     #[serde(default)]
     pub run_nonce: u64,
     pub clock_scale: f64,

@@ -4,17 +4,41 @@ use std::fmt::Write as _;
 
 use duxue_profile::Verdict;
 
-use crate::model::{PopulationReport, RunReport, RunVerdict};
+use crate::model::{PopulationReport, RunMode, RunReport, RunVerdict};
 
 pub fn render(report: &RunReport) -> String {
     let mut out = String::new();
-    let verdict = match report.verdict {
-        RunVerdict::Certified => "CERTIFIED 通过认证",
-        RunVerdict::NotCertified => "NOT CERTIFIED 未通过认证",
-        RunVerdict::Interrupted => "INTERRUPTED 运行中断",
+    let verdict = match (report.mode, report.verdict) {
+        (RunMode::Certify, RunVerdict::Certified) => "CERTIFIED 通过认证",
+        (RunMode::Certify, RunVerdict::NotCertified) => "NOT CERTIFIED 未通过认证",
+        (RunMode::SpotCheck, RunVerdict::Certified) => {
+            "spot check: CERTIFIED 抽查未发现问题 (production, real time)"
+        }
+        (RunMode::SpotCheck, RunVerdict::NotCertified) => {
+            "spot check: NOT CERTIFIED 抽查未通过 (production, real time)"
+        }
+        (RunMode::Certify, RunVerdict::Interrupted) => "INTERRUPTED 运行中断",
+        (RunMode::SpotCheck, RunVerdict::Interrupted) => "spot check: INTERRUPTED 抽查中断",
     };
     let run = &report.run;
     let _ = writeln!(out, "# duxue 督学 — {verdict}\n");
+    if let Some(c) = &report.comparison {
+        let _ = writeln!(
+            out,
+            "Lab against road 认证与抽查对比: certification {}, spot check {} ({}); {}\n",
+            c.certify_verdict.as_str(),
+            c.spot_check.verdict.as_str(),
+            c.spot_check.run_id,
+            if c.divergent.is_empty() {
+                "nothing diverged 无不一致".to_owned()
+            } else {
+                format!(
+                    "DIVERGENT 不一致 (passed in the lab, failed on production): {}",
+                    c.divergent.join(", ")
+                )
+            }
+        );
+    }
     if let Some(interruption) = &report.interrupted {
         let _ = writeln!(out, "> {}\n", interruption_note(interruption, " / "));
     }

@@ -207,3 +207,112 @@ fn chromium_shows_the_verdict_and_every_requirement_and_fetches_nothing() {
         std::fs::copy(&html_path, Path::new(&keep).with_extension("html")).expect("copy page");
     }
 }
+
+/// Width, client width and height of a page laid out by Chromium at `width` pixels, and the
+/// first element that sticks out on the right (if any). `print` lays it out with the print
+/// style sheet, as on A4. The measuring script goes into a copy of the page only: the report
+/// itself has no script.
+fn layout(page: &Path, width: u32, print: bool) -> (f64, f64, f64, String) {
+    let html = std::fs::read_to_string(page).expect("page");
+    let html = if print {
+        html.replace("@media print{", "@media all{")
+    } else {
+        html
+    };
+    let script = r#"<script>
+addEventListener('load',()=>{const d=document.documentElement;const cw=d.clientWidth;let first='';
+for(const e of document.querySelectorAll('main *')){const r=e.getBoundingClientRect();
+if(r.right>cw+0.5&&r.width>0){first=e.tagName+'.'+e.className+'#'+e.id+' right '+Math.round(r.right);break;}}
+const p=document.createElement('p');p.id='layout';p.style.width='1px';
+p.textContent=[d.scrollWidth,cw,d.scrollHeight,first].join('|');document.body.appendChild(p);});
+</script></body>"#;
+    let copy = page.with_file_name(format!(
+        "layout-{width}{}.html",
+        if print { "-print" } else { "" }
+    ));
+    std::fs::write(&copy, html.replace("</body>", script)).expect("write the copy");
+    let profile = tempfile::tempdir().expect("profile dir");
+    let out = run_chromium(
+        profile.path(),
+        &copy,
+        &[
+            "--dump-dom".to_owned(),
+            format!("--window-size={width},1000"),
+            "--virtual-time-budget=5000".to_owned(),
+        ],
+    );
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let measured = dom
+        .split("id=\"layout\"")
+        .nth(1)
+        .and_then(|rest| rest.split('>').nth(1))
+        .and_then(|rest| rest.split('<').next())
+        .unwrap_or_else(|| {
+            panic!(
+                "the measuring script did not run: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+        .to_owned();
+    let parts: Vec<&str> = measured.split('|').collect();
+    let number = |i: usize| {
+        parts
+            .get(i)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::NAN)
+    };
+    (
+        number(0),
+        number(1),
+        number(2),
+        parts.get(3).map(|s| (*s).to_owned()).unwrap_or_default(),
+    )
+}
+
+/// A4 (210 mm) at 96 px per inch, less the page's 11 mm side margins.
+const A4_PRINTABLE_PX: u32 = 711;
+
+#[test]
+fn report_html_fits_a_1280_px_window_and_an_a4_page() {
+    let run = common::sealed_run();
+    let page = run.path().join("report.html");
+    let html = std::fs::read_to_string(&page).expect("report.html");
+    assert!(
+        html.contains("<details class=\"req\""),
+        "the appendix folds per requirement"
+    );
+    let (scroll, client, height, first) = layout(&page, 1280, false);
+    assert!(
+        scroll <= client,
+        "at 1280 px the page scrolls sideways: {scroll} px wide in a {client} px window ({first})"
+    );
+    // DUXUE_LAYOUT=1 prints the figures (the page was about 26,000 px tall before it folded).
+    if std::env::var_os("DUXUE_LAYOUT").is_some() {
+        eprintln!("1280 px: {scroll} wide, {height} tall");
+    }
+    assert!(
+        height < 16_000.0,
+        "at 1280 px the page is {height} px tall: the appendix should fold"
+    );
+    let (scroll, client, height, first) = layout(&page, A4_PRINTABLE_PX, true);
+    assert!(
+        scroll <= client,
+        "in the A4 print layout the page is {scroll} px wide on a {client} px page ({first})"
+    );
+    if std::env::var_os("DUXUE_LAYOUT").is_some() {
+        eprintln!("A4: {scroll} wide, {height} tall");
+    }
+
+    // The measurement sees an overflow: a control page with a 2,000 px table.
+    let control = run.path().join("wide.html");
+    std::fs::write(
+        &control,
+        "<!DOCTYPE html><html><body><main><table style=\"width:2000px\"><tr><td>x</td></tr></table></main></body></html>",
+    )
+    .expect("write");
+    let (scroll, client, _, first) = layout(&control, 1280, false);
+    assert!(
+        scroll > client && first.starts_with("TABLE"),
+        "the control page's overflow was not measured ({scroll} in {client}, {first}): the checks above prove nothing"
+    );
+}

@@ -177,6 +177,15 @@ impl SimLearner {
         self
     }
 
+    /// The same person whose photos, frames and timing are drawn afresh from `run_seed`: a
+    /// camera never takes the same picture twice, so an account seen in two runs must not
+    /// send the same bytes.
+    pub fn shot_afresh(mut self, run_seed: u64) -> Self {
+        self.seed = seeds::mix(self.seed, run_seed);
+        self.rng = seeds::rng(self.seed, "learner");
+        self
+    }
+
     /// The same learner, its playbacks recorded in `book` as made by `made_by`.
     pub fn recording_playbacks(mut self, book: Arc<Playbacks>, made_by: &str) -> Self {
         self.playbacks = Some(book);

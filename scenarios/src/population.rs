@@ -91,7 +91,7 @@ impl PopulationWorld {
             .create_class(&ClassRequest {
                 course_id: fixture.course.course_id.clone(),
                 organiser_id: fixture.enterprise.organisation_id.clone(),
-                name: "population 二班".into(),
+                name: crate::fixture::names::class("population second"),
             })
             .await?;
         let (other_course, other_class) = fixture

@@ -170,3 +170,46 @@ pub fn write_labelled_set(dir: &Path, per_class: usize, seed: u64) -> Result<Man
     std::fs::write(dir.join("manifest.json"), serde_json::to_vec_pretty(&m)?)?;
     Ok(m)
 }
+
+/// The files of one person written by [`write_identity`].
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct IdentityFiles {
+    /// The seed the person is derived from: the number a spot check needs to answer this
+    /// person's liveness checks and captures.
+    pub identity_seed: u64,
+    pub name: String,
+    pub id_number: String,
+    pub phone: String,
+    /// `face.jpg`: the face photo to register.
+    pub face_image: String,
+    /// `id-card.jpg`: the front of the ID card to register.
+    pub id_card_image: String,
+}
+
+/// Writes one person for registration by hand or through a platform's own registration:
+/// `face.jpg`, `id-card.jpg` and `identity.json` (seed, name, ID number, phone).
+pub fn write_identity(dir: &Path, seed: u64) -> Result<IdentityFiles, MediaError> {
+    std::fs::create_dir_all(dir)?;
+    let who = identity(seed);
+    let files = IdentityFiles {
+        identity_seed: seed,
+        name: who.name.clone(),
+        id_number: who.id_number.clone(),
+        phone: who.phone.clone(),
+        face_image: "face.jpg".into(),
+        id_card_image: "id-card.jpg".into(),
+    };
+    std::fs::write(
+        dir.join(&files.face_image),
+        face_image(&who, rng::mix(seed, 1)),
+    )?;
+    std::fs::write(
+        dir.join(&files.id_card_image),
+        id_card_image(&who, rng::mix(seed, 2)),
+    )?;
+    std::fs::write(
+        dir.join("identity.json"),
+        serde_json::to_vec_pretty(&files)?,
+    )?;
+    Ok(files)
+}

@@ -27,7 +27,7 @@ mod verify;
 
 pub use attack::{Species, attack_frames, impostor};
 pub use card::id_card_image;
-pub use dataset::{Manifest, ManifestEntry, write_labelled_set};
+pub use dataset::{IdentityFiles, Manifest, ManifestEntry, write_identity, write_labelled_set};
 pub use error::MediaError;
 pub use face::{FaceParams, capture_image, face_image};
 pub use identity::{Identity, identity};

@@ -203,6 +203,7 @@ pub fn platform_config(dir: &Path) -> PlatformConfig {
         defects: Vec::new(),
         variants: Vec::new(),
         seed: Some(7),
+        production_clock_scale: 1.0,
     }
 }
 

@@ -60,6 +60,7 @@ impl Platform {
             label: req.label,
             clock: CohortClock::new(start, req.clock_scale, wall),
             created_at: start,
+            production: false,
         };
         self.save(&rec);
         let out = Cohort {

@@ -231,7 +231,7 @@ impl Platform {
 
     /// PB-6: whether a lesson of the enrolment is locked.
     pub(crate) fn lesson_locked(&self, w: &World, e: &EnrolmentRec, lesson_id: &str) -> bool {
-        if self.has(Defect::LessonsUnlocked) {
+        if self.has_in(Defect::LessonsUnlocked, &e.cohort_id) {
             return false;
         }
         let Some(course) = w.courses.get(&e.course_id) else {
@@ -323,7 +323,7 @@ impl Platform {
             .enrolments
             .get(enrolment_id)
             .ok_or_else(|| Refusal::not_found("no such enrolment"))?;
-        if e.learner_id != learner_id && !self.has(Defect::CrossLearnerAccess) {
+        if e.learner_id != learner_id && !self.has_in(Defect::CrossLearnerAccess, &e.cohort_id) {
             return Err(Refusal::new(
                 ErrorCode::Forbidden,
                 "another learner's enrolment",

@@ -278,7 +278,7 @@ impl Platform {
             // another through the liveness check.
             self.refuse_second_login(&w, &learner.id)?;
             let now = w.cohort_now(&learner.cohort_id);
-            let reusable = self.has(Defect::ReusableChallenge)
+            let reusable = self.has_in(Defect::ReusableChallenge, &learner.cohort_id)
                 || (self.has(Defect::LogoutReopensChallenge)
                     && w.challenges
                         .get(&req.challenge_id)
@@ -322,7 +322,7 @@ impl Platform {
                 self.policy.rules.image_min_side_pixels.value,
             )?);
         }
-        let weak = self.has(Defect::WeakLiveness);
+        let weak = self.has_in(Defect::WeakLiveness, &cohort);
         // Defect `lenient-liveness`: a threshold so loose that about one attack in ten passes.
         let lenient = self.has(Defect::LenientLiveness)
             && !frames.is_empty()
@@ -381,7 +381,7 @@ impl Platform {
                 "liveness refused: please try again later",
             ));
         }
-        match self.controls.second_login {
+        match self.controls_in(&cohort).second_login {
             SecondLogin::RevokeFirst => {
                 let live = w.live_sessions.get(&learner).cloned().unwrap_or_default();
                 for sid in live {
@@ -493,7 +493,7 @@ impl Platform {
             .unwrap_or_default();
         let now = w.cohort_now(&cohort);
         self.trace(Traj::new(learner_id, &cohort, now, "logout").reference(session_id));
-        if self.has(Defect::LogoutKeepsToken) {
+        if self.has_in(Defect::LogoutKeepsToken, &cohort) {
             return Ok(());
         }
         self.end_session(&mut w, session_id, "logout", now);

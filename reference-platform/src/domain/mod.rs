@@ -20,6 +20,7 @@ pub mod conformance;
 pub mod enrolment;
 pub mod identity;
 pub mod playback;
+pub mod production;
 pub mod retention;
 pub mod selfcheck;
 pub mod supervision;
@@ -92,6 +93,9 @@ pub struct CohortRec {
     pub label: String,
     pub clock: CohortClock,
     pub created_at: f64,
+    /// The platform's production cohort (made at first start, not through conformance).
+    #[serde(default)]
+    pub production: bool,
 }
 impl_doc!(CohortRec, "cohort", id, id, created_at);
 
@@ -623,6 +627,8 @@ pub struct Platform {
     pub load: LoadMeter,
     /// Defect `stale-monitoring`: cached live views by supervisor, with their wall time.
     pub stale_views: Mutex<HashMap<String, (f64, duxue_profile::LearnerStatusList)>>,
+    /// The production cohort's id, once it exists.
+    pub production_cohort: std::sync::OnceLock<String>,
 }
 
 /// One trajectory event about to be written.
@@ -675,6 +681,36 @@ impl<'a> Traj<'a> {
 impl Platform {
     pub fn has(&self, defect: Defect) -> bool {
         self.defects.has(defect)
+    }
+
+    /// Whether a control is off for learners of `cohort_id`: its defect is switched on, or
+    /// the defect `lax-outside-conformance` switches it off for the production cohort.
+    pub fn has_in(&self, defect: Defect, cohort_id: &str) -> bool {
+        self.has(defect)
+            || (self.has(Defect::LaxOutsideConformance)
+                && crate::defects::LAX_OUTSIDE_CONFORMANCE.contains(&defect)
+                && self.is_production(cohort_id))
+    }
+
+    /// The controls learners of `cohort_id` meet: the platform's, with the non-conforming
+    /// value of each control `lax-outside-conformance` switches off in the production cohort.
+    pub fn controls_in(&self, cohort_id: &str) -> Controls {
+        let mut c = self.controls;
+        if self.has_in(Defect::MultiLogin, cohort_id) {
+            c.second_login = crate::controls::SecondLogin::KeepBoth;
+        }
+        if self.has_in(Defect::MultiWindow, cohort_id) {
+            c.second_window = crate::controls::SecondWindow::Allow;
+        }
+        if self.has_in(Defect::CaptureFailureIgnored, cohort_id) {
+            c.failed_capture = crate::controls::FailedCapture::Ignore;
+        }
+        c
+    }
+
+    /// Whether `cohort_id` is the production cohort.
+    pub fn is_production(&self, cohort_id: &str) -> bool {
+        self.production_cohort.get().is_some_and(|c| c == cohort_id)
     }
 
     /// Persists a document (through the batching writer, which encodes it off the world lock).

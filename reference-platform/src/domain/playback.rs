@@ -150,23 +150,23 @@ fn rewatch_credit(prog: &mut LessonProg, from: f64, to: f64, window: f64) -> f64
 
 impl Platform {
     /// The speed-up and seek rules for a heartbeat declaring `rate` on a cohort clock at
-    /// `scale`: rates above 1 refused, credit at most real time, a lead of the policy's seek
-    /// tolerance (each defect of PB-1 and PB-2 loosens one of them).
-    fn pace(&self, rate: f64, scale: f64) -> Pace {
+    /// `scale` in cohort `cohort_id`: rates above 1 refused, credit at most real time, a lead of
+    /// the policy's seek tolerance (each defect of PB-1 and PB-2 loosens one of them).
+    fn pace(&self, rate: f64, scale: f64, cohort_id: &str) -> Pace {
         let mut pace = Pace {
             rate_refused: rate > 1.0 + 1e-9,
             rate_cap: 1.0,
             lead: self.policy.seek_tolerance(scale),
             lead_credited: false,
         };
-        if self.has(Defect::SpeedUpAllowed) {
+        if self.has_in(Defect::SpeedUpAllowed, cohort_id) {
             pace.rate_refused = false;
             pace.rate_cap = rate.max(1.0);
         } else if self.has(Defect::MildSpeedUpAllowed) {
             pace.rate_refused = rate > MILD_SPEED_UP + 1e-9;
             pace.rate_cap = rate.clamp(1.0, MILD_SPEED_UP);
         }
-        if self.has(Defect::SeekAllowed) {
+        if self.has_in(Defect::SeekAllowed, cohort_id) {
             pace.lead = f64::INFINITY;
             pace.lead_credited = true;
         } else if self.has(Defect::PositionLeadCredited) {
@@ -186,13 +186,13 @@ impl Platform {
         HEARTBEAT_INTERVAL_SECONDS.clamp(min, max)
     }
 
-    /// The gap before popup number `issued` of a playback (cohort seconds): uniform in
-    /// [gap/3, gap − 2 heartbeats] so that, seen at heartbeat granularity, no gap exceeds the
-    /// policy's maximum.
-    fn popup_gap(&self, issued: u32) -> f64 {
+    /// The gap before popup number `issued` of a playback in cohort `cohort_id` (cohort
+    /// seconds): uniform in [gap/3, gap − 2 heartbeats] so that, seen at heartbeat granularity,
+    /// no gap exceeds the policy's maximum.
+    fn popup_gap(&self, cohort_id: &str, issued: u32) -> f64 {
         let max = f64::from(self.policy.rules.popup_max_gap_seconds.value);
         let mut rng = self.rng.lock();
-        if self.has(Defect::SparsePopups) {
+        if self.has_in(Defect::SparsePopups, cohort_id) {
             return rng.random_range(max..=2.0 * max);
         }
         if self.has(Defect::PopupGapStretchedNowAndThen) && issued % 5 == 4 {
@@ -207,7 +207,9 @@ impl Platform {
     fn check_owner(&self, w: &World, actor: &Actor, pb: &PlaybackRec) -> Outcome<()> {
         match actor {
             Actor::Learner { learner_id, .. } => {
-                if &pb.learner_id == learner_id || self.has(Defect::CrossLearnerAccess) {
+                if &pb.learner_id == learner_id
+                    || self.has_in(Defect::CrossLearnerAccess, &pb.cohort_id)
+                {
                     Ok(())
                 } else {
                     Err(Refusal::new(
@@ -241,7 +243,7 @@ impl Platform {
             .get(&req.enrolment_id)
             .cloned()
             .ok_or_else(|| Refusal::not_found("no such enrolment"))?;
-        if e.learner_id != learner_id && !self.has(Defect::CrossLearnerAccess) {
+        if e.learner_id != learner_id && !self.has_in(Defect::CrossLearnerAccess, &e.cohort_id) {
             return Err(Refusal::new(
                 ErrorCode::Forbidden,
                 "another learner's enrolment",
@@ -273,7 +275,7 @@ impl Platform {
         let now = w.cohort_now(&e.cohort_id);
         let active = self.competing_playbacks(&w, &e);
         let gap = f64::from(self.policy.rules.heartbeat_max_gap_seconds.value);
-        let superseded: Vec<String> = match self.controls.second_window {
+        let superseded: Vec<String> = match self.controls_in(&e.cohort_id).second_window {
             SecondWindow::SupersedeOld => active,
             SecondWindow::RefuseNew => {
                 // Only a playback that still beats holds the learner; one abandoned past the
@@ -319,7 +321,7 @@ impl Platform {
             last_hb: now,
             last_hb_wall: wall_now(),
             credit_from: now,
-            next_popup_at: now + self.popup_gap(0),
+            next_popup_at: now + self.popup_gap(&e.cohort_id, 0),
             popups_issued: 0,
             last_position: prog.furthest,
             events: Vec::new(),
@@ -438,7 +440,7 @@ impl Platform {
         {
             s.state = CaptureState::Missed;
         }
-        if self.controls.failed_capture == FailedCapture::Ignore {
+        if self.controls_in(&pb.cohort_id).failed_capture == FailedCapture::Ignore {
             return false;
         }
         self.withhold(prog, h, CaptureState::Missed, now);
@@ -489,7 +491,9 @@ impl Platform {
             return;
         }
         let gap = f64::from(self.policy.rules.heartbeat_max_gap_seconds.value);
-        let silence_stops = self.controls.silence == Silence::Stop && !self.has(Defect::IdleCredit);
+        let idle_credit = self.has_in(Defect::IdleCredit, &pb.cohort_id);
+        let controls = self.controls_in(&pb.cohort_id);
+        let silence_stops = controls.silence == Silence::Stop && !idle_credit;
         let overdue = pb.pending().any(|e| self.lapses_at(e) < now);
         let silent = now - pb.last_hb > gap && silence_stops;
         if !overdue && !silent {
@@ -518,7 +522,7 @@ impl Platform {
                             .lesson(&pb.lesson_id)
                             .reference(&ev.id),
                     );
-                    if !self.has(Defect::IdleCredit) {
+                    if !idle_credit {
                         stop.get_or_insert(StopReason::PopupMissed);
                     }
                 }
@@ -527,7 +531,7 @@ impl Platform {
         }
         for ev in &missed_captures {
             if self.miss_capture(&pb, prog.as_mut(), ev, ev.deadline, now) {
-                if self.controls.failed_capture == FailedCapture::WithholdAndStop {
+                if controls.failed_capture == FailedCapture::WithholdAndStop {
                     stop.get_or_insert(StopReason::CaptureMissed);
                 } else {
                     pb.rewound = true;
@@ -702,7 +706,7 @@ impl Platform {
         let pos = req.position_seconds.min(prog.lesson_seconds);
         let dt = (now - pb.last_hb).max(0.0);
         let scale = w.cohorts.get(&pb.cohort_id).map_or(1.0, |c| c.clock.scale);
-        let pace = self.pace(req.rate, scale);
+        let pace = self.pace(req.rate, scale, &pb.cohort_id);
         if pace.rate_refused && !busy {
             let refusal = Refusal::new(
                 ErrorCode::RateForbidden,
@@ -736,7 +740,7 @@ impl Platform {
         // over a gap longer than the policy allows (where silence does not stop the playback).
         let pending = pb.pending().next().is_some();
         let gap = f64::from(self.policy.rules.heartbeat_max_gap_seconds.value);
-        let window = if self.has(Defect::IdleCredit) {
+        let window = if self.has_in(Defect::IdleCredit, &pb.cohort_id) {
             dt
         } else if pending
             || (!req.focused && !self.has(Defect::FocusIgnored))
@@ -857,7 +861,7 @@ impl Platform {
             );
             pb.events.push(ev);
             pb.popups_issued += 1;
-            pb.next_popup_at = now + self.popup_gap(pb.popups_issued);
+            pb.next_popup_at = now + self.popup_gap(&pb.cohort_id, pb.popups_issued);
         }
         pb.events.retain(|e| {
             e.resolved
@@ -1073,6 +1077,7 @@ impl Platform {
             CaptureState::Failed
         };
         let mut stop = None;
+        let failed_capture = self.controls_in(&pb.cohort_id).failed_capture;
         if let (Some(prog), Some(hour), Some(slot)) = (prog.as_mut(), ev.hour, ev.slot) {
             let h = hour as usize;
             if let Some(s) = prog.hours.get_mut(h).and_then(|h| h.captures.get_mut(slot)) {
@@ -1086,7 +1091,7 @@ impl Platform {
                     hp.withheld = false;
                     hp.last_failure = None;
                 }
-            } else if self.controls.failed_capture != FailedCapture::Ignore {
+            } else if failed_capture != FailedCapture::Ignore {
                 self.withhold(prog, h, CaptureState::Failed, now);
                 self.trace(
                     Traj::new(
@@ -1099,7 +1104,7 @@ impl Platform {
                     .reference(&ev.id)
                     .detail(format!("class hour {hour}: capture failed")),
                 );
-                if self.controls.failed_capture == FailedCapture::WithholdAndStop {
+                if failed_capture == FailedCapture::WithholdAndStop {
                     stop = Some(StopReason::CaptureFailed);
                 } else {
                     pb.rewound = true;

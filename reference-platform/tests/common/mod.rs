@@ -42,6 +42,7 @@ pub fn config_with(
         defects: defects.to_vec(),
         variants: variants.to_vec(),
         seed: Some(7),
+        production_clock_scale: 1.0,
     }
 }
 

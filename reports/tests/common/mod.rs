@@ -113,6 +113,7 @@ pub fn report(population: Option<PopulationReport>) -> RunReport {
         .with_timezone(&chrono::Utc);
     RunReport {
         schema: REPORT_SCHEMA.into(),
+        mode: Default::default(),
         verdict: RunReport::decide(&requirements),
         counts: RunReport::count(&requirements),
         run: RunIdentity {
@@ -158,6 +159,7 @@ pub fn report(population: Option<PopulationReport>) -> RunReport {
         },
         requirements,
         population,
+        comparison: None,
         interrupted: None,
     }
 }

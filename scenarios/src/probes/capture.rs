@@ -347,10 +347,12 @@ fn offset_repeat(offsets: &[f64], width: f64, min_span: f64) -> OffsetRepeat {
 pub async fn failed_capture_withholds(ctx: &ProbeContext, j: &mut Judge) -> Result<(), ProbeError> {
     let fx = Fixture::new(ctx, "BC-3", 1.0, &CourseShape::pure_online(10, 3)).await?;
     let lesson = fx.lesson(0)?.lesson_id.clone();
-    let (mut honest, e0) = fx.enrolled_learner().await?;
-    let (mut impostor, e1) = fx.enrolled_learner().await?;
-    let (mut absent, e2) = fx.enrolled_learner().await?;
-    let (mut dodger, e3) = fx.enrolled_learner().await?;
+    let [
+        (mut honest, e0),
+        (mut impostor, e1),
+        (mut absent, e2),
+        (mut dodger, e3),
+    ] = fx.enrolled_trial().await?;
     let impostor_plan = StudyPlan {
         captures: CaptureStyle::OtherPerson,
         until_complete: false,

@@ -89,7 +89,7 @@ pub async fn cooldown_after_assessment(
             .create_class(&ClassRequest {
                 course_id: fx.course.course_id.clone(),
                 organiser_id: fx.enterprise.organisation_id.clone(),
-                name: "EN-1 第二期".into(),
+                name: crate::fixture::names::class("EN-1 second"),
             })
             .await,
     )?;
@@ -112,7 +112,7 @@ pub async fn cooldown_after_assessment(
             .create_class(&ClassRequest {
                 course_id: other_course.course_id.clone(),
                 organiser_id: fx.enterprise.organisation_id.clone(),
-                name: "EN-1 另一课程班".into(),
+                name: crate::fixture::names::class("EN-1 另一课程班"),
             })
             .await,
     )?;
@@ -256,7 +256,7 @@ pub async fn enterprise_organises_pure_online(
             .create_class(&ClassRequest {
                 course_id: fx.course.course_id.clone(),
                 organiser_id: organiser.organisation_id.clone(),
-                name: "EN-3".into(),
+                name: crate::fixture::names::class("EN-3"),
             })
             .await;
         j.expect_refused(
@@ -269,7 +269,7 @@ pub async fn enterprise_organises_pure_online(
         .create_class(&ClassRequest {
             course_id: fx.course.course_id.clone(),
             organiser_id: fx.enterprise.organisation_id.clone(),
-            name: "EN-3 control".into(),
+            name: crate::fixture::names::class("EN-3 control"),
         })
         .await;
     j.expect_ok(

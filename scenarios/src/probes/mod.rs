@@ -16,6 +16,8 @@ mod security;
 mod sitting;
 mod supervision;
 
+pub use security::judge_plain_http;
+
 pub type ProbeFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
 
 /// A probe: the requirement it judges and how to run it.
@@ -86,7 +88,7 @@ probes! {
 }
 
 /// Figures of a study log that every study-based probe reports.
-pub(crate) fn study_figures(judge: &mut Judge, prefix: &str, log: &crate::learner::StudyLog) {
+pub fn study_figures(judge: &mut Judge, prefix: &str, log: &crate::learner::StudyLog) {
     judge.figure(&format!("{prefix}.credited_seconds"), round(log.credited));
     judge.figure(
         &format!("{prefix}.creditable_seconds"),
@@ -96,7 +98,7 @@ pub(crate) fn study_figures(judge: &mut Judge, prefix: &str, log: &crate::learne
     judge.figure(&format!("{prefix}.heartbeats"), log.heartbeats_sent);
 }
 
-pub(crate) fn round(x: f64) -> f64 {
+pub fn round(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
@@ -136,7 +138,7 @@ pub(crate) fn check_heartbeat_interval<'a>(
 }
 
 /// Checks that a cheating learner was credited no more than its ledger allows.
-pub(crate) fn check_not_overcredited(
+pub fn check_not_overcredited(
     judge: &mut Judge,
     who: &str,
     log: &crate::learner::StudyLog,
@@ -186,7 +188,7 @@ pub(crate) fn check_credit_within(
 }
 
 /// Checks that an honest learner was not denied more than the policy's tolerance.
-pub(crate) fn check_honest_credited(
+pub fn check_honest_credited(
     judge: &mut Judge,
     ctx: &ProbeContext,
     who: &str,

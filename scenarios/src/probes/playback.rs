@@ -25,11 +25,7 @@ async fn play_forms(
     budget: f64,
     honest_budget: f64,
 ) -> Result<(StudyLog, Vec<(&'static Form, StudyLog)>), ProbeError> {
-    let mut learners = Vec::new();
-    for _ in 0..=forms.len() {
-        learners.push(fx.enrolled_learner().await?);
-    }
-    let mut learners = learners.into_iter();
+    let mut learners = fx.enrolled_learners(forms.len() + 1).await?.into_iter();
     let (mut honest, honest_enrolment) = learners
         .next()
         .ok_or_else(|| ProbeError::setup("no honest learner"))?;

@@ -57,11 +57,29 @@ pub async fn https_off_loopback(ctx: &ProbeContext, j: &mut Judge) -> Result<(),
         j.expect_ok("the target answers over HTTPS", &meta.map(|_| ()));
         return Ok(());
     }
+    judge_plain_http(
+        j,
+        &ctx.target_url,
+        reached,
+        answer.err().map(|e| e.to_string()),
+    );
+    Ok(())
+}
+
+/// SC-1 for a target reached over plain HTTP (`reached`: the address the connection reached):
+/// SKIPPED on loopback, a FAIL off it, undecided when neither the URL nor the connection says
+/// which (`error`: the connection's, if it failed).
+pub fn judge_plain_http(
+    j: &mut Judge,
+    target_url: &str,
+    reached: Option<IpAddr>,
+    error: Option<String>,
+) {
     let shown = match reached {
-        Some(ip) => format!("{} (reached at {ip})", ctx.target_url),
-        None => ctx.target_url.clone(),
+        Some(ip) => format!("{target_url} (reached at {ip})"),
+        None => target_url.to_owned(),
     };
-    match is_loopback_target(&url, reached) {
+    match is_loopback_target(&target_url.to_ascii_lowercase(), reached) {
         Some(true) => j.skip(format!(
             "the target {shown} is on loopback; HTTPS is required only off this machine"
         )),
@@ -74,13 +92,11 @@ pub async fn https_off_loopback(ctx: &ProbeContext, j: &mut Judge) -> Result<(),
         }
         None => j.undecided(
             "whether the target is on loopback",
-            match answer {
-                Err(e) => e.to_string(),
-                Ok(_) => format!("{shown}: the connection did not say which address it reached"),
-            },
+            error.unwrap_or_else(|| {
+                format!("{shown}: the connection did not say which address it reached")
+            }),
         ),
     }
-    Ok(())
 }
 
 fn sample_body(op: &Operation, ids: &Ids) -> Option<Vec<u8>> {

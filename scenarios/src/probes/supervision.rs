@@ -201,7 +201,7 @@ pub async fn scoped_supervisors(ctx: &ProbeContext, j: &mut Judge) -> Result<(),
                     .create_class(&ClassRequest {
                         course_id,
                         organiser_id: organiser,
-                        name: name.into(),
+                        name: crate::fixture::names::class(name),
                     })
                     .await,
             )
@@ -1053,8 +1053,7 @@ pub async fn completion_export_agrees(ctx: &ProbeContext, j: &mut Judge) -> Resu
     let fx = Fixture::new(ctx, "SV-7", 1.0, &CourseShape::pure_online(10, 3)).await?;
     let lesson = fx.lesson(0)?.lesson_id.clone();
     let token = fx.authority().await?;
-    let (mut honest, e0) = fx.enrolled_learner().await?;
-    let (mut impostor, e1) = fx.enrolled_learner().await?;
+    let [(mut honest, e0), (mut impostor, e1)] = fx.enrolled_trial().await?;
     let bad_plan = StudyPlan {
         captures: CaptureStyle::OtherPerson,
         until_complete: false,
@@ -1154,7 +1153,7 @@ pub async fn subsidy_payee(ctx: &ProbeContext, j: &mut Judge) -> Result<(), Prob
             .create_class(&ClassRequest {
                 course_id: blended_course.course_id.clone(),
                 organiser_id: fx.institution.organisation_id.clone(),
-                name: "SV-8 线上+线下".into(),
+                name: crate::fixture::names::class("SV-8 blended"),
             })
             .await,
     )?;
