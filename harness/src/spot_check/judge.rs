@@ -195,12 +195,13 @@ pub fn pb2(o: &Observations) -> Outcome {
     let speed = |s: &Sitting| matches!(s, Sitting::SpeedUp { .. });
     not_overcredited(&mut j, o, "speed-up", speed, |s| s.log.heartbeats_sent > 1);
     for s in of(o, speed).filter(|s| s.log.heartbeats_sent > 1) {
-        let Sitting::SpeedUp { rate } = s.sitting else {
+        let Sitting::SpeedUp { rate, speed } = s.sitting else {
             continue;
         };
         j.check(
             format!(
-                "{} at ×{rate} is credited no more than the time it took",
+                "{} declaring rate {rate} while its position runs ×{speed} is credited no more \
+                 than the time it took",
                 who(s)
             ),
             s.credited <= s.elapsed + s.slack,

@@ -31,9 +31,12 @@ pub enum Sitting {
         after: f64,
         jump: f64,
     },
-    /// Plays (and declares) a rate above 1.
+    /// Plays faster than real time, declaring it in the heartbeat's rate or not.
     SpeedUp {
+        /// The rate its heartbeats declare.
         rate: f64,
+        /// How fast its position runs against the clock (a declared rate of 1 may hide it).
+        speed: f64,
     },
     /// Opens the same lesson in a second window a moment after the first.
     SecondWindow,
@@ -90,7 +93,11 @@ impl Sitting {
                 },
                 ..partial
             },
-            Sitting::SpeedUp { rate } => StudyPlan { rate, ..partial },
+            Sitting::SpeedUp { rate, speed } => StudyPlan {
+                rate,
+                speed,
+                ..partial
+            },
             Sitting::Idle => StudyPlan {
                 popups: PopupStyle::Ignore,
                 ..partial
@@ -499,6 +506,23 @@ impl RoadLearner {
             .map(added)
             .sum();
         let mut ledger: f64 = ledger_after.keys().map(added).sum();
+        if *sitting == Sitting::CaptureSpoof {
+            // A stand-in in a class hour whose capture is not asked while it sits there cannot be
+            // seen by any platform (one random capture per class hour is the control): the
+            // content it played for the first time in those hours is no over-credit, whatever
+            // the ledger says of the person, up to the time the sitting took.
+            let asked: std::collections::BTreeSet<u32> = log
+                .captures()
+                .map(|c| (c.position / self.class_hour).floor() as u32)
+                .collect();
+            let unseen = content_per_hour(furthest, log.final_position, self.class_hour)
+                .filter(|(h, _)| !asked.contains(h) && !unsettled.contains(h))
+                .map(|(_, seconds)| seconds)
+                .sum::<f64>()
+                .min(elapsed);
+            creditable += unseen;
+            ledger += unseen;
+        }
         let mut slack = log.credit_slack();
         if let Some(second) = &second {
             creditable = creditable.min(elapsed);
@@ -645,6 +669,17 @@ impl RoadLearner {
     }
 }
 
+/// The content between `from` and `to` per class hour of `hour` seconds: (index, seconds).
+fn content_per_hour(from: f64, to: f64, hour: f64) -> impl Iterator<Item = (u32, f64)> {
+    let first = (from / hour).floor().max(0.0) as u32;
+    let last = (to / hour).ceil().max(0.0) as u32;
+    (first..last).filter_map(move |index| {
+        let start = f64::from(index) * hour;
+        let seconds = (to.min(start + hour) - from.max(start)).max(0.0);
+        (seconds > 0.0).then_some((index, seconds))
+    })
+}
+
 /// Whether a session answered (`Some(true)`), was refused (`Some(false)`) or could not tell.
 fn liveness_of<T>(answer: &Result<T, ClientError>) -> Option<bool> {
     match answer {
@@ -697,4 +732,18 @@ pub async fn register(
     );
     sim.password = password.to_owned();
     Ok(sim.register().await?.id_number_masked.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::content_per_hour;
+
+    #[test]
+    fn content_is_split_at_class_hour_boundaries() {
+        let parts: Vec<(u32, f64)> = content_per_hour(1927.5, 2700.0, 2700.0).collect();
+        assert_eq!(parts, vec![(0, 772.5)]);
+        let parts: Vec<(u32, f64)> = content_per_hour(2000.0, 3000.0, 2700.0).collect();
+        assert_eq!(parts, vec![(0, 700.0), (1, 300.0)]);
+        assert_eq!(content_per_hour(500.0, 500.0, 2700.0).count(), 0);
+    }
 }

@@ -47,9 +47,19 @@ fn cheat(kind: usize, rng: &mut ChaCha8Rng, max_gap: f64) -> Sitting {
             after: rng.random_range(40.0..200.0),
             jump: [60.0, 180.0, 300.0, 900.0][rng.random_range(0..4)],
         },
-        1 => Sitting::SpeedUp {
-            rate: [1.25, 1.5, 2.0, 4.0][rng.random_range(0..4)],
-        },
+        // Announced (the rate declared is the rate played) or hidden (rate 1 declared while
+        // the position runs faster).
+        1 => {
+            let (rate, speed) = [
+                (1.25, 1.25),
+                (2.0, 2.0),
+                (4.0, 4.0),
+                (1.0, 1.25),
+                (1.0, 1.5),
+                (1.0, 2.0),
+            ][rng.random_range(0..6)];
+            Sitting::SpeedUp { rate, speed }
+        }
         2 => Sitting::SecondWindow,
         3 => Sitting::SecondDevice,
         4 => Sitting::Idle,
