@@ -58,6 +58,9 @@ pub struct SimLearner {
     ledger: Arc<Mutex<Ledger>>,
     /// The learner got in through a spoof: whoever studies is not the registered person.
     pub(crate) spoofed: bool,
+    /// Genuine liveness answers of this person the platform refused (each retried, as a person
+    /// would): a self-check may rightly flag a refused attempt.
+    pub genuine_refusals: u32,
     /// Where every playback goes as evidence, and under whose name.
     pub(crate) playbacks: Option<Arc<Playbacks>>,
     pub(crate) made_by: String,
@@ -120,6 +123,7 @@ impl SimLearner {
             pacer: None,
             ledger: Arc::new(Mutex::new(ledger)),
             spoofed: false,
+            genuine_refusals: 0,
             playbacks: None,
             made_by: String::new(),
             replays_one_recording: false,
@@ -162,6 +166,7 @@ impl SimLearner {
             pacer: self.pacer.clone(),
             ledger: self.ledger.clone(),
             spoofed: self.spoofed,
+            genuine_refusals: 0,
             playbacks: self.playbacks.clone(),
             made_by: self.made_by.clone(),
             replays_one_recording: self.replays_one_recording,
@@ -296,6 +301,7 @@ impl SimLearner {
             {
                 Err(e) if attempts < 3 && e.is(&ErrorCode::ChallengeExpired) => continue,
                 Err(e) if attempts < 3 && retry_genuine && refuses_the_person(&e) => {
+                    self.genuine_refusals += 1;
                     continue;
                 }
                 other => break other?,

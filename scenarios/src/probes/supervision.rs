@@ -856,13 +856,30 @@ pub async fn self_check_flags_brushing(
                     .collect()
             })
     };
+    // An honest learner whose genuine liveness answer the platform refused (and who then got
+    // in on a retry) may rightly be flagged for that refusal and for nothing else.
+    let flagged_for_its_refusal = |id: &str, learner: &SimLearner| -> bool {
+        learner.genuine_refusals > 0
+            && reports
+                .iter()
+                .flat_map(|r| r.flagged.iter())
+                .filter(|f| f.learner_id == id)
+                .flat_map(|f| f.signals.iter())
+                .all(|s| s.kind == "failed_liveness")
+    };
     let mut honest = 0;
     let mut honest_flagged = Vec::new();
+    let mut flagged_after_refusal = 0;
     let mut cheats_flagged = 0;
     for (behaviour, learner, log) in &played {
-        let signals = signals_of(learner.learner_id()?);
+        let id = learner.learner_id()?;
+        let signals = signals_of(id);
         if !behaviour.is_cheat() {
             honest += 1;
+            if signals.is_some() && flagged_for_its_refusal(id, learner) {
+                flagged_after_refusal += 1;
+                continue;
+            }
             honest_flagged.extend(signals.map(|s| s.join(", ")));
             continue;
         }
@@ -916,6 +933,10 @@ pub async fn self_check_flags_brushing(
     j.figure("cheats_flagged", cheats_flagged);
     j.figure("honest", honest);
     j.figure("honest_flagged", honest_flagged.len());
+    j.figure(
+        "honest_flagged_for_a_refused_genuine_login",
+        flagged_after_refusal,
+    );
     j.check(
         "honest learners are not flagged beyond the policy's share",
         share <= bound,
