@@ -32,6 +32,17 @@ pub struct ImageCheck {
     pub detail: String,
 }
 
+impl ImageCheck {
+    /// A supervisor's image list that could not be read: a refusal is a failed check.
+    pub fn unlisted(what: String, e: &duxue_profile::ClientError) -> ImageCheck {
+        ImageCheck {
+            what,
+            same: e.is_refusal().then_some(false),
+            detail: e.to_string(),
+        }
+    }
+}
+
 /// A completion-export line of one account, with what the account's ledger allows.
 #[derive(Clone, Debug)]
 pub struct ExportLine {

@@ -954,11 +954,10 @@ async fn review(
                     }
                 }
             }
-            Err(e) => images.push(ImageCheck {
-                what: format!("account {}: liveness list", road.index + 1),
-                same: e.is_refusal().then_some(false),
-                detail: e.to_string(),
-            }),
+            Err(e) => images.push(ImageCheck::unlisted(
+                format!("account {}: liveness list", road.index + 1),
+                &e,
+            )),
         }
         let uploaded: Vec<(String, String)> = sittings
             .iter()
@@ -1007,11 +1006,10 @@ async fn review(
                     }
                 }
             }
-            Err(e) => images.push(ImageCheck {
-                what: format!("account {}: capture list", road.index + 1),
-                same: e.is_refusal().then_some(false),
-                detail: e.to_string(),
-            }),
+            Err(e) => images.push(ImageCheck::unlisted(
+                format!("account {}: capture list", road.index + 1),
+                &e,
+            )),
         }
     }
 
