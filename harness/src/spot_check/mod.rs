@@ -723,8 +723,9 @@ impl Day {
                 after + length + self.rng.random_range(90.0..240.0)
             }
             Sitting::AutoClick { .. } => self.rng.random_range(600.0..1_200.0),
-            // A capture comes somewhere in the class hour: play on until one does.
-            Sitting::CaptureSpoof | Sitting::CaptureIgnored => hour + capture_window + 60.0,
+            // A capture comes somewhere in the class hour: the road plays on to the end of the
+            // first class hour whose capture is still ahead (at most the next one).
+            Sitting::CaptureSpoof | Sitting::CaptureIgnored => 2.0 * hour + capture_window + 60.0,
         }
     }
 

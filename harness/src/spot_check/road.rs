@@ -204,10 +204,16 @@ pub struct RoadLearner {
     /// The course's lessons in content order.
     pub lessons: Vec<Lesson>,
     class_hour: f64,
+    /// Platform seconds a capture cheat plays on after the content that meets its capture:
+    /// the policy's answer window and a minute.
+    after_capture: f64,
     /// Per lesson, the class hours whose capture this account failed, missed or left open
     /// and has not passed again since: the platform may withhold them, so a sitting's credit
     /// is judged without them (by what the account itself knows, not by the platform's label).
     unsettled: BTreeMap<String, std::collections::BTreeSet<u32>>,
+    /// Per lesson, the class hours whose capture this account has already been asked for:
+    /// a capture cheat must sit where a capture is still ahead.
+    captured: BTreeMap<String, std::collections::BTreeSet<u32>>,
 }
 
 impl RoadLearner {
@@ -220,6 +226,7 @@ impl RoadLearner {
         run_seed: u64,
     ) -> RoadLearner {
         let class_hour = policy.class_hour_seconds();
+        let after_capture = f64::from(policy.rules.capture_answer_window_seconds.value) + 60.0;
         let mut sim = SimLearner::new(client, clock, policy, account.identity_seed, String::new())
             .shot_afresh(seeds::mix(run_seed, index as u64));
         sim.password = account.password.clone();
@@ -230,7 +237,9 @@ impl RoadLearner {
             enrolment: None,
             lessons: Vec::new(),
             class_hour,
+            after_capture,
             unsettled: BTreeMap::new(),
+            captured: BTreeMap::new(),
         }
     }
 
@@ -452,6 +461,11 @@ impl RoadLearner {
             return Ok(None);
         };
         let enrolment = self.enrolment_id()?.to_owned();
+        let budget = if matches!(sitting, Sitting::CaptureSpoof | Sitting::CaptureIgnored) {
+            budget.min(self.to_next_capture(&lesson_id, furthest) + self.after_capture)
+        } else {
+            budget
+        };
         let plan = sitting.plan(&enrolment, &lesson_id, furthest, budget);
         // The ledger keeps a lesson's books over every sitting, as the platform's progress does:
         // a sitting is judged on what each side added in it.
@@ -550,6 +564,25 @@ impl RoadLearner {
         }))
     }
 
+    /// Content seconds from `furthest` to the end of the first class hour of `lesson` whose
+    /// capture this account has not yet been asked for (the lesson's end when it comes first):
+    /// a sitting that plays that far meets a capture, wherever in the class hour the platform
+    /// put it.
+    fn to_next_capture(&self, lesson: &str, furthest: f64) -> f64 {
+        let hour = self.class_hour;
+        let length = self
+            .lessons
+            .iter()
+            .find(|l| l.lesson_id == lesson)
+            .map_or(f64::INFINITY, |l| f64::from(l.minutes) * 60.0);
+        let asked = self.captured.get(lesson);
+        let mut index = (furthest / hour).floor() as u32;
+        while asked.is_some_and(|a| a.contains(&index)) {
+            index += 1;
+        }
+        ((f64::from(index + 1) * hour).min(length) - furthest).max(0.0)
+    }
+
     /// Updates the class hours of `lesson` whose capture is unsettled from a sitting's logs;
     /// returns those to leave out of this sitting's judgement: unsettled before it, or touched
     /// by a capture that did not pass in it.
@@ -559,6 +592,7 @@ impl RoadLearner {
         logs: impl IntoIterator<Item = Option<&'a StudyLog>>,
     ) -> std::collections::BTreeSet<u32> {
         let hour = self.class_hour;
+        let asked = self.captured.entry(lesson.to_owned()).or_default();
         let known = self.unsettled.entry(lesson.to_owned()).or_default();
         let mut left_out = known.clone();
         let mut captures: Vec<_> = logs
@@ -569,6 +603,7 @@ impl RoadLearner {
         captures.sort_by(|a, b| a.seen_at.total_cmp(&b.seen_at));
         for capture in captures {
             let index = (capture.position / hour).floor() as u32;
+            asked.insert(index);
             if capture.passed == Some(true) {
                 known.remove(&index);
             } else {

@@ -80,6 +80,29 @@ const CHEATS: usize = 9;
 /// Sittings dealt to each account (more than a long spot check gets through).
 const SITTINGS_PER_ACCOUNT: usize = 12;
 
+fn is_capture_cheat(sitting: &Sitting) -> bool {
+    matches!(sitting, Sitting::CaptureSpoof | Sitting::CaptureIgnored)
+}
+
+/// A capture cheat needs a class hour whose capture is still ahead, and a class hour takes
+/// longer than any other cheat: the first round's capture cheats open the days of random
+/// accounts (the first `accounts` sittings dealt are each account's first), where a fresh
+/// lesson's first class hour lies ahead and a short spot check still gets through it.
+fn open_with_capture_cheats(sittings: &mut [Sitting], accounts: usize, rng: &mut ChaCha8Rng) {
+    let firsts = accounts.min(sittings.len());
+    let round = (2 * CHEATS).min(sittings.len());
+    let mut free: Vec<usize> = (0..firsts)
+        .filter(|&i| !is_capture_cheat(&sittings[i]))
+        .collect();
+    free.shuffle(rng);
+    let late: Vec<usize> = (firsts..round)
+        .filter(|&i| is_capture_cheat(&sittings[i]))
+        .collect();
+    for (cheat, slot) in late.into_iter().zip(free) {
+        sittings.swap(cheat, slot);
+    }
+}
+
 /// Draws the schedule of `accounts` accounts. `max_gap` is the policy's heartbeat gap.
 pub fn draw(rng: &mut ChaCha8Rng, accounts: usize, max_gap: f64) -> Schedule {
     // Rounds of every cheat once, in random order, with honest sittings among them (about
@@ -93,6 +116,7 @@ pub fn draw(rng: &mut ChaCha8Rng, accounts: usize, max_gap: f64) -> Schedule {
         round.shuffle(rng);
         sittings.extend(round);
     }
+    open_with_capture_cheats(&mut sittings, accounts, rng);
     let mut steps: Vec<Vec<Step>> = vec![Vec::new(); accounts];
     for (n, sitting) in sittings.into_iter().enumerate() {
         let deck = &mut steps[n % accounts];
@@ -176,6 +200,14 @@ mod tests {
             "capture-ignored",
         ] {
             assert!(early.contains(&name), "{name} not early in {ka:?}");
+        }
+        // Capture cheats open two accounts' days, whose first lesson's first capture is ahead.
+        for seed in 0..50 {
+            let k = kinds(&draw(&mut ChaCha8Rng::seed_from_u64(seed), 8, 60.0));
+            let opening: Vec<&str> = k.iter().filter_map(|d| d.first().copied()).collect();
+            for name in ["capture-spoof", "capture-ignored"] {
+                assert!(opening.contains(&name), "{name} opens no day in {k:?}");
+            }
         }
         let trials: usize = a.first_login.iter().map(Vec::len).sum();
         assert_eq!(trials, Species::ALL.len() + 3);
