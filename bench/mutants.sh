@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
 # Detection power measured by mutation testing (loopback only): cargo-mutants makes mutants of
-# the reference platform's domain code (reference-platform/src/domain: the controls themselves)
-# and, for each, runs `tests/mutant_certify.rs`: `duxue certify` on the mutated bundled
-# platform, a short population phase included, which must say CERTIFIED. A mutant is killed
-# when certify says NOT_CERTIFIED (the test fails), unviable when it does not build; a timeout
-# counts neither way. Mutation score = killed / (killed + missed). Every missed mutant (a
-# survivor) is listed for triage: equivalent (why), or a probe gap (fix it, or write it down).
+# the reference platform's controls (reference-platform/src/domain, biometrics.rs and
+# controls.rs; not domain/conformance.rs or domain/production.rs, which make fixtures and the
+# production catalogue rather than enforce anything) and, for each, runs
+# `tests/mutant_certify.rs`: `duxue certify` on the mutated bundled platform, a short population
+# phase included, which must say CERTIFIED. A mutant is killed when certify says NOT_CERTIFIED
+# (the test fails), unviable when it does not build; a timeout counts neither way. Mutation
+# score = killed / (killed + missed), printed with n and its one-sided 95% Clopper–Pearson lower
+# bound. Every missed mutant (a survivor) is listed for triage: equivalent (why), or a probe gap
+# (fix it, or write it down).
 # Usage: bench/mutants.sh [SHARDS] [SEED]
-#   runs one shard of SHARDS (default 20, about 1/20th of the mutants), chosen by SEED (default:
-#   today's day number), in a release build. `bench/mutants.sh 1` runs every mutant (hours).
-#   BENCH_LIST=1 only lists the mutants of that shard. Needs a quiet machine: every mutant is an
-#   incremental release build of the platform and the harness plus one certify run.
+#   runs one shard of SHARDS (default 90, about 10 of the ~915 mutants), chosen by SEED
+#   (default: today's day number). Shards are round-robin (mutant i in shard i % SHARDS), so a
+#   shard is a sample spread over every file, not one function's run of mutants.
+#   `bench/mutants.sh 1` runs every mutant (days). BENCH_LIST=1 only lists the shard's mutants.
+# The mutants are made in a git worktree of HEAD under target/ (cargo-mutants --in-place there),
+# built into this tree's target/ so that the release dependencies are not built again; your
+# working tree is never touched. Needs a quiet machine: every mutant is an incremental release
+# build plus one certify run with timed probes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SHARDS="${1:-20}"
+SHARDS="${1:-90}"
 SEED="${2:-$(( $(date +%s) / 86400 ))}"
 for n in "$SHARDS" "$SEED"; do
   case "$n" in ''|*[!0-9]*) echo "bench/mutants.sh: SHARDS and SEED are numbers, not '$n'" >&2; exit 2 ;; esac
@@ -22,10 +29,21 @@ if ! command -v cargo-mutants >/dev/null; then
   cargo install --locked cargo-mutants
 fi
 SHARD=$(( SEED % SHARDS ))
-OUT="${BENCH_OUT:-target/mutants}"
+OUT="$PWD/${BENCH_OUT:-target/mutants}"
+TREE="$PWD/target/mutants-tree"
 mkdir -p "$OUT"
-common=(--package duxue-reference-platform --file 'reference-platform/src/domain/**'
-        --shard "$SHARD/$SHARDS" --output "$OUT")
+git worktree remove --force "$TREE" 2>/dev/null || rm -rf "$TREE"
+git worktree prune
+git worktree add --detach --quiet "$TREE" HEAD
+trap 'git worktree remove --force "$TREE" 2>/dev/null || true' EXIT
+export CARGO_TARGET_DIR="$PWD/target"
+cd "$TREE"
+common=(--package duxue-platform
+        --file 'reference-platform/src/domain/**' --file reference-platform/src/biometrics.rs
+        --file reference-platform/src/controls.rs
+        --exclude reference-platform/src/domain/conformance.rs
+        --exclude reference-platform/src/domain/production.rs
+        --shard "$SHARD/$SHARDS" --sharding round-robin --output "$OUT")
 if [ -n "${BENCH_LIST:-}" ]; then
   cargo mutants "${common[@]}" --list
   exit 0
@@ -35,7 +53,7 @@ start=$(date +%s)
 # The mutated platform is tested by the harness package's certify test, in release (the probes
 # run at the accelerated clock and are timed). cargo-mutants exits non-zero when a mutant
 # survives; the figures below say which.
-cargo mutants "${common[@]}" --test-package duxue-harness --cargo-arg=--release \
+cargo mutants "${common[@]}" --in-place --test-package duxue-harness --cargo-arg=--release \
   --timeout 900 -- --test mutant_certify -- --ignored || true
 echo "wall: $(( $(date +%s) - start )) s"
 python3 - "$OUT/mutants.out/outcomes.json" <<'PY'
@@ -56,8 +74,19 @@ for o in outcomes.get("outcomes", []):
                          f"replace {m.get('genre')} {m.get('replacement')}")
 killed, missed = tally.get("CaughtMutant", 0), tally.get("MissedMutant", 0)
 print("outcomes:", ", ".join(f"{k} {v}" for k, v in sorted(tally.items())))
-if killed + missed:
-    print(f"mutation score: {killed}/{killed + missed} = {killed / (killed + missed):.3f} "
+n = killed + missed
+if n:
+    # One-sided 95% Clopper–Pearson lower bound of the kill rate.
+    import math
+    def tail(p):
+        return sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(killed, n + 1))
+    lo, hi = 0.0, killed / n
+    if killed == 0:
+        hi = 0.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if tail(mid) < 0.05 else (lo, mid)
+    print(f"mutation score: {killed}/{n} = {killed / n:.3f}, one-sided 95% lower bound {lo:.3f} "
           "(killed / (killed + missed); unviable and timeouts excluded)")
 else:
     print("mutation score: no mutant built and ran to a verdict")
