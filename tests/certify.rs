@@ -106,6 +106,7 @@ fn the_main_job_certifies_and_a_rerun_with_the_same_seed_against_one_tenant_cert
     ] {
         assert!(first_out.join(file).exists(), "{file} written");
     }
+    assert_population_held(&first, &first_out);
     let schema_errors = duxue_reports::validate_report_json(&first).expect("schema loads");
     assert!(
         schema_errors.is_empty(),
@@ -160,6 +161,42 @@ fn the_main_job_certifies_and_a_rerun_with_the_same_seed_against_one_tenant_cert
         .map(Value::to_string)
         .unwrap_or_default();
     assert!(id1.contains("duplicate_learner"), "ID-1 {id1}");
+}
+
+/// The default population at the peak: LD-1 and LD-2 PASS, a ledger row per behaviour of the
+/// default mix holding every learner, every cheat tried and none credited, and the interval
+/// log's heartbeat histograms.
+fn assert_population_held(report: &Value, out: &Path) {
+    for id in ["LD-1", "LD-2"] {
+        let v = verdict_of(report, id);
+        assert!(v.starts_with("PASS"), "{id} {v}");
+    }
+    let ledger = report["population"]["ledger"]
+        .as_array()
+        .expect("ledger rows");
+    assert_eq!(ledger.len(), 15, "a row per behaviour of the default mix");
+    let learners: u64 = ledger.iter().filter_map(|r| r["learners"].as_u64()).sum();
+    assert_eq!(learners, 200, "every learner is in the ledger");
+    for row in ledger {
+        assert_eq!(
+            row["cheating_seconds_credited"].as_f64(),
+            Some(0.0),
+            "no cheating second credited: {row}"
+        );
+    }
+    let attempts: u64 = ledger
+        .iter()
+        .filter_map(|r| r["cheat_attempts"].as_u64())
+        .sum();
+    assert!(
+        attempts >= 14,
+        "every cheat type tried: {attempts} attempts"
+    );
+    let log = std::fs::read_to_string(out.join("load/latency.hlog")).expect("hlog");
+    assert!(
+        log.lines().any(|l| l.contains("Tag=heartbeat")),
+        "interval log holds heartbeat histograms"
+    );
 }
 
 /// No conformance token (`duxue-` and 32 hex digits, the embedded platform's), learner password

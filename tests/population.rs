@@ -1,5 +1,5 @@
-//! End to end: the population phase against the reference platform, clean and with each of
-//! the two load defects. A few hundred learners at clock scale 20 (each studying learner sends
+//! End to end: the population phase against the reference platform with each of the two load
+//! defects. A few hundred learners at clock scale 20 (each studying learner sends
 //! two heartbeats a wall second), probes limited to one cheap requirement so the population is
 //! what is judged.
 
@@ -52,47 +52,12 @@ fn verdict(report: &Value, id: &str) -> String {
     format!("{} ({})", r["verdict"].as_str().unwrap_or("?"), r["reason"])
 }
 
+/// The clean platform's population (LD-1 and LD-2 PASS, its ledger and interval log) is judged
+/// by `tests/certify.rs`, whose main job runs the same default population; here each load
+/// defect fails its requirement.
 #[test]
-fn clean_platform_holds_the_peak_and_its_controls_and_each_load_defect_fails_its_requirement() {
+fn each_load_defect_fails_its_requirement() {
     let dir = tempfile::tempdir().expect("temp dir");
-
-    let clean_out = dir.path().join("clean");
-    let clean = run_population(&clean_out, None);
-    assert!(
-        verdict(&clean, "LD-1").starts_with("PASS"),
-        "LD-1 {}",
-        verdict(&clean, "LD-1")
-    );
-    assert!(
-        verdict(&clean, "LD-2").starts_with("PASS"),
-        "LD-2 {}",
-        verdict(&clean, "LD-2")
-    );
-    let section = &clean["population"];
-    let ledger = section["ledger"].as_array().expect("ledger rows");
-    assert_eq!(ledger.len(), 15, "a row per behaviour of the default mix");
-    let learners: u64 = ledger.iter().filter_map(|r| r["learners"].as_u64()).sum();
-    assert_eq!(learners, 200, "every learner is in the ledger");
-    for row in ledger {
-        assert_eq!(
-            row["cheating_seconds_credited"].as_f64(),
-            Some(0.0),
-            "no cheating second credited: {row}"
-        );
-    }
-    let attempts: u64 = ledger
-        .iter()
-        .filter_map(|r| r["cheat_attempts"].as_u64())
-        .sum();
-    assert!(
-        attempts >= 14,
-        "every cheat type tried: {attempts} attempts"
-    );
-    let log = std::fs::read_to_string(clean_out.join("load/latency.hlog")).expect("hlog");
-    assert!(
-        log.lines().any(|l| l.contains("Tag=heartbeat")),
-        "interval log holds heartbeat histograms"
-    );
 
     let slow = run_population(&dir.path().join("slow"), Some("slow-under-load"));
     assert!(

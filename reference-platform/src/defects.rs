@@ -69,6 +69,7 @@ switches! {
         BlindSelfCheck => "blind-self-check";
         SelfCheckOnePerSignal => "self-check-one-per-signal";
         RoundTheClockPerPlayback => "round-the-clock-per-playback";
+        RoundTheClockAtFourHours => "round-the-clock-at-four-hours";
         ExportMiscounts => "export-miscounts";
         WrongPayee => "wrong-payee";
         ShortRetention => "short-retention";

@@ -132,9 +132,26 @@ fn run_ahead(playbacks: &HashMap<&str, RunAhead>) -> f64 {
     playbacks.values().map(|r| r.largest).sum()
 }
 
-/// The signals of one learner's trajectory. `hours_per_playback` (defect
-/// `round-the-clock-per-playback`) counts hours of study within each playback instead of each day.
-fn signals(rows: &[Row], heartbeat_gap: f64, hours_per_playback: bool) -> Vec<BrushingSignal> {
+/// How the self-check counts hours of study for its round-the-clock signal.
+#[derive(Clone, Copy)]
+struct RoundTheClock {
+    /// Flag more hours of credited study than this in one day.
+    hours: usize,
+    /// Count hours within each playback instead of each day (defect
+    /// `round-the-clock-per-playback`).
+    per_playback: bool,
+}
+
+impl RoundTheClock {
+    /// The reference platform's rule: more than [`ROUND_THE_CLOCK_HOURS`] hours in one day.
+    const REFERENCE: RoundTheClock = RoundTheClock {
+        hours: ROUND_THE_CLOCK_HOURS,
+        per_playback: false,
+    };
+}
+
+/// The signals of one learner's trajectory.
+fn signals(rows: &[Row], heartbeat_gap: f64, rule: RoundTheClock) -> Vec<BrushingSignal> {
     let mut out = Vec::new();
     let mut hours: BTreeMap<(i64, &str), BTreeSet<i64>> = BTreeMap::new();
     let mut last_wall: HashMap<&str, f64> = HashMap::new();
@@ -162,7 +179,7 @@ fn signals(rows: &[Row], heartbeat_gap: f64, hours_per_playback: bool) -> Vec<Br
                     let day = (local / 86_400.0).floor() as i64;
                     let hour = ((local - day as f64 * 86_400.0) / 3600.0).floor() as i64;
                     let playback = match r.reference.as_deref() {
-                        Some(p) if hours_per_playback => p,
+                        Some(p) if rule.per_playback => p,
                         _ => "",
                     };
                     hours.entry((day, playback)).or_default().insert(hour);
@@ -203,7 +220,7 @@ fn signals(rows: &[Row], heartbeat_gap: f64, hours_per_playback: bool) -> Vec<Br
             detail,
         })
     };
-    if let Some(((day, _), h)) = hours.iter().find(|(_, h)| h.len() > ROUND_THE_CLOCK_HOURS) {
+    if let Some(((day, _), h)) = hours.iter().find(|(_, h)| h.len() > rule.hours) {
         push(
             "round_the_clock",
             format!("credited study in {} hours of one day (day {day})", h.len()),
@@ -331,7 +348,16 @@ impl Platform {
             }
         }
         let gap = f64::from(self.policy.rules.heartbeat_max_gap_seconds.value);
-        let per_playback = self.has(Defect::RoundTheClockPerPlayback);
+        let day = RoundTheClock {
+            // Defect `round-the-clock-at-four-hours`: a vendor's "more than three hours a day is
+            // suspicious" flags people who study morning, afternoon and evening.
+            hours: if self.has(Defect::RoundTheClockAtFourHours) {
+                3
+            } else {
+                RoundTheClock::REFERENCE.hours
+            },
+            per_playback: self.has(Defect::RoundTheClockPerPlayback),
+        };
         // Defect `self-check-one-per-signal`: each signal names one learner only.
         let mut named: BTreeSet<String> = BTreeSet::new();
         let one_per_signal = self.has(Defect::SelfCheckOnePerSignal);
@@ -341,7 +367,7 @@ impl Platform {
             by_learner
                 .iter()
                 .filter_map(|(learner, rows)| {
-                    let mut s = signals(rows, gap, per_playback);
+                    let mut s = signals(rows, gap, day);
                     if one_per_signal {
                         s.retain(|signal| named.insert(signal.kind.clone()));
                     }
@@ -381,7 +407,7 @@ mod tests {
             .map(|i| hb(f64::from(i) * 10.0, f64::from(i) * 0.1667))
             .collect();
         assert!(
-            signals(&bot, 60.0, false)
+            signals(&bot, 60.0, RoundTheClock::REFERENCE)
                 .iter()
                 .any(|s| s.kind == "machine_regular_heartbeats")
         );
@@ -392,11 +418,32 @@ mod tests {
                 hb(f64::from(i) * 10.0, wall)
             })
             .collect();
-        assert!(signals(&human, 60.0, false).is_empty());
+        assert!(signals(&human, 60.0, RoundTheClock::REFERENCE).is_empty());
+    }
+
+    #[test]
+    fn study_at_four_hours_of_a_day_is_round_the_clock_only_to_the_trigger_happy_rule() {
+        // A person at 08, 09, 14 and 20 o'clock (China time) of one day, a few beats each.
+        let day_start = 10.0 * 86_400.0 - CST_OFFSET_SECONDS;
+        let rows: Vec<Row> = [8.0, 9.0, 14.0, 20.0]
+            .into_iter()
+            .flat_map(|h: f64| (0..3).map(move |i| day_start + h * 3600.0 + f64::from(i) * 10.0))
+            .map(|at| hb(at, at / 30.0))
+            .collect();
+        let round_the_clock = |rule| {
+            signals(&rows, 60.0, rule)
+                .iter()
+                .any(|s| s.kind == "round_the_clock")
+        };
+        assert!(!round_the_clock(RoundTheClock::REFERENCE));
+        assert!(round_the_clock(RoundTheClock {
+            hours: 3,
+            per_playback: false
+        }));
     }
 
     fn kinds(rows: &[Row]) -> Vec<String> {
-        signals(rows, 60.0, false)
+        signals(rows, 60.0, RoundTheClock::REFERENCE)
             .into_iter()
             .map(|s| s.kind)
             .collect()
@@ -492,7 +539,7 @@ mod tests {
                 ..hb(at, at / 30.0)
             });
         }
-        let s = signals(&rows, 60.0, false);
+        let s = signals(&rows, 60.0, RoundTheClock::REFERENCE);
         let outpaced = s
             .iter()
             .find(|s| s.kind == "position_outpaced_clock")

@@ -937,13 +937,24 @@ pub async fn self_check_flags_brushing(
         "honest_flagged_for_a_refused_genuine_login",
         flagged_after_refusal,
     );
+    // The cast is far too small to bound an honest flag rate by the policy's share (that takes
+    // 59 honest learners none of whom is flagged); the honest learners here study plainly, so
+    // a share over the policy's among them is a self-check that flags people, and the bound on
+    // the rate is stated beside it.
+    let upper = crate::stats::upper_bound_95(honest_flagged.len(), honest);
+    j.figure(
+        "honest_flag_rate_upper_95",
+        (upper * 10_000.0).round() / 10_000.0,
+    );
     j.check(
         "honest learners are not flagged beyond the policy's share",
         share <= bound,
         format!(
-            "{} of {honest} honest learners flagged (at most {:.0}%){}",
+            "{} of {honest} honest learners flagged (at most {:.0}%; one-sided 95% upper bound on \
+             the rate of flagging honest learners {:.1}% at n = {honest}){}",
             honest_flagged.len(),
             bound * 100.0,
+            upper * 100.0,
             if honest_flagged.is_empty() {
                 String::new()
             } else {
