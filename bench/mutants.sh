@@ -29,6 +29,7 @@ if ! command -v cargo-mutants >/dev/null; then
   cargo install --locked cargo-mutants
 fi
 SHARD=$(( SEED % SHARDS ))
+BENCH="$PWD/bench"
 OUT="$PWD/${BENCH_OUT:-target/mutants}"
 TREE="$PWD/target/mutants-tree"
 mkdir -p "$OUT"
@@ -66,8 +67,10 @@ echo "baseline: the unmutated platform certified in $(( $(date +%s) - start )) s
 cargo mutants "${common[@]}" --in-place --baseline skip --test-package duxue-harness \
   --cargo-arg=--release --cargo-arg=--test=mutant_certify --timeout 900 -- -- --ignored || true
 echo "wall: $(( $(date +%s) - start )) s"
-python3 - "$OUT/mutants.out/outcomes.json" <<'PY'
+python3 - "$OUT/mutants.out/outcomes.json" "$BENCH" <<'PY'
 import json, sys
+sys.path.insert(0, sys.argv[2])
+from stats import lower_bound
 outcomes = json.load(open(sys.argv[1]))
 tally = {}
 survivors = []
@@ -86,16 +89,7 @@ killed, missed = tally.get("CaughtMutant", 0), tally.get("MissedMutant", 0)
 print("outcomes:", ", ".join(f"{k} {v}" for k, v in sorted(tally.items())))
 n = killed + missed
 if n:
-    # One-sided 95% Clopper–Pearson lower bound of the kill rate.
-    import math
-    def tail(p):
-        return sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(killed, n + 1))
-    lo, hi = 0.0, killed / n
-    if killed == 0:
-        hi = 0.0
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if tail(mid) < 0.05 else (lo, mid)
+    lo = lower_bound(killed, n)
     print(f"mutation score: {killed}/{n} = {killed / n:.3f}, one-sided 95% lower bound {lo:.3f} "
           "(killed / (killed + missed); unviable and timeouts excluded)")
 else:

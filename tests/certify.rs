@@ -163,14 +163,10 @@ fn the_main_job_certifies_and_a_rerun_with_the_same_seed_against_one_tenant_cert
     assert!(id1.contains("duplicate_learner"), "ID-1 {id1}");
 }
 
-/// The default population at the peak: LD-1 and LD-2 PASS, a ledger row per behaviour of the
-/// default mix holding every learner, every cheat tried and none credited, and the interval
-/// log's heartbeat histograms.
+/// The default population at the peak (its LD-1 and LD-2 PASS are `assert_certified`'s): a
+/// ledger row per behaviour of the default mix holding every learner, every cheat tried and
+/// none credited, and the interval log's heartbeat histograms.
 fn assert_population_held(report: &Value, out: &Path) {
-    for id in ["LD-1", "LD-2"] {
-        let v = verdict_of(report, id);
-        assert!(v.starts_with("PASS"), "{id} {v}");
-    }
     let ledger = report["population"]["ledger"]
         .as_array()
         .expect("ledger rows");

@@ -711,8 +711,6 @@ impl Day {
         let rules = &self.shared.policy.rules;
         let popup_gap = f64::from(rules.popup_max_gap_seconds.value);
         let popup_window = f64::from(rules.popup_answer_window_seconds.value);
-        let capture_window = f64::from(rules.capture_answer_window_seconds.value);
-        let hour = self.shared.policy.class_hour_seconds();
         match *sitting {
             Sitting::Honest => self.rng.random_range(900.0..2_700.0),
             Sitting::Seek { after, .. } => after + self.rng.random_range(240.0..420.0),
@@ -723,9 +721,9 @@ impl Day {
                 after + length + self.rng.random_range(90.0..240.0)
             }
             Sitting::AutoClick { .. } => self.rng.random_range(600.0..1_200.0),
-            // A capture comes somewhere in the class hour: the road plays on to the end of the
-            // first class hour whose capture is still ahead (at most the next one).
-            Sitting::CaptureSpoof | Sitting::CaptureIgnored => 2.0 * hour + capture_window + 60.0,
+            // A capture comes somewhere in the class hour: the road plays on until the first
+            // class hour whose capture is still ahead is through (`RoadLearner::sit`).
+            Sitting::CaptureSpoof | Sitting::CaptureIgnored => f64::INFINITY,
         }
     }
 

@@ -137,10 +137,15 @@ pub fn draw(rng: &mut ChaCha8Rng, accounts: usize, max_gap: f64) -> Schedule {
         let at = at.min(deck.len());
         deck.insert(at, Step::Interlude(interlude));
     }
-    // Liveness trials at first logins: every attack species, a login without frames, a
-    // replayed and an expired challenge, spread over random accounts.
+    // Liveness trials at first logins: every attack species twice (whether one attack gets
+    // in depends on the pixels of that one shot), a login without frames, a replayed and an
+    // expired challenge, spread over random accounts.
     let mut first_login = vec![Vec::new(); accounts];
-    let mut trials: Vec<LoginTrial> = Species::ALL.iter().map(|s| LoginTrial::Spoof(*s)).collect();
+    let mut trials: Vec<LoginTrial> = Species::ALL
+        .iter()
+        .chain(Species::ALL.iter())
+        .map(|s| LoginTrial::Spoof(*s))
+        .collect();
     trials.extend([
         LoginTrial::NoFrames,
         LoginTrial::ReplayedChallenge,
@@ -210,7 +215,7 @@ mod tests {
             }
         }
         let trials: usize = a.first_login.iter().map(Vec::len).sum();
-        assert_eq!(trials, Species::ALL.len() + 3);
+        assert_eq!(trials, 2 * Species::ALL.len() + 3);
         assert_eq!(
             draw(&mut ChaCha8Rng::seed_from_u64(1), 8, 60.0).steps,
             a.steps,

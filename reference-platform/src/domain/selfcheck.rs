@@ -348,7 +348,7 @@ impl Platform {
             }
         }
         let gap = f64::from(self.policy.rules.heartbeat_max_gap_seconds.value);
-        let day = RoundTheClock {
+        let rule = RoundTheClock {
             // Defect `round-the-clock-at-four-hours`: a vendor's "more than three hours a day is
             // suspicious" flags people who study morning, afternoon and evening.
             hours: if self.has(Defect::RoundTheClockAtFourHours) {
@@ -367,7 +367,7 @@ impl Platform {
             by_learner
                 .iter()
                 .filter_map(|(learner, rows)| {
-                    let mut s = signals(rows, gap, day);
+                    let mut s = signals(rows, gap, rule);
                     if one_per_signal {
                         s.retain(|signal| named.insert(signal.kind.clone()));
                     }

@@ -870,19 +870,23 @@ pub async fn self_check_flags_brushing(
     let mut honest = 0;
     let mut honest_flagged = Vec::new();
     let mut flagged_after_refusal = 0;
+    let mut count_honest = |id: &str, learner: &SimLearner| {
+        honest += 1;
+        let signals = signals_of(id);
+        if signals.is_some() && flagged_for_its_refusal(id, learner) {
+            flagged_after_refusal += 1;
+        } else {
+            honest_flagged.extend(signals.map(|s| s.join(", ")));
+        }
+    };
     let mut cheats_flagged = 0;
     for (behaviour, learner, log) in &played {
         let id = learner.learner_id()?;
-        let signals = signals_of(id);
         if !behaviour.is_cheat() {
-            honest += 1;
-            if signals.is_some() && flagged_for_its_refusal(id, learner) {
-                flagged_after_refusal += 1;
-                continue;
-            }
-            honest_flagged.extend(signals.map(|s| s.join(", ")));
+            count_honest(id, learner);
             continue;
         }
+        let signals = signals_of(id);
         let name = format!("a {behaviour:?} learner is flagged");
         match cheat_shown(*behaviour, log) {
             Err(why) => j.undecided(name, why),
@@ -897,12 +901,12 @@ pub async fn self_check_flags_brushing(
         }
     }
     for (round_the_clock, learner, hours) in &days {
-        let signals = signals_of(learner.learner_id()?);
+        let id = learner.learner_id()?;
         if !round_the_clock {
-            honest += 1;
-            honest_flagged.extend(signals.map(|s| s.join(", ")));
+            count_honest(id, learner);
             continue;
         }
+        let signals = signals_of(id);
         let name = "a learner who studies round the clock is flagged";
         if *hours < ROUND_THE_CLOCK_HOURS {
             j.undecided(
