@@ -132,68 +132,33 @@ fn run_ahead(playbacks: &HashMap<&str, RunAhead>) -> f64 {
     playbacks.values().map(|r| r.largest).sum()
 }
 
-/// How the self-check counts what it counts: the reference platform's rules, or a defect's.
+/// How the self-check counts hours of study for its round-the-clock signal.
 #[derive(Clone, Copy)]
-struct Rules {
+struct RoundTheClock {
     /// Flag more hours of credited study than this in one day.
-    round_the_clock_hours: usize,
+    hours: usize,
     /// Count hours within each playback instead of each day (defect
     /// `round-the-clock-per-playback`).
-    hours_per_playback: bool,
-    /// Count missed popups and silences within each playback instead of over the learner's
-    /// trajectory (defect `idle-counted-per-playback`).
-    idle_per_playback: bool,
+    per_playback: bool,
 }
 
-impl Rules {
-    /// The reference platform's rules: more than [`ROUND_THE_CLOCK_HOURS`] hours in one day;
-    /// idling counted over everything the learner did.
-    const REFERENCE: Rules = Rules {
-        round_the_clock_hours: ROUND_THE_CLOCK_HOURS,
-        hours_per_playback: false,
-        idle_per_playback: false,
+impl RoundTheClock {
+    /// The reference platform's rule: more than [`ROUND_THE_CLOCK_HOURS`] hours in one day.
+    const REFERENCE: RoundTheClock = RoundTheClock {
+        hours: ROUND_THE_CLOCK_HOURS,
+        per_playback: false,
     };
 }
 
-/// Missed popups and silences, counted over a learner's trajectory or (a defect's rule) within
-/// each playback, keeping the most of any.
-#[derive(Default)]
-struct Idling {
-    missed: usize,
-    silences: usize,
-    most_missed: usize,
-    most_silences: usize,
-}
-
-impl Idling {
-    fn playback_started(&mut self, per_playback: bool) {
-        if per_playback {
-            self.missed = 0;
-            self.silences = 0;
-        }
-    }
-
-    fn missed(&mut self) {
-        self.missed += 1;
-        self.most_missed = self.most_missed.max(self.missed);
-    }
-
-    fn silence(&mut self) {
-        self.silences += 1;
-        self.most_silences = self.most_silences.max(self.silences);
-    }
-}
-
 /// The signals of one learner's trajectory.
-fn signals(rows: &[Row], heartbeat_gap: f64, rule: Rules) -> Vec<BrushingSignal> {
+fn signals(rows: &[Row], heartbeat_gap: f64, rule: RoundTheClock) -> Vec<BrushingSignal> {
     let mut out = Vec::new();
     let mut hours: BTreeMap<(i64, &str), BTreeSet<i64>> = BTreeMap::new();
     let mut last_wall: HashMap<&str, f64> = HashMap::new();
     let mut intervals = Vec::new();
     let mut latencies_wall = Vec::new();
     let mut latencies_virtual = Vec::new();
-    let (mut failed_captures, mut cheats, mut liveness) = (0, 0, 0);
-    let mut idling = Idling::default();
+    let (mut failed_captures, mut cheats, mut liveness, mut missed, mut silence) = (0, 0, 0, 0, 0);
     let mut multi_login = 0;
     let mut last_heartbeat_at = f64::MIN;
     let mut ahead: HashMap<&str, RunAhead> = HashMap::new();
@@ -214,7 +179,7 @@ fn signals(rows: &[Row], heartbeat_gap: f64, rule: Rules) -> Vec<BrushingSignal>
                     let day = (local / 86_400.0).floor() as i64;
                     let hour = ((local - day as f64 * 86_400.0) / 3600.0).floor() as i64;
                     let playback = match r.reference.as_deref() {
-                        Some(p) if rule.hours_per_playback => p,
+                        Some(p) if rule.per_playback => p,
                         _ => "",
                     };
                     hours.entry((day, playback)).or_default().insert(hour);
@@ -237,14 +202,13 @@ fn signals(rows: &[Row], heartbeat_gap: f64, rule: Rules) -> Vec<BrushingSignal>
             "capture_failed" | "capture_missed" => failed_captures += 1,
             "seek_refused" | "rate_refused" | "playback_superseded" => cheats += 1,
             "liveness_failed" => liveness += 1,
-            "playback_started" => idling.playback_started(rule.idle_per_playback),
-            "popup_missed" => idling.missed(),
+            "popup_missed" => missed += 1,
             "playback_stopped"
                 if r.detail
                     .as_deref()
                     .is_some_and(|d| d.contains("no heartbeat")) =>
             {
-                idling.silence()
+                silence += 1
             }
             "session_replaced" if r.at - last_heartbeat_at <= heartbeat_gap => multi_login += 1,
             _ => {}
@@ -256,10 +220,7 @@ fn signals(rows: &[Row], heartbeat_gap: f64, rule: Rules) -> Vec<BrushingSignal>
             detail,
         })
     };
-    if let Some(((day, _), h)) = hours
-        .iter()
-        .find(|(_, h)| h.len() > rule.round_the_clock_hours)
-    {
+    if let Some(((day, _), h)) = hours.iter().find(|(_, h)| h.len() > rule.hours) {
         push(
             "round_the_clock",
             format!("credited study in {} hours of one day (day {day})", h.len()),
@@ -333,11 +294,10 @@ fn signals(rows: &[Row], heartbeat_gap: f64, rule: Rules) -> Vec<BrushingSignal>
             format!("{liveness} liveness attempt(s) refused"),
         );
     }
-    let (missed, silences) = (idling.most_missed, idling.most_silences);
-    if missed >= 2 || silences >= 2 {
+    if missed >= 2 || silence >= 2 {
         push(
             "idle_playback",
-            format!("{missed} popup(s) missed, {silences} playback(s) stopped for silence"),
+            format!("{missed} popup(s) missed, {silence} playback(s) stopped for silence"),
         );
     }
     out
@@ -388,16 +348,15 @@ impl Platform {
             }
         }
         let gap = f64::from(self.policy.rules.heartbeat_max_gap_seconds.value);
-        let rule = Rules {
+        let rule = RoundTheClock {
             // Defect `round-the-clock-at-four-hours`: a vendor's "more than three hours a day is
             // suspicious" flags people who study morning, afternoon and evening.
-            round_the_clock_hours: if self.has(Defect::RoundTheClockAtFourHours) {
+            hours: if self.has(Defect::RoundTheClockAtFourHours) {
                 3
             } else {
-                Rules::REFERENCE.round_the_clock_hours
+                RoundTheClock::REFERENCE.hours
             },
-            hours_per_playback: self.has(Defect::RoundTheClockPerPlayback),
-            idle_per_playback: self.has(Defect::IdleCountedPerPlayback),
+            per_playback: self.has(Defect::RoundTheClockPerPlayback),
         };
         // Defect `self-check-one-per-signal`: each signal names one learner only.
         let mut named: BTreeSet<String> = BTreeSet::new();
@@ -448,7 +407,7 @@ mod tests {
             .map(|i| hb(f64::from(i) * 10.0, f64::from(i) * 0.1667))
             .collect();
         assert!(
-            signals(&bot, 60.0, Rules::REFERENCE)
+            signals(&bot, 60.0, RoundTheClock::REFERENCE)
                 .iter()
                 .any(|s| s.kind == "machine_regular_heartbeats")
         );
@@ -459,7 +418,7 @@ mod tests {
                 hb(f64::from(i) * 10.0, wall)
             })
             .collect();
-        assert!(signals(&human, 60.0, Rules::REFERENCE).is_empty());
+        assert!(signals(&human, 60.0, RoundTheClock::REFERENCE).is_empty());
     }
 
     #[test]
@@ -476,15 +435,15 @@ mod tests {
                 .iter()
                 .any(|s| s.kind == "round_the_clock")
         };
-        assert!(!round_the_clock(Rules::REFERENCE));
-        assert!(round_the_clock(Rules {
-            round_the_clock_hours: 3,
-            ..Rules::REFERENCE
+        assert!(!round_the_clock(RoundTheClock::REFERENCE));
+        assert!(round_the_clock(RoundTheClock {
+            hours: 3,
+            per_playback: false
         }));
     }
 
     fn kinds(rows: &[Row]) -> Vec<String> {
-        signals(rows, 60.0, Rules::REFERENCE)
+        signals(rows, 60.0, RoundTheClock::REFERENCE)
             .into_iter()
             .map(|s| s.kind)
             .collect()
@@ -580,46 +539,11 @@ mod tests {
                 ..hb(at, at / 30.0)
             });
         }
-        let s = signals(&rows, 60.0, Rules::REFERENCE);
+        let s = signals(&rows, 60.0, RoundTheClock::REFERENCE);
         let outpaced = s
             .iter()
             .find(|s| s.kind == "position_outpaced_clock")
             .expect("flagged");
         assert!(outpaced.detail.contains("110 s"), "{}", outpaced.detail);
-    }
-
-    fn row(kind: &str, detail: Option<&str>) -> Row {
-        Row {
-            at: 0.0,
-            wall: 0.0,
-            position: None,
-            kind: kind.into(),
-            reference: None,
-            detail: detail.map(Into::into),
-        }
-    }
-
-    #[test]
-    fn a_popup_missed_sitting_after_sitting_is_idling_but_not_to_the_per_playback_rule() {
-        let sitting = || {
-            [
-                row("playback_started", None),
-                row("popup_missed", None),
-                row("playback_stopped", Some("popup missed")),
-            ]
-        };
-        let rows: Vec<Row> = sitting().into_iter().chain(sitting()).collect();
-        let idle = |rule| {
-            signals(&rows, 60.0, rule)
-                .iter()
-                .any(|s| s.kind == "idle_playback")
-        };
-        assert!(idle(Rules::REFERENCE));
-        assert!(!idle(Rules {
-            idle_per_playback: true,
-            ..Rules::REFERENCE
-        }));
-        // One sitting alone is a person called away.
-        assert!(kinds(&rows[..3]).is_empty());
     }
 }

@@ -880,7 +880,7 @@ pub async fn self_check_flags_brushing(
         }
     };
     let mut cheats_flagged = 0;
-    for (behaviour, learner, logs) in &played {
+    for (behaviour, learner, log) in &played {
         let id = learner.learner_id()?;
         if !behaviour.is_cheat() {
             count_honest(id, learner);
@@ -888,7 +888,7 @@ pub async fn self_check_flags_brushing(
         }
         let signals = signals_of(id);
         let name = format!("a {behaviour:?} learner is flagged");
-        match cheat_shown(*behaviour, logs) {
+        match cheat_shown(*behaviour, log) {
             Err(why) => j.undecided(name, why),
             Ok(()) => {
                 cheats_flagged += usize::from(signals.is_some());
@@ -970,27 +970,21 @@ pub async fn self_check_flags_brushing(
 }
 
 /// The cheats of SV-6's cast, each played by several learners.
-const CAST_CHEATS: [Behaviour; 5] = [
+const CAST_CHEATS: [Behaviour; 4] = [
     Behaviour::PopupAutoClicker,
     Behaviour::OtherPersonSpoofer,
     Behaviour::Seeker,
     Behaviour::Speeder4,
-    Behaviour::Idler,
 ];
-
-/// Sittings an idler of the cast leaves to popups: one popup missed may be a person called
-/// away; popups missed sitting after sitting are a learner who lets the player run.
-const IDLE_SITTINGS: usize = 2;
 
 /// Hours of one day a round-the-clock learner must have studied in for its check to count.
 const ROUND_THE_CLOCK_HOURS: usize = 22;
 
-/// Plays the cast: each learner one lesson in its style (an idler sits [`IDLE_SITTINGS`]
-/// times), all at once. Returns each learner's sittings.
+/// Plays the cast: each learner one lesson in its style, all at once.
 async fn play_cast(
     fx: &Fixture,
     cast: &[Behaviour],
-) -> Result<Vec<(Behaviour, SimLearner, Vec<StudyLog>)>, ProbeError> {
+) -> Result<Vec<(Behaviour, SimLearner, StudyLog)>, ProbeError> {
     let lesson = fx.lesson(0)?.lesson_id.clone();
     let learners = fx.enrolled_learners(cast.len()).await?;
     let runs = cast
@@ -998,43 +992,18 @@ async fn play_cast(
         .zip(learners)
         .map(|(behaviour, (mut learner, enrolment))| {
             let plan = behaviour.plan(&enrolment, &lesson, 1_300.0);
-            let sittings = if *behaviour == Behaviour::Idler {
-                IDLE_SITTINGS
-            } else {
-                1
-            };
             async move {
-                let mut logs = Vec::with_capacity(sittings);
-                for _ in 0..sittings {
-                    logs.push(sit(&mut learner, &plan).await?);
-                }
-                Ok::<_, ProbeError>((*behaviour, learner, logs))
+                let log = learner.study(&plan).await?;
+                Ok::<_, ProbeError>((*behaviour, learner, log))
             }
         });
     futures::future::try_join_all(runs).await
 }
 
 /// Whether the platform was shown the cheat at all (a stand-in needs a capture request to be
-/// seen, an auto-clicker a popup, an idler a popup to ignore in every sitting); a cheat never
-/// shown cannot be flagged, so its check is undecided rather than failed.
-fn cheat_shown(behaviour: Behaviour, logs: &[StudyLog]) -> Result<(), String> {
-    if behaviour == Behaviour::Idler {
-        let ignored = logs
-            .iter()
-            .filter(|log| log.popups().any(|p| !p.answered))
-            .count();
-        return if ignored < IDLE_SITTINGS {
-            Err(format!(
-                "a popup came to ignore in {ignored} of its {} sittings",
-                logs.len()
-            ))
-        } else {
-            Ok(())
-        };
-    }
-    let Some(log) = logs.first() else {
-        return Err("it did not sit".into());
-    };
+/// seen, an auto-clicker a popup); a cheat never shown cannot be flagged, so its check is
+/// undecided rather than failed.
+fn cheat_shown(behaviour: Behaviour, log: &StudyLog) -> Result<(), String> {
     match behaviour {
         Behaviour::OtherPersonSpoofer if !log.captures().any(|c| c.image_sha256.is_some()) => {
             Err("no capture was requested, so the stand-in was never shown to the platform".into())
