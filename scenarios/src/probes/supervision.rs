@@ -887,7 +887,10 @@ pub async fn self_check_flags_brushing(
             continue;
         }
         let signals = signals_of(id);
-        let name = format!("a {behaviour:?} learner is flagged");
+        let name = format!(
+            "a {} learner is flagged",
+            crate::population::behaviour_name(*behaviour)
+        );
         match cheat_shown(*behaviour, log) {
             Err(why) => j.undecided(name, why),
             Ok(()) => {
