@@ -32,7 +32,7 @@ const FULL: [&str; 10] = [
 ];
 
 /// How many defect cases CI draws when `DUXUE_CALIBRATE_SAMPLE` does not say.
-const CI_SAMPLE: usize = 6;
+const CI_SAMPLE: usize = 4;
 
 /// With a sample, how many variants (drawn with the same seed) also run the population phase;
 /// the others run their probes only, in parallel with the defect cases. A population phase
