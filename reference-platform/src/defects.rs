@@ -70,7 +70,6 @@ switches! {
         SelfCheckOnePerSignal => "self-check-one-per-signal";
         RoundTheClockPerPlayback => "round-the-clock-per-playback";
         RoundTheClockAtFourHours => "round-the-clock-at-four-hours";
-        PopupLatencyMedianOnly => "popup-latency-median-only";
         ExportMiscounts => "export-miscounts";
         WrongPayee => "wrong-payee";
         ShortRetention => "short-retention";

@@ -7,8 +7,8 @@ use std::collections::{HashMap, HashSet};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use duxue_profile::{
-    ClientError, ErrorCode, EventKind, HeartbeatAck, HeartbeatRequest, PendingEvent, Playback,
-    PlaybackRequest, PlaybackState,
+    ClientError, ErrorCode, EventKind, HeartbeatAck, HeartbeatRequest, Playback, PlaybackRequest,
+    PlaybackState,
 };
 use rand::Rng;
 
@@ -131,11 +131,6 @@ pub struct EventSeen {
     pub passed: Option<bool>,
     /// SHA-256 of the image uploaded for a capture.
     pub image_sha256: Option<String>,
-    /// For a popup answered on the heartbeat answer that brought it: the wall seconds the
-    /// platform can have measured from issuing it to receiving the answer, at least and at most
-    /// (from the answer's sending less the heartbeat answer's arrival, to the answer's return
-    /// less the heartbeat's sending).
-    pub latency_bounds: Option<(f64, f64)>,
 }
 
 /// What a popup answer tried.
@@ -264,8 +259,6 @@ struct Attention {
     /// The code each popup's prompt asked for.
     codes: HashMap<String, String>,
     popup_missed: bool,
-    /// When the heartbeat whose answer is being handled went out.
-    beat_sent_at: Option<tokio::time::Instant>,
 }
 
 impl Attention {
@@ -459,7 +452,6 @@ impl SimLearner {
                     // a withheld class hour); a rewind of its own it keeps.
                     position = position.min(accepted);
                     resolved_without_answer(&ack, &mut attention, &mut log);
-                    attention.beat_sent_at = Some(beat_sent_at);
                     let answered = self
                         .handle_events(
                             token,
@@ -615,16 +607,8 @@ impl SimLearner {
         attention: &mut Attention,
     ) -> usize {
         let mut answered = 0;
-        let ack_seen_at = tokio::time::Instant::now();
-        // A script answers popups on its own timer; a capture asked in the same heartbeat answer
-        // does not hold its click up.
-        let mut events: Vec<&PendingEvent> = ack.events.iter().collect();
-        if matches!(plan.popups, PopupStyle::Bot { .. }) {
-            events.sort_by_key(|e| e.kind != EventKind::Popup);
-        }
-        for event in events {
-            let first_seen = attention.seen.insert(event.event_id.clone());
-            if first_seen {
+        for event in &ack.events {
+            if attention.seen.insert(event.event_id.clone()) {
                 log.events.push(EventSeen {
                     event_id: event.event_id.clone(),
                     kind: event.kind,
@@ -633,7 +617,6 @@ impl SimLearner {
                     answered: false,
                     passed: None,
                     image_sha256: None,
-                    latency_bounds: None,
                 });
                 if event.kind == EventKind::Popup {
                     log.popup_gaps.popup();
@@ -686,18 +669,9 @@ impl SimLearner {
                     } else {
                         asked
                     };
-                    let sent_at = tokio::time::Instant::now();
-                    let outcome = self
-                        .client()
+                    self.client()
                         .answer_popup(token, &playback.playback_id, &event.event_id, &code)
-                        .await;
-                    if first_seen && let Some(beat_sent_at) = attention.beat_sent_at {
-                        log.events[index].latency_bounds = Some((
-                            (sent_at - ack_seen_at).as_secs_f64(),
-                            beat_sent_at.elapsed().as_secs_f64(),
-                        ));
-                    }
-                    outcome
+                        .await
                 }
                 EventKind::Capture => {
                     let image = self

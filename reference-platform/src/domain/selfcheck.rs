@@ -132,31 +132,26 @@ fn run_ahead(playbacks: &HashMap<&str, RunAhead>) -> f64 {
     playbacks.values().map(|r| r.largest).sum()
 }
 
-/// The knobs of the signals that a defect turns.
+/// How the self-check counts hours of study for its round-the-clock signal.
 #[derive(Clone, Copy)]
-struct SignalRules {
+struct RoundTheClock {
     /// Flag more hours of credited study than this in one day.
     hours: usize,
     /// Count hours within each playback instead of each day (defect
     /// `round-the-clock-per-playback`).
     per_playback: bool,
-    /// Flag ten or more popup answers alike in latency, not only instant ones (off: defect
-    /// `popup-latency-median-only`).
-    latency_alike: bool,
 }
 
-impl SignalRules {
-    /// The reference platform's rules: more than [`ROUND_THE_CLOCK_HOURS`] hours in one day,
-    /// both popup-latency rules.
-    const REFERENCE: SignalRules = SignalRules {
+impl RoundTheClock {
+    /// The reference platform's rule: more than [`ROUND_THE_CLOCK_HOURS`] hours in one day.
+    const REFERENCE: RoundTheClock = RoundTheClock {
         hours: ROUND_THE_CLOCK_HOURS,
         per_playback: false,
-        latency_alike: true,
     };
 }
 
 /// The signals of one learner's trajectory.
-fn signals(rows: &[Row], heartbeat_gap: f64, rule: SignalRules) -> Vec<BrushingSignal> {
+fn signals(rows: &[Row], heartbeat_gap: f64, rule: RoundTheClock) -> Vec<BrushingSignal> {
     let mut out = Vec::new();
     let mut hours: BTreeMap<(i64, &str), BTreeSet<i64>> = BTreeMap::new();
     let mut last_wall: HashMap<&str, f64> = HashMap::new();
@@ -242,7 +237,7 @@ fn signals(rows: &[Row], heartbeat_gap: f64, rule: SignalRules) -> Vec<BrushingS
             ),
         );
     }
-    let uniform = (rule.latency_alike && latencies_wall.len() >= MIN_POPUPS_ALIKE)
+    let uniform = (latencies_wall.len() >= MIN_POPUPS_ALIKE)
         .then(|| coefficient_of_variation(&latencies_wall))
         .flatten()
         .filter(|c| *c < MACHINE_REGULAR);
@@ -353,18 +348,15 @@ impl Platform {
             }
         }
         let gap = f64::from(self.policy.rules.heartbeat_max_gap_seconds.value);
-        let rule = SignalRules {
+        let rule = RoundTheClock {
             // Defect `round-the-clock-at-four-hours`: a vendor's "more than three hours a day is
             // suspicious" flags people who study morning, afternoon and evening.
             hours: if self.has(Defect::RoundTheClockAtFourHours) {
                 3
             } else {
-                SignalRules::REFERENCE.hours
+                RoundTheClock::REFERENCE.hours
             },
             per_playback: self.has(Defect::RoundTheClockPerPlayback),
-            // Defect `popup-latency-median-only`: only instant answers give a script away, so
-            // one that waits the same few seconds before every answer is never flagged.
-            latency_alike: !self.has(Defect::PopupLatencyMedianOnly),
         };
         // Defect `self-check-one-per-signal`: each signal names one learner only.
         let mut named: BTreeSet<String> = BTreeSet::new();
@@ -415,7 +407,7 @@ mod tests {
             .map(|i| hb(f64::from(i) * 10.0, f64::from(i) * 0.1667))
             .collect();
         assert!(
-            signals(&bot, 60.0, SignalRules::REFERENCE)
+            signals(&bot, 60.0, RoundTheClock::REFERENCE)
                 .iter()
                 .any(|s| s.kind == "machine_regular_heartbeats")
         );
@@ -426,7 +418,7 @@ mod tests {
                 hb(f64::from(i) * 10.0, wall)
             })
             .collect();
-        assert!(signals(&human, 60.0, SignalRules::REFERENCE).is_empty());
+        assert!(signals(&human, 60.0, RoundTheClock::REFERENCE).is_empty());
     }
 
     #[test]
@@ -443,15 +435,15 @@ mod tests {
                 .iter()
                 .any(|s| s.kind == "round_the_clock")
         };
-        assert!(!round_the_clock(SignalRules::REFERENCE));
-        assert!(round_the_clock(SignalRules {
+        assert!(!round_the_clock(RoundTheClock::REFERENCE));
+        assert!(round_the_clock(RoundTheClock {
             hours: 3,
-            ..SignalRules::REFERENCE
+            per_playback: false
         }));
     }
 
     fn kinds(rows: &[Row]) -> Vec<String> {
-        signals(rows, 60.0, SignalRules::REFERENCE)
+        signals(rows, 60.0, RoundTheClock::REFERENCE)
             .into_iter()
             .map(|s| s.kind)
             .collect()
@@ -504,12 +496,6 @@ mod tests {
         );
         // Five alike answers are too few to tell a script by regularity alone.
         assert!(kinds(&slow_script[..5]).is_empty());
-        // Defect `popup-latency-median-only` sees only instant answers.
-        let median_only = SignalRules {
-            latency_alike: false,
-            ..SignalRules::REFERENCE
-        };
-        assert!(signals(&slow_script, 60.0, median_only).is_empty());
     }
 
     #[test]
@@ -553,7 +539,7 @@ mod tests {
                 ..hb(at, at / 30.0)
             });
         }
-        let s = signals(&rows, 60.0, SignalRules::REFERENCE);
+        let s = signals(&rows, 60.0, RoundTheClock::REFERENCE);
         let outpaced = s
             .iter()
             .find(|s| s.kind == "position_outpaced_clock")

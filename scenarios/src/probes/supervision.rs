@@ -16,7 +16,7 @@ use super::{round, setup};
 use crate::behaviour::Behaviour;
 use crate::context::ProbeContext;
 use crate::fixture::{CourseShape, Fixture, proposal};
-use crate::learner::{CaptureStyle, PopupStyle, Presentation, SimLearner, StudyLog, StudyPlan};
+use crate::learner::{CaptureStyle, Presentation, SimLearner, StudyLog, StudyPlan};
 use crate::outcome::{Judge, ProbeError};
 
 /// SV-1: 向培训主管部门、审计部门、企业、院校生成监管账号.
@@ -815,9 +815,8 @@ async fn same_image(
 /// learner of a shuffled cast is flagged (several of each cheat, honest learners among them,
 /// in no order and with no label that tells them apart), and so is a learner who studies round
 /// the clock (short sittings in every hour of one day, the cohort clock advanced between them,
-/// each sitting as a person would play it), and so is a patient clicker (a person's player, but
-/// every popup answered after the same wait of a person's length, ten times or more); honest
-/// learners, also those who study at a few hours of a day or answer ten popups, are not.
+/// each sitting as a person would play it); honest learners, also those who study at a few
+/// hours of a day, are not.
 pub async fn self_check_flags_brushing(
     ctx: &ProbeContext,
     j: &mut Judge,
@@ -837,34 +836,11 @@ pub async fn self_check_flags_brushing(
         ..ctx.clone()
     };
     let day = Fixture::new(&day_ctx, "SV-6", 1.0, &CourseShape::pure_online(45, 3)).await?;
-    // Patient clickers and the people they sit among study long enough for ten popups each,
-    // in a cohort of their own (the day's clock jumps would end their sittings).
-    let patience_ctx = ProbeContext {
-        seed: crate::seeds::named(ctx.seed, "patient clickers"),
-        ..ctx.clone()
-    };
-    let sitting = patient_sitting_seconds(ctx);
-    let mut clickers: Vec<bool> = std::iter::repeat_n(true, per)
-        .chain(std::iter::repeat_n(false, per))
-        .collect();
-    clickers.shuffle(&mut crate::seeds::rng(patience_ctx.seed, "SV-6 patience"));
-    let lesson_minutes = (sitting / 60.0).ceil() as u32 + 5;
-    let patience = Fixture::new(
-        &patience_ctx,
-        "SV-6",
-        1.0,
-        &CourseShape::pure_online(lesson_minutes, 3),
-    )
-    .await?;
-    let (played, days, patient) = tokio::join!(
-        play_cast(&fx, &cast),
-        study_round_the_clock(&day, per),
-        study_beside_patient_clickers(&patience, clickers, sitting),
-    );
-    let (played, days, patient) = (played?, days?, patient?);
+    let (played, days) = tokio::join!(play_cast(&fx, &cast), study_round_the_clock(&day, per));
+    let (played, days) = (played?, days?);
 
     let mut reports = Vec::new();
-    for world in [&fx, &day, &patience] {
+    for world in [&fx, &day] {
         let token = world.authority().await?;
         reports.push(setup("self-check", world.client.self_check(&token).await)?);
     }
@@ -954,56 +930,13 @@ pub async fn self_check_flags_brushing(
             ),
         );
     }
-    // The profile's second must-flag latency rule: ten or more answers alike. A clicker whose
-    // answers network delays may have made unalike is not held against the platform.
-    let patient_name = format!(
-        "a popup-auto-clicker that waits {PATIENT_CLICK_SECONDS} s before every answer is flagged"
-    );
-    let mut not_shown = Vec::new();
-    let mut shown = 0;
-    for (clicker, learner, log) in &patient {
-        let id = learner.learner_id()?;
-        if !clicker {
-            count_honest(id, learner);
-            continue;
-        }
-        match alike_answers_shown(log) {
-            Err(why) => not_shown.push(why),
-            Ok((answers, cv_at_most)) => {
-                shown += 1;
-                let signals = signals_of(id);
-                cheats_flagged += usize::from(signals.is_some());
-                j.check(
-                    &patient_name,
-                    signals.is_some(),
-                    signals.map_or(
-                        format!(
-                            "not flagged after {answers} answers whose latencies' coefficient of \
-                             variation is at most {cv_at_most:.4}"
-                        ),
-                        |s| format!("signals {s:?}"),
-                    ),
-                );
-            }
-        }
-    }
-    j.figure("patient_clickers_shown", shown);
-    if shown == 0 {
-        j.undecided(
-            &patient_name,
-            format!(
-                "no patient clicker's answers were alike beyond doubt: {}",
-                not_shown.join("; ")
-            ),
-        );
-    }
     let share = honest_flagged.len() as f64 / honest.max(1) as f64;
     let bound = ctx.policy.judging.self_check_honest_flag_share_max.value;
     j.figure(
         "learners_checked",
         reports.iter().map(|r| r.learners_checked).sum::<u64>(),
     );
-    j.figure("cast", played.len() + days.len() + patient.len());
+    j.figure("cast", played.len() + days.len());
     j.figure("cheats_flagged", cheats_flagged);
     j.figure("honest", honest);
     j.figure("honest_flagged", honest_flagged.len());
@@ -1046,102 +979,6 @@ const CAST_CHEATS: [Behaviour; 4] = [
     Behaviour::Seeker,
     Behaviour::Speeder4,
 ];
-
-/// A patient clicker's wait before each popup answer (cohort seconds): as long as a person
-/// takes, the same every time. With the heartbeat interval it stays inside the policy's gap.
-const PATIENT_CLICK_SECONDS: f64 = 25.0;
-
-/// The profile's rule for answers no person gives (profile/README.md, the self-check): this
-/// many answers or more whose latencies' coefficient of variation is under [`ALIKE_CV`].
-const ALIKE_ANSWERS: usize = 10;
-const ALIKE_CV: f64 = 0.05;
-
-/// Cohort seconds a patient clicker sits: room for one popup more than the rule needs at the
-/// policy's largest popup gap, and for the pause of each answer.
-fn patient_sitting_seconds(ctx: &ProbeContext) -> f64 {
-    let gap = f64::from(ctx.policy.rules.popup_max_gap_seconds.value);
-    (ALIKE_ANSWERS + 1) as f64 * (gap + PATIENT_CLICK_SECONDS)
-}
-
-/// Patient clickers (popups answered after exactly [`PATIENT_CLICK_SECONDS`], the heartbeats
-/// a person's player sends) and people, in the order `clickers` says (true for a clicker), one
-/// long sitting each, all at once. Returns each learner (whether it clicks) with its sitting.
-async fn study_beside_patient_clickers(
-    fx: &Fixture,
-    clickers: Vec<bool>,
-    sitting: f64,
-) -> Result<Vec<(bool, SimLearner, StudyLog)>, ProbeError> {
-    let lesson = fx.lesson(0)?.lesson_id.clone();
-    let learners = fx.enrolled_learners(clickers.len()).await?;
-    let runs = clickers
-        .into_iter()
-        .zip(learners)
-        .map(|(clicker, (mut learner, enrolment))| {
-            let mut plan = StudyPlan {
-                until_complete: false,
-                ..StudyPlan::honest(&enrolment, &lesson, sitting)
-            };
-            if clicker {
-                plan.popups = PopupStyle::Bot {
-                    latency: PATIENT_CLICK_SECONDS,
-                };
-            }
-            async move {
-                let log = sit(&mut learner, &plan).await?;
-                Ok::<_, ProbeError>((clicker, learner, log))
-            }
-        });
-    futures::future::try_join_all(runs).await
-}
-
-/// Whether a patient clicker showed the platform answers alike beyond doubt: `Ok` with their
-/// number and an upper bound on their latencies' coefficient of variation (under
-/// [`ALIKE_CV`]) when it answered ten or more, each on the heartbeat answer that brought the
-/// popup and accepted, else why not. The bound holds for any latencies within each answer's
-/// bounds: the spread of the bounds' midpoints plus the largest spread the half-widths allow,
-/// over the smallest mean.
-fn alike_answers_shown(log: &StudyLog) -> Result<(usize, f64), String> {
-    let answered: Vec<_> = log.popups().filter(|p| p.answered).collect();
-    if answered.len() < ALIKE_ANSWERS {
-        return Err(format!(
-            "{} popups answered (the rule needs {ALIKE_ANSWERS})",
-            answered.len()
-        ));
-    }
-    let mut bounds = Vec::with_capacity(answered.len());
-    for popup in &answered {
-        match (popup.passed, popup.latency_bounds) {
-            (Some(true), Some(b)) => bounds.push(b),
-            _ => {
-                return Err(format!(
-                    "popup {} was not answered as asked on the heartbeat answer that brought it",
-                    popup.event_id
-                ));
-            }
-        }
-    }
-    let n = bounds.len() as f64;
-    let mids: Vec<f64> = bounds.iter().map(|(lo, hi)| (lo + hi) / 2.0).collect();
-    let mid_mean = mids.iter().sum::<f64>() / n;
-    let mid_sd = (mids.iter().map(|m| (m - mid_mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
-    let half_widths = (bounds
-        .iter()
-        .map(|(lo, hi)| ((hi - lo) / 2.0).powi(2))
-        .sum::<f64>()
-        / (n - 1.0))
-        .sqrt();
-    let low_mean = bounds.iter().map(|(lo, _)| lo).sum::<f64>() / n;
-    let cv_at_most = (mid_sd + half_widths) / low_mean;
-    if low_mean > 0.0 && cv_at_most < ALIKE_CV {
-        Ok((bounds.len(), cv_at_most))
-    } else {
-        Err(format!(
-            "{} answers whose latencies' coefficient of variation may be as high as \
-             {cv_at_most:.4} (network delays)",
-            bounds.len()
-        ))
-    }
-}
 
 /// Hours of one day a round-the-clock learner must have studied in for its check to count.
 const ROUND_THE_CLOCK_HOURS: usize = 22;
